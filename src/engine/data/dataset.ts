@@ -1,0 +1,16 @@
+/**
+ * A classification data set in plain typed arrays, so batches are cheap to slice and the
+ * training loop decides when tensors are made (and disposed).
+ */
+export interface Dataset {
+  /** 'fashion-mnist', 'synthetic', or the user's path. */
+  name: string;
+  /** Shape of one example, e.g. [28, 28, 1]. */
+  inputShape: number[];
+  numClasses: number;
+  size: number;
+  /** Row-major examples, `size × prod(inputShape)`, scaled to [0, 1] (images) or ~N(0, 1). */
+  x: Float32Array;
+  /** Class index per example. */
+  y: Int32Array;
+}

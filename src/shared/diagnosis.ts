@@ -1,0 +1,33 @@
+import type { FindingCode } from './codes';
+import type { Finding, Fix } from './findings';
+import type { LayerInfo, ModelFormat } from './model';
+import type { ResolvedRunOptions } from './runOptions';
+import type { StepStats } from './stats';
+
+/** What the rules know besides the statistics. */
+export interface DiagnosisContext {
+  layers: LayerInfo[];
+  options: ResolvedRunOptions;
+  numClasses: number;
+}
+
+/**
+ * Rules over the statistics history. Deterministic: the same steps in give the same findings
+ * out. `observe` returns only findings that are new and certain at this step (emitted live);
+ * `finish` returns the ones that can only be decided at the end. Findings come without fixes.
+ */
+export interface Diagnoser {
+  observe(step: StepStats): Finding[];
+  finish(): Finding[];
+}
+
+/** Everything a fix planner needs: the file text as the finding saw it, and where its layers are. */
+export interface FixContext {
+  text: string;
+  format: ModelFormat;
+  layers: LayerInfo[];
+  options: ResolvedRunOptions;
+}
+
+export type FixPlanner = (finding: Finding, ctx: FixContext) => Fix[];
+export type { FindingCode };

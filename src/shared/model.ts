@@ -1,0 +1,34 @@
+import type { Range } from './textRange';
+
+export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers';
+
+/** One layer of the model file, as the locator and the engine both see it. */
+export interface LayerInfo {
+  name: string;
+  className: string;
+  /** The layer's config object in the model file (from `{` to `}`). */
+  range: Range;
+  /** The range of the layer's `"name"` value (what the CLI contract's `range` points at the name by). */
+  nameRange?: Range;
+  /** The `activation` value's range, the string included, where the layer has one. */
+  activationRange?: Range;
+  /** The `kernel_initializer` (or `kernelInitializer`) value's range, where the layer has one. */
+  initializerRange?: Range;
+  activation?: string;
+  kernelInitializer?: string;
+  /** Number of trainable parameters, once the engine has built the model. */
+  paramCount?: number;
+  /** Output shape without the batch dimension, once built. */
+  outputShape?: number[];
+  /** True when the engine records gradient statistics for this layer (it has a trainable kernel). */
+  instrumented?: boolean;
+}
+
+/** Training settings read from the file's `training_config` / `trainingConfig`. */
+export interface FileTrainingConfig {
+  optimizer?: string;
+  learningRate?: number;
+  loss?: string;
+  clipNorm?: number;
+  clipValue?: number;
+}

@@ -1,0 +1,48 @@
+import type { ModelFormat } from './model';
+import type { Range } from './textRange';
+import type { Finding, FixVerification } from './findings';
+
+/** The `--format json` object of the CLI contract (DESIGN.md). Only ever extend it. */
+export interface Report {
+  schemaVersion: 1;
+  model: {
+    path: string;
+    format: ModelFormat;
+    layers: Array<{ name: string; className: string; range: Range }>;
+  };
+  run: {
+    backend: string;
+    steps: number;
+    batchSize: number;
+    optimizer: string;
+    learningRate: number;
+    seed: number;
+    durationMs: number;
+    stepMsMedian: number;
+    /** Extensions beyond the contract. */
+    loss?: string;
+    data?: string;
+    stepsCompleted?: number;
+    cancelled?: boolean;
+  };
+  history: {
+    loss: number[];
+    accuracy?: number[];
+  };
+  findings: Finding[];
+  /** Per-layer gradient figures at the first and last step (the text table). */
+  layerSummary?: LayerSummary[];
+  verifications?: FixVerification[];
+  warnings?: string[];
+}
+
+export interface LayerSummary {
+  name: string;
+  className: string;
+  gradRmsFirst: number;
+  gradRmsLast: number;
+  /** Last-step gradient RMS divided by the last instrumented layer's. */
+  ratioToLast: number;
+  deadFraction?: number;
+  saturatedFraction?: number;
+}

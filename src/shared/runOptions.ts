@@ -1,0 +1,51 @@
+import type { BackendChoice, OptimizerName } from './codes';
+
+/** What a caller may set for one run; anything left out comes from the model file, then defaults. */
+export interface RunOptions {
+  steps?: number;
+  batchSize?: number;
+  learningRate?: number;
+  optimizer?: OptimizerName;
+  loss?: string;
+  /** 'synthetic', 'fashion-mnist', or a path (IDX file pair prefix / folder / .npy pair). */
+  data?: string;
+  seed?: number;
+  backend?: BackendChoice;
+  /** Apply each finding's top fix in memory and rerun (diagnosis issue). */
+  verifyFixes?: boolean;
+  /** Limit of `step` events per second sent to a listener (the engine batches in between). */
+  maxEventsPerSecond?: number;
+}
+
+/** The options a run actually used, after the precedence rules of DESIGN.md. */
+export interface ResolvedRunOptions {
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: OptimizerName;
+  loss: string;
+  data: string;
+  seed: number;
+  backend: string; // the backend actually used
+  clipNorm?: number;
+  clipValue?: number;
+}
+
+export const DEFAULT_RUN_OPTIONS = {
+  steps: 100,
+  batchSize: 32,
+  optimizer: 'adam' as OptimizerName,
+  seed: 42,
+  backend: 'auto' as BackendChoice,
+};
+
+/** Default learning rate per optimizer (Keras defaults). */
+export const DEFAULT_LEARNING_RATE: Record<OptimizerName, number> = {
+  sgd: 0.01,
+  momentum: 0.01,
+  adam: 0.001,
+  rmsprop: 0.001,
+  adagrad: 0.001,
+  adadelta: 1.0,
+  adamax: 0.001,
+};
