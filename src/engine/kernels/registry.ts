@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * One of the project's kernels. `create` receives the kernel TF.js already had under the same
+ * name and backend (if any), so a kernel that only fixes or speeds up some cases can hand the
+ * rest back to the stock implementation.
+ */
+export interface ProjectKernel {
+  kernelName: string;
+  backendName: string;
+  create(stock: tf.KernelFunc | undefined): tf.KernelFunc;
+}
+
+const ours = new WeakSet<tf.KernelFunc>();
+
+/**
+ * Registers each kernel unless it already is: registering twice would wrap our own kernel as
+ * the "stock" one, and TF.js warns on every overwrite.
+ */
+export function registerProjectKernels(kernels: readonly ProjectKernel[]): void {
+  for (const kernel of kernels) {
+    const existing = tf.getKernel(kernel.kernelName, kernel.backendName);
+    if (existing && ours.has(existing.kernelFunc)) continue;
+    if (existing) tf.unregisterKernel(kernel.kernelName, kernel.backendName);
+    const kernelFunc = kernel.create(existing?.kernelFunc);
+    ours.add(kernelFunc);
+    // The stock setup binds the wasm function our kernel may delegate to; TF.js reruns it on
+    // every setBackend, so it must stay registered with the replacement.
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName: kernel.backendName,
+      kernelFunc,
+      setupFunc: existing?.setupFunc,
+      disposeFunc: existing?.disposeFunc,
+    });
+  }
+}
+
+/** True when the kernel currently registered under this name is one of the project's. */
+export function isProjectKernel(kernelName: string, backendName: string): boolean {
+  const existing = tf.getKernel(kernelName, backendName);
+  return existing !== undefined && ours.has(existing.kernelFunc);
+}

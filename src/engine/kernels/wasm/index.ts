@@ -1,0 +1,16 @@
+import { registerProjectKernels, type ProjectKernel } from '../registry';
+import { conv2DKernel } from './Conv2D';
+import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
+import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
+import { fusedConv2DKernel } from './FusedConv2D';
+
+export const wasmKernels: readonly ProjectKernel[] = [
+  conv2DKernel,
+  fusedConv2DKernel,
+  conv2DBackpropFilterKernel,
+  conv2DBackpropInputKernel,
+];
+
+export function registerWasmKernels(): void {
+  registerProjectKernels(wasmKernels);
+}
