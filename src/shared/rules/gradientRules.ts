@@ -1,0 +1,194 @@
+import type { Finding } from '../findings';
+import { fmt, History, median, round } from './history';
+import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
+import { threshold } from './thresholds';
+
+// ──── non-finite ────
+
+/** NaN or Infinity in the loss or any gradient: certain the moment it happens. */
+export const nonFiniteRule: Rule = {
+  code: 'non-finite',
+  live: true,
+  explainedBy: [],
+  evaluate(h) {
+    const index = h.steps.findIndex((s) => !Number.isFinite(s.loss) || s.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms)));
+    if (index < 0) return undefined;
+    const step = h.steps[index];
+    const broken = step.layers.find((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms));
+    const previous = index > 0 ? h.steps[index - 1] : undefined;
+    const lastFiniteLoss = previous?.loss ?? NaN;
+    const where = broken ? `${broken.layer} gradient has ${broken.gradNonFinite} non-finite values` : 'the loss is non-finite';
+    const before = previous ? `; the step before, loss was ${fmt(lastFiniteLoss)} and the largest gradient RMS ${fmt(maxRms(previous.layers))}` : '';
+    return {
+      code: 'non-finite',
+      severity: 'error',
+      layer: broken?.layer,
+      step: step.step,
+      message: `${where} at step ${step.step} (loss ${fmt(step.loss)})${before}: training has broken down`,
+      evidence: {
+        step: step.step,
+        loss: String(step.loss),
+        nonFiniteValues: broken?.gradNonFinite ?? 0,
+        ...(previous ? { lastFiniteLoss: round(lastFiniteLoss), maxGradRmsBefore: round(maxRms(previous.layers)) } : {}),
+      },
+      fixes: [],
+    };
+  },
+};
+
+function maxRms(layers: { gradRms: number }[]): number {
+  return Math.max(...layers.map((l) => (Number.isFinite(l.gradRms) ? l.gradRms : 0)));
+}
+
+// ──── exploding-gradient ────
+
+/**
+ * Gradients that grow by orders of magnitude over the steps, are huge in absolute terms, or
+ * are far larger in the early layers than in the last (AUTOTRAINER's ratio > 70). Also the
+ * softmax trap of FACTS.md: an exploded net with a softmax output reads exactly-zero gradients
+ * and a loss far above ln C, which is explosion, not vanishing.
+ */
+export const explodingRule: Rule = {
+  code: 'exploding-gradient',
+  live: true,
+  explainedBy: [],
+  evaluate(h, final) {
+    if (!final && !brokenAtLatestStep(h)) return undefined;
+    const finite = h.finiteSteps();
+    const layers = h.gradientLayers();
+    if (finite.length === 0 || layers.length === 0) return undefined;
+    const progress = h.lossProgress();
+    const brokeDown = progress.nonFiniteLoss || h.steps.some((s) => s.layers.some((l) => l.gradNonFinite > 0));
+
+    let worst: { layer: string; growth: number; startRms: number; peakRms: number; peakStep: number } | undefined;
+    for (const name of layers) {
+      const series = finite.map((s) => ({ step: s.step, stats: s.layers.find((l) => l.layer === name) })).filter((x) => x.stats);
+      if (series.length === 0) continue;
+      const startRms = series[0].stats!.gradRms;
+      let peak = series[0];
+      for (const x of series) if (x.stats!.gradRms > peak.stats!.gradRms) peak = x;
+      const growth = startRms > 0 ? peak.stats!.gradRms / startRms : peak.stats!.gradRms > 0 ? Infinity : 1;
+      if (!worst || peak.stats!.gradRms > worst.peakRms) worst = { layer: name, growth, startRms, peakRms: peak.stats!.gradRms, peakStep: peak.step };
+    }
+    if (!worst) return undefined;
+
+    const last = layers[layers.length - 1];
+    const firstLastRatio = median(
+      finite.map((s) => {
+        const first = s.layers.find((l) => l.layer === layers[0])?.gradRms ?? 0;
+        const lastRms = s.layers.find((l) => l.layer === last)?.gradRms ?? 0;
+        return lastRms > 0 ? first / lastRms : 0;
+      }),
+    );
+    const grew = worst.growth >= threshold('explodingGrowth');
+    const huge = worst.peakRms >= threshold('explodingAbsoluteRms');
+    const earlyLarger = layers.length > 1 && firstLastRatio > threshold('explodingRatio');
+    const lastSeries = h.series(last).filter((l) => Number.isFinite(l.gradRms));
+    const outputCollapsed =
+      progress.finalLoss > threshold('divergingLossFactor') * progress.chanceLoss &&
+      lastSeries.length > 0 &&
+      median(lastSeries.map((l) => l.gradZeroFraction)) >= 0.9;
+
+    if (!grew && !huge && !earlyLarger && !outputCollapsed) return undefined;
+    const severity = brokeDown || progress.diverging ? 'error' : gatedSeverity(progress);
+    // Live only when certain: the explosion has already broken the run or the loss.
+    if (!final && severity !== 'error') return undefined;
+
+    const common = { ...progressEvidence(progress), firstLastRatio: round(firstLastRatio) };
+    const tail = describeProgress(progress, h.length, h.ctx.numClasses, fmt);
+    if (outputCollapsed && !grew && !huge) {
+      return {
+        code: 'exploding-gradient',
+        severity,
+        layer: last,
+        message: `${last} gradients are exactly 0 on ${fmt(median(lastSeries.map((l) => l.gradZeroFraction)) * 100)} % of elements while the loss is ${fmt(progress.finalLoss)} (${fmt(progress.finalLoss / progress.chanceLoss)}× ln ${h.ctx.numClasses}): the outputs have blown up and the softmax saturated, which hides the explosion`,
+        evidence: { ...common, zeroFraction: round(median(lastSeries.map((l) => l.gradZeroFraction))), lossOverChance: round(progress.finalLoss / progress.chanceLoss) },
+        fixes: [],
+        relatedLayers: layers.filter((l) => l !== last),
+      };
+    }
+    const why = grew
+      ? `grew ${fmt(worst.growth)}× from ${fmt(worst.startRms)} to ${fmt(worst.peakRms)} by step ${worst.peakStep}`
+      : huge
+        ? `reached ${fmt(worst.peakRms)} at step ${worst.peakStep}`
+        : `is ${fmt(firstLastRatio)}× the last layer's (${last})`;
+    const layer = earlyLarger && !grew && !huge ? layers[0] : worst.layer;
+    return {
+      code: 'exploding-gradient',
+      severity,
+      layer,
+      step: worst.peakStep,
+      message: `${layer} gradient RMS ${why}; ${tail}`,
+      evidence: { ...common, growth: round(worst.growth), startRms: round(worst.startRms), peakRms: round(worst.peakRms), peakStep: worst.peakStep },
+      fixes: [],
+      relatedLayers: layers.filter((l) => l !== layer),
+    };
+  },
+};
+
+/** Cheap test that keeps the live check O(layers) per step until something has actually broken. */
+function brokenAtLatestStep(h: History): boolean {
+  const latest = h.steps[h.length - 1];
+  if (!latest) return false;
+  return (
+    !Number.isFinite(latest.loss) ||
+    latest.loss > threshold('divergingLossFactor') * h.chanceLoss ||
+    latest.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms))
+  );
+}
+
+// ──── vanishing-gradient ────
+
+/**
+ * The earliest layer whose gradient RMS, as a fraction of the last layer's, stays below the
+ * AUTOTRAINER ratio over the run (median over steps, so one odd batch does not decide).
+ */
+export const vanishingRule: Rule = {
+  code: 'vanishing-gradient',
+  live: false,
+  explainedBy: ['exploding-gradient', 'non-finite'],
+  evaluate(h) {
+    const layers = h.gradientLayers();
+    const finite = h.finiteSteps();
+    if (layers.length < 2 || finite.length === 0) return undefined;
+    const progress = h.lossProgress();
+    // A loss far above chance with zero gradients is the softmax trap of an explosion, not vanishing.
+    if (progress.diverging) return undefined;
+    const last = layers[layers.length - 1];
+    const lastRms = median(finite.map((s) => s.layers.find((l) => l.layer === last)?.gradRms ?? 0));
+    if (!(lastRms > 0)) return undefined;
+
+    const figures = layers.slice(0, -1).map((name) => {
+      const rms = median(finite.map((s) => s.layers.find((l) => l.layer === name)?.gradRms ?? 0));
+      const ratio = median(
+        finite.map((s) => {
+          const own = s.layers.find((l) => l.layer === name)?.gradRms ?? 0;
+          const lastOwn = s.layers.find((l) => l.layer === last)?.gradRms ?? 0;
+          return lastOwn > 0 ? own / lastOwn : 1;
+        }),
+      );
+      return { name, rms, ratio };
+    });
+    const vanished = figures.filter((f) => f.ratio < threshold('vanishingRatio') && f.rms < threshold('vanishingAbsoluteRms'));
+    if (vanished.length === 0) return undefined;
+    const start = vanished[0];
+    const severity = gatedSeverity(progress);
+    const more = vanished.length > 1 ? ` (${vanished.length} layers below ${fmt(threshold('vanishingRatio'))} of it)` : '';
+    return {
+      code: 'vanishing-gradient',
+      severity,
+      layer: start.name,
+      message: `${start.name} gradient RMS ${fmt(start.rms)} is ${fmt(start.ratio)} of the last layer's (${last})${more}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      evidence: {
+        ...progressEvidence(progress),
+        gradRms: round(start.rms),
+        ratioToLast: round(start.ratio),
+        lastLayerGradRms: round(lastRms),
+        vanishedLayers: vanished.length,
+        steps: h.length,
+      },
+      fixes: [],
+      relatedLayers: [...vanished.slice(1).map((f) => f.name), last],
+    };
+  },
+};

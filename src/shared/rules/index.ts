@@ -1,0 +1,61 @@
+import type { FindingCode } from '../codes';
+import type { Diagnoser, DiagnosisContext } from '../diagnosis';
+import type { Finding } from '../findings';
+import type { StepStats } from '../stats';
+import { dyingReluRule, poorInitializationRule, saturationRule } from './activationRules';
+import { explodingRule, nonFiniteRule, vanishingRule } from './gradientRules';
+import { History } from './history';
+import type { Rule } from './rule';
+import { learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
+
+export { THRESHOLDS } from './thresholds';
+
+/**
+ * Root causes before their consequences: a rule's `explainedBy` can only name rules earlier in
+ * this list, so one pass decides each finding after everything that could explain it.
+ */
+const RULES: Rule[] = [
+  nonFiniteRule,
+  explodingRule,
+  vanishingRule,
+  dyingReluRule,
+  saturationRule,
+  poorInitializationRule,
+  learningRateTooHighRule,
+  learningRateTooLowRule,
+  oscillatingLossRule,
+  slowConvergenceRule,
+];
+
+/** Rules over the statistics history; see `Diagnoser` in src/shared/diagnosis.ts. */
+export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
+  const history = new History(ctx);
+  const found = new Map<FindingCode, Finding>();
+
+  const explained = (rule: Rule) => rule.explainedBy.some((code) => {
+    const cause = found.get(code);
+    return cause !== undefined && cause.severity !== 'info';
+  });
+
+  const run = (final: boolean): Finding[] => {
+    const fresh: Finding[] = [];
+    for (const rule of RULES) {
+      if (found.has(rule.code) || (!final && !rule.live) || explained(rule)) continue;
+      const finding = rule.evaluate(history, final);
+      if (!finding) continue;
+      found.set(rule.code, finding);
+      fresh.push(finding);
+    }
+    return fresh;
+  };
+
+  return {
+    observe(step: StepStats): Finding[] {
+      history.add(step);
+      return run(false);
+    },
+    finish(): Finding[] {
+      return run(true);
+    },
+  };
+}

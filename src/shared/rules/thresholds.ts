@@ -1,0 +1,71 @@
+/**
+ * Every number the rules decide with, in one place, each with where it comes from. Sources:
+ * AUTOTRAINER (ICSE 2021), DeepDiagnosis (ICSE 2022), TheDeepChecker, the project's own
+ * measurements in FACTS.md, and "cases" = tuned on the labelled case set in test/cases/
+ * (see the `measured` notes in test/cases/cases.json).
+ */
+export interface Threshold {
+  value: number;
+  source: string;
+}
+
+function t(value: number, source: string): Threshold {
+  return { value, source };
+}
+
+export const THRESHOLDS = {
+  // ──── learning progress (the gate every gradient symptom needs before it is a warning) ────
+  /** Steps averaged at the start and the end of the run to read the loss level through batch noise. */
+  lossWindowSteps: t(5, 'cases: one batch of 32 varies the loss by ±10 %; five steps smooth it'),
+  /** Loss within this fraction of ln C (chance level for C classes) counts as "stuck near ln C". */
+  chanceLossBand: t(0.1, 'FACTS.md: a vanished 10-conv sigmoid net sits at 2.30 = ln 10 ± 1 %'),
+  /** Loss must fall by at least this fraction of its start for the run to count as learning. */
+  minRelativeImprovement: t(0.1, 'cases: healthy controls fall by ≥ 25 % within 40 steps'),
+  /** Loss above this multiple of ln C (or rising this much over the run) counts as diverging. */
+  divergingLossFactor: t(3, 'FACTS.md: an exploding net with softmax output reads loss 13–14.6 for ln C = 2.3'),
+  divergingRiseFactor: t(1.5, 'cases: a final loss 1.5× the start never happened on a healthy control'),
+
+  // ──── gradients ────
+  /** First/last gradient RMS ratio below which a layer's gradient has vanished. */
+  vanishingRatio: t(1e-3, 'AUTOTRAINER: ‖g_first‖/‖g_last‖ < 1e-3'),
+  /** …and the layer's gradient RMS is tiny in absolute terms. */
+  vanishingAbsoluteRms: t(1e-4, 'AUTOTRAINER: ‖g_first‖ < 1e-4; TheDeepChecker: mean |∂L/∂W| < 1e-6'),
+  /** First/last ratio above which the early layers' gradients have exploded. */
+  explodingRatio: t(70, 'AUTOTRAINER: ratio > 70'),
+  /** Growth of the largest layer gradient RMS over its step-0 value that counts as exploding. */
+  explodingGrowth: t(1e3, 'FACTS.md: exploding norms 3e3 → 4e9 → 3e16 → NaN (×1e6 per step)'),
+  /** Gradient RMS above which a layer's gradient is exploding on its own (no healthy layer reaches it). */
+  explodingAbsoluteRms: t(1e2, 'FACTS.md: exploding net L2 3e3 at step 0 over ~1e3 weights (RMS ~1e2); healthy RMS ≤ 1'),
+
+  // ──── activations ────
+  /** Fraction of ReLU units never positive over the batch that makes a layer dead. */
+  deadFraction: t(0.7, 'DeepDiagnosis and AUTOTRAINER: ≥ 70 % of activations ≤ 0 / gradients exactly 0'),
+  /** Fraction of sigmoid/tanh outputs in the flat tails that makes a layer saturated. */
+  saturatedFraction: t(0.5, 'DeepDiagnosis: > 50 % of pre-activations outside [−5, 5]'),
+  /** The symptom must hold on at least this fraction of the steps (not a one-batch blip). */
+  persistentFraction: t(0.5, 'cases: dead/saturated layers stay so; healthy nets show isolated batches at most'),
+
+  // ──── weights and updates ────
+  /** Weight RMS over the initializer's intended scale (He or Glorot for the layer's fan-in/out) that is poor. */
+  initScaleHigh: t(3, 'TheDeepChecker: He/Glorot/LeCun scales; FACTS.md exploding net: stddev 0.5 ≈ 3–4× He'),
+  initScaleLow: t(0.1, 'DeepDiagnosis: weight variance < 1e-5 is poor; 0.1× of He leaves a 10-layer net 1e-10 of its signal'),
+  /** Per-step ‖ΔW‖/‖W‖ above which the learning rate is too high. Telling under SGD, weak under Adam. */
+  updateRatioHigh: t(0.1, 'DeepDiagnosis: lr·‖ΔW‖/‖W‖ > 0.1; FACTS.md exploding SGD net 6.75 at step 0, healthy ≈ 5e-3'),
+  /** Per-step ‖ΔW‖/‖W‖ below which the learning rate is too low. */
+  updateRatioLow: t(1e-5, 'DeepDiagnosis: < 1e-5; TheDeepChecker: log10(ΔW/W) < −4 (1e-4) is borderline'),
+
+  // ──── loss curve ────
+  /** Median |Δloss| between steps over the median loss, in the second half, above which the loss oscillates. */
+  oscillationAmplitude: t(0.35, 'cases: healthy batch noise ≤ 0.2 of the loss level; lr-too-high SGD ≥ 0.5'),
+  /** Fraction of consecutive loss changes that flip sign (up/down) that oscillation needs. */
+  oscillationSignFlips: t(0.4, 'AUTOTRAINER: ≥ 20 % of peak/trough pairs differ; random walk flips 50 %'),
+  /** A loss that falls by less than this fraction of its start is slow (but not stuck at chance). */
+  slowImprovement: t(0.1, 'AUTOTRAINER: no one-step accuracy gain ≥ 0.01; cases: healthy controls fall ≥ 25 %'),
+} as const;
+
+export type ThresholdName = keyof typeof THRESHOLDS;
+
+/** The value of a threshold, for rule code that reads better without `.value` everywhere. */
+export function threshold(name: ThresholdName): number {
+  return THRESHOLDS[name].value;
+}
