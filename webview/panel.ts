@@ -1,0 +1,226 @@
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import type { ChartId, HostToViewMessage, ViewTestHook } from '../src/shared/viewProtocol';
+import { ActivationHealthChart } from './charts/activationHealthChart';
+import { GradientFlowChart } from './charts/gradientFlowChart';
+import { GradientRmsChart } from './charts/gradientRmsChart';
+import { LossChart } from './charts/lossChart';
+import { setPanelBackground, type PanelChart } from './charts/setup';
+import { FindingsList } from './findingsList';
+import { LayerLegend } from './layerLegend';
+import { RedrawScheduler } from './redrawScheduler';
+import { RunModel } from './runModel';
+import { observeThemeChanges, readTheme, type ThemeColors } from './theme';
+import { Toolbar } from './toolbar';
+import type { HostConnection } from './vscodeApi';
+
+declare global {
+  interface Window {
+    __gradientLens?: ViewTestHook;
+  }
+}
+
+/** The side panel: toolbar, findings and the four charts, redrawn from a RunModel. */
+export class Panel {
+  private readonly model = new RunModel();
+  private theme: ThemeColors = readTheme();
+  private readonly toolbar: Toolbar;
+  private readonly empty = document.createElement('p');
+  private readonly findings: FindingsList;
+  private readonly findingsBadge = document.createElement('vscode-badge');
+  private readonly legend: LayerLegend;
+  private readonly legendSection: HTMLElement;
+  private readonly rmsChart: GradientRmsChart;
+  private readonly charts: PanelChart[];
+  private readonly sections: HTMLElement[] = [];
+  private readonly scheduler = new RedrawScheduler(() => this.redraw());
+  private readonly hiddenLayers: Set<string>;
+  private drawnLayout = -1;
+  private drawnFindings = -1;
+  private redraws = 0;
+  private scrollRestored = false;
+
+  constructor(
+    root: HTMLElement,
+    private readonly host: HostConnection,
+  ) {
+    setPanelBackground(this.theme.background);
+    this.hiddenLayers = new Set(host.ui.hiddenLayers);
+    this.toolbar = new Toolbar((message) => host.post(message));
+    this.empty.className = 'empty-state';
+    this.empty.textContent =
+      'Run "Gradient Lens: Analyze Gradients" on a model file (Keras JSON or a TF.js model.json) to chart its gradients here.';
+    this.findings = new FindingsList((layer) => host.post({ type: 'revealLayer', layer }));
+    this.findingsBadge.slot = 'decorations';
+    this.findingsBadge.variant = 'counter';
+
+    const findingsSection = this.section('findings', 'Findings', this.findings.element);
+    findingsSection.append(this.findingsBadge);
+
+    const rmsBody = document.createElement('div');
+    this.rmsChart = new GradientRmsChart(rmsBody, this.theme, (index) => this.highlightLayer(index));
+    this.legend = new LayerLegend({
+      onToggle: (index, visible) => this.toggleLayer(index, visible),
+      onHighlight: (index) => this.highlightLayer(index),
+    });
+    this.legendSection = document.createElement('vscode-collapsible');
+    Object.assign(this.legendSection, { heading: 'Layers', open: host.ui.legendOpen });
+    this.legendSection.className = 'legend-section';
+    this.legendSection.append(this.legend.element);
+    this.legendSection.addEventListener('vsc-collapsible-toggle', (event) => host.saveUi({ legendOpen: event.detail.open }));
+    rmsBody.append(this.legendSection);
+
+    const flowBody = document.createElement('div');
+    const lossBody = document.createElement('div');
+    const activationBody = document.createElement('div');
+    this.charts = [this.rmsChart, new GradientFlowChart(flowBody, this.theme), new LossChart(lossBody, this.theme), new ActivationHealthChart(activationBody, this.theme)];
+
+    root.append(
+      this.toolbar.element,
+      this.empty,
+      findingsSection,
+      this.chartSection('gradientRms', 'Gradient RMS per layer', rmsBody),
+      this.chartSection('gradientFlow', 'Gradient flow (latest step)', flowBody),
+      this.chartSection('loss', 'Loss and accuracy', lossBody),
+      this.chartSection('activationHealth', 'Activation health (latest step)', activationBody),
+    );
+
+    observeThemeChanges(() => this.applyTheme());
+    let scrollSave: ReturnType<typeof setTimeout> | undefined;
+    window.addEventListener(
+      'scroll',
+      () => {
+        clearTimeout(scrollSave);
+        scrollSave = setTimeout(() => host.saveUi({ scrollTop: window.scrollY }), 200);
+      },
+      { passive: true },
+    );
+    this.redraw();
+  }
+
+  /** Folds the message into the model now; the drawing waits for the next coalesced frame. */
+  receive(message: HostToViewMessage): void {
+    switch (message.type) {
+      case 'snapshot':
+        this.model.applySnapshot(message);
+        break;
+      case 'steps':
+        this.model.appendSteps(message.steps);
+        break;
+      case 'finding':
+        this.model.addFinding(message.finding);
+        break;
+      case 'status':
+        this.model.status = message.status;
+        break;
+      case 'clear':
+        this.model.clear();
+        break;
+      default: {
+        const unhandled: never = message;
+        return unhandled;
+      }
+    }
+    this.scheduler.request();
+  }
+
+  private redraw(): void {
+    const model = this.model;
+    this.toolbar.render(model.modelPath, model.status);
+    this.empty.hidden = model.hasRun;
+    for (const section of this.sections) section.hidden = !model.hasRun;
+
+    if (this.drawnFindings !== model.findingsVersion) {
+      this.drawnFindings = model.findingsVersion;
+      this.findings.render(model.findings);
+      this.findingsBadge.textContent = String(model.findings.length);
+    }
+    for (const chart of this.charts) chart.render(model);
+    if (this.drawnLayout !== model.layoutVersion) {
+      this.drawnLayout = model.layoutVersion;
+      this.legend.rebuild(model.instrumented, model.instrumented.map((_, i) => this.rmsChart.layerColor(i)), this.hiddenLayers);
+      this.legendSection.setAttribute('heading', `Layers (${model.instrumented.length})`);
+      model.instrumented.forEach((layer, i) => {
+        if (this.hiddenLayers.has(layer.name)) this.rmsChart.setLayerVisible(i, false);
+      });
+    }
+    this.redraws++;
+    this.publishTestHook();
+    if (!this.scrollRestored && model.hasRun) {
+      this.scrollRestored = true;
+      window.scrollTo(0, this.host.ui.scrollTop);
+    }
+  }
+
+  private applyTheme(): void {
+    const theme = readTheme();
+    if (JSON.stringify(theme) === JSON.stringify(this.theme)) return;
+    this.theme = theme;
+    setPanelBackground(theme.background);
+    for (const chart of this.charts) chart.setTheme(theme);
+    this.legend.recolor(this.model.instrumented.map((_, i) => this.rmsChart.layerColor(i)));
+    this.publishTestHook();
+  }
+
+  private highlightLayer(index: number | null): void {
+    this.rmsChart.highlight(index);
+    this.legend.highlight(index);
+  }
+
+  private toggleLayer(index: number, visible: boolean): void {
+    const name = this.model.instrumented[index]?.name;
+    if (name === undefined) return;
+    if (visible) this.hiddenLayers.delete(name);
+    else this.hiddenLayers.add(name);
+    this.rmsChart.setLayerVisible(index, visible);
+    this.host.saveUi({ hiddenLayers: [...this.hiddenLayers] });
+  }
+
+  private section(id: string, heading: string, body: HTMLElement): HTMLElement {
+    const section = document.createElement('vscode-collapsible');
+    section.id = `section-${id}`;
+    section.heading = heading;
+    section.open = !this.host.ui.closedSections.includes(id);
+    section.alwaysShowHeaderActions = true;
+    section.append(body);
+    section.addEventListener('vsc-collapsible-toggle', (event) => {
+      const closed = new Set(this.host.ui.closedSections);
+      if (event.detail.open) closed.delete(id);
+      else closed.add(id);
+      this.host.saveUi({ closedSections: [...closed] });
+    });
+    this.sections.push(section);
+    return section;
+  }
+
+  private chartSection(id: ChartId, heading: string, body: HTMLElement): HTMLElement {
+    const section = this.section(id, heading, body);
+    const chart = this.charts.find((c) => c.id === id);
+    const exportButton = document.createElement('vscode-button');
+    exportButton.slot = 'actions';
+    exportButton.secondary = true;
+    exportButton.textContent = 'PNG';
+    exportButton.title = `Save the ${heading.toLowerCase()} chart as a PNG image`;
+    exportButton.className = 'export-png';
+    exportButton.addEventListener('click', () => {
+      if (chart) this.host.post({ type: 'exportChart', chart: id, dataUrl: chart.toPng() });
+    });
+    section.append(exportButton);
+    return section;
+  }
+
+  private publishTestHook(): void {
+    const model = this.model;
+    const charts = Object.fromEntries(this.charts.map((c) => [c.id, c.summary()])) as ViewTestHook['charts'];
+    window.__gradientLens = {
+      stepCount: model.stepCount,
+      layerCount: model.instrumented.length,
+      findingCount: model.findings.length,
+      status: model.status,
+      theme: this.theme.kind,
+      redraws: this.redraws,
+      charts,
+    };
+  }
+}

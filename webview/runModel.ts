@@ -1,0 +1,134 @@
+import type { Finding } from '../src/shared/findings';
+import type { StepStats } from '../src/shared/stats';
+import {
+  DEFAULT_VIEW_SETTINGS,
+  type ComparisonRun,
+  type RunStatus,
+  type SnapshotMessage,
+  type ViewLayer,
+  type ViewSettings,
+} from '../src/shared/viewProtocol';
+import { BucketedSeries } from './seriesStore';
+
+/** Series indices in a trace's `lossAccuracy` store. */
+export const LOSS_SERIES = 0;
+export const ACCURACY_SERIES = 1;
+
+/** Loss/accuracy history and the last step of one run: all the before/after overlay needs. */
+export interface RunTrace {
+  label: string;
+  lossAccuracy: BucketedSeries;
+  latest: StepStats | null;
+}
+
+/**
+ * The panel's copy of the run, kept small: per-layer gradient RMS and loss go into bounded
+ * stores, and only the latest step is kept whole (for the flow and activation charts). The
+ * StepStats objects the host sends are dropped once folded in, so the heap does not grow with
+ * the number of steps.
+ */
+export class RunModel {
+  status: RunStatus = { phase: 'idle' };
+  modelPath: string | null = null;
+  layers: ViewLayer[] = [];
+  /** Layers with gradient statistics, in model-file order: one RMS series each. */
+  instrumented: ViewLayer[] = [];
+  gradientRms: BucketedSeries;
+  current: RunTrace;
+  comparison: RunTrace | null = null;
+  findings: Finding[] = [];
+  settings: ViewSettings = DEFAULT_VIEW_SETTINGS;
+  /** Bumped when the set of layers changes, so views rebuild datasets and the legend. */
+  layoutVersion = 0;
+  /** Bumped when the findings change, so the list is rebuilt only then. */
+  findingsVersion = 0;
+  private layerSlot = new Map<string, number>();
+  private rmsScratch = new Float64Array(0);
+
+  constructor() {
+    this.gradientRms = this.makeRmsStore();
+    this.current = this.makeTrace('this run');
+  }
+
+  get stepCount(): number {
+    return this.current.lossAccuracy.stepCount;
+  }
+
+  get hasRun(): boolean {
+    return this.modelPath !== null;
+  }
+
+  applySnapshot(msg: SnapshotMessage): void {
+    this.status = msg.status;
+    this.modelPath = msg.modelPath;
+    this.settings = msg.settings;
+    this.findings = [...msg.findings];
+    this.findingsVersion++;
+    this.setLayers(msg.layers);
+    this.current = this.makeTrace('this run');
+    this.appendSteps(msg.steps);
+    this.comparison = msg.comparison ? this.traceOf(msg.comparison) : null;
+  }
+
+  appendSteps(steps: StepStats[]): void {
+    for (const step of steps) {
+      // A `steps` message may overlap a snapshot that raced it: keep each step once.
+      if (step.step <= this.current.lossAccuracy.lastStep) continue;
+      this.rmsScratch.fill(NaN);
+      for (const layer of step.layers) {
+        const slot = this.layerSlot.get(layer.layer);
+        if (slot !== undefined) this.rmsScratch[slot] = layer.gradRms;
+      }
+      this.gradientRms.append(step.step, this.rmsScratch);
+      this.current.lossAccuracy.append(step.step, [step.loss, step.accuracy ?? NaN]);
+      this.current.latest = step;
+    }
+  }
+
+  addFinding(finding: Finding): void {
+    this.findings.push(finding);
+    this.findingsVersion++;
+  }
+
+  clear(): void {
+    this.status = { phase: 'idle' };
+    this.modelPath = null;
+    this.findings = [];
+    this.findingsVersion++;
+    this.comparison = null;
+    this.setLayers([]);
+    this.current = this.makeTrace('this run');
+  }
+
+  private setLayers(layers: ViewLayer[]): void {
+    this.layers = layers;
+    this.instrumented = layers.filter((l) => l.instrumented);
+    this.layerSlot = new Map(this.instrumented.map((l, i) => [l.name, i]));
+    this.rmsScratch = new Float64Array(this.instrumented.length);
+    this.gradientRms = this.makeRmsStore();
+    this.layoutVersion++;
+  }
+
+  private traceOf(run: ComparisonRun): RunTrace {
+    const trace = this.makeTrace(run.label);
+    for (const step of run.steps) {
+      if (step.step <= trace.lossAccuracy.lastStep) continue;
+      trace.lossAccuracy.append(step.step, [step.loss, step.accuracy ?? NaN]);
+      trace.latest = step;
+    }
+    return trace;
+  }
+
+  private makeRmsStore(): BucketedSeries {
+    return new BucketedSeries(this.instrumented.length, this.bucketCapacity(), true);
+  }
+
+  private makeTrace(label: string): RunTrace {
+    return { label, lossAccuracy: new BucketedSeries(2, this.bucketCapacity(), false), latest: null };
+  }
+
+  /** Each bucket draws up to two points (its min and max), so half the point budget. */
+  private bucketCapacity(): number {
+    return Math.max(2, Math.floor(this.settings.chartPointBudget / 2));
+  }
+}

@@ -1,0 +1,87 @@
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import type { RunStatus, ViewToHostMessage } from '../src/shared/viewProtocol';
+import { fileName } from './format';
+
+const RUNNING = new Set<RunStatus['phase']>(['starting', 'running']);
+
+function button(label: string, secondary: boolean, onClick: () => void): HTMLElement {
+  const element = document.createElement('vscode-button');
+  element.textContent = label;
+  element.secondary = secondary;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+/** The run's name and status, and the Stop / Re-run / Export controls. */
+export class Toolbar {
+  readonly element: HTMLElement;
+  private readonly title = document.createElement('span');
+  private readonly status = document.createElement('span');
+  private readonly ring = document.createElement('vscode-progress-ring');
+  private readonly stop: HTMLElement;
+  private readonly rerun: HTMLElement;
+  private readonly exports: HTMLElement[];
+
+  constructor(post: (message: ViewToHostMessage) => void) {
+    this.element = document.createElement('header');
+    this.element.className = 'toolbar';
+    this.title.className = 'run-title';
+    this.status.className = 'run-status';
+    this.status.setAttribute('role', 'status');
+    this.ring.ariaLabel = 'Analysis running';
+    this.ring.className = 'run-progress';
+    this.stop = button('Stop', false, () => post({ type: 'stop' }));
+    this.rerun = button('Re-run', true, () => post({ type: 'rerun' }));
+    this.exports = [
+      button('Export Markdown', true, () => post({ type: 'exportReport', format: 'markdown' })),
+      button('Export JSON', true, () => post({ type: 'exportReport', format: 'json' })),
+    ];
+    this.stop.title = 'Stop the analysis after the current step';
+    this.rerun.title = 'Analyse the model file again; this run becomes the dashed comparison';
+
+    const heading = document.createElement('div');
+    heading.className = 'run-heading';
+    heading.append(this.ring, this.title, this.status);
+    const actions = document.createElement('div');
+    actions.className = 'run-actions';
+    actions.append(this.stop, this.rerun, ...this.exports);
+    this.element.append(heading, actions);
+  }
+
+  render(modelPath: string | null, status: RunStatus): void {
+    const running = RUNNING.has(status.phase);
+    this.title.textContent = modelPath ? fileName(modelPath) : 'Gradient Lens';
+    this.title.title = modelPath ?? '';
+    this.status.textContent = describeStatus(status);
+    this.status.classList.toggle('failed', status.phase === 'failed');
+    this.ring.hidden = !running;
+    setDisabled(this.stop, !running);
+    setDisabled(this.rerun, running || modelPath === null);
+    const finished = status.phase === 'done' || status.phase === 'cancelled';
+    for (const exportButton of this.exports) setDisabled(exportButton, !finished);
+  }
+}
+
+function setDisabled(element: HTMLElement, disabled: boolean): void {
+  (element as HTMLElement & { disabled: boolean }).disabled = disabled;
+}
+
+export function describeStatus(status: RunStatus): string {
+  const progress = status.totalSteps ? `step ${status.step ?? 0} of ${status.totalSteps}` : status.step !== undefined ? `step ${status.step}` : '';
+  const detail = status.message ? ` (${status.message})` : '';
+  switch (status.phase) {
+    case 'idle':
+      return '';
+    case 'starting':
+      return `Starting…${detail}`;
+    case 'running':
+      return `Running, ${progress}${detail}`;
+    case 'done':
+      return `Done, ${status.step ?? ''} steps${detail}`;
+    case 'cancelled':
+      return `Stopped at ${progress || 'the start'}${detail}`;
+    case 'failed':
+      return `Failed: ${status.message ?? 'unknown error'}`;
+  }
+}
