@@ -1,0 +1,243 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDiagnoser } from '../src/shared/rules/index';
+import type { DiagnosisContext } from '../src/shared/diagnosis';
+import type { Finding } from '../src/shared/findings';
+import type { LayerInfo } from '../src/shared/model';
+import type { LayerStepStats, StepStats } from '../src/shared/stats';
+import type { OptimizerName } from '../src/shared/codes';
+
+// ──── synthetic histories ────
+
+interface LayerSpec {
+  name: string;
+  className?: string;
+  activation?: string;
+  /** Kernel element count (fan-in × units) and units, so the rules can derive fan-in. */
+  size: number;
+  units: number;
+}
+
+const RANGE = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+
+function context(layers: LayerSpec[], optimizer: OptimizerName = 'adam', learningRate = 0.001): DiagnosisContext {
+  const infos: LayerInfo[] = layers.map((l) => ({
+    name: l.name,
+    className: l.className ?? 'Conv2D',
+    range: RANGE,
+    activation: l.activation,
+    outputShape: [8, 8, l.units],
+    instrumented: true,
+  }));
+  return {
+    layers: infos,
+    numClasses: 10,
+    options: { steps: 60, batchSize: 32, learningRate, optimizer, loss: 'categoricalCrossentropy', data: 'synthetic', seed: 1, backend: 'cpu' },
+  };
+}
+
+/** A layer's statistics from its gradient L2 (the FACTS.md figures are L2 norms) and weight scale. */
+function layerStats(spec: LayerSpec, gradL2: number, extra: Partial<LayerStepStats> = {}): LayerStepStats {
+  const heStd = Math.sqrt(2 / (spec.size / spec.units));
+  return {
+    layer: spec.name,
+    gradL2,
+    gradRms: gradL2 / Math.sqrt(spec.size),
+    gradMeanAbs: (gradL2 / Math.sqrt(spec.size)) * 0.8,
+    gradMaxAbs: gradL2,
+    gradZeroFraction: 0,
+    gradNonFinite: Number.isFinite(gradL2) ? 0 : spec.size,
+    weightL2: heStd * Math.sqrt(spec.size),
+    updateRatio: 2e-3,
+    ...extra,
+  };
+}
+
+/** Deterministic batch noise, so the "same input → same findings" test means something. */
+function noise(step: number, amplitude: number): number {
+  return amplitude * Math.sin(step * 12.9898 + 78.233);
+}
+
+function run(ctx: DiagnosisContext, steps: StepStats[]): { live: Finding[]; all: Finding[] } {
+  const diagnoser = createDiagnoser(ctx);
+  const live = steps.flatMap((s) => diagnoser.observe(s));
+  return { live, all: [...live, ...diagnoser.finish()] };
+}
+
+function problems(findings: Finding[]): Finding[] {
+  return findings.filter((f) => f.severity !== 'info');
+}
+
+// ──── the 10-conv sigmoid net of FACTS.md ────
+
+const SIGMOID_L2 = [9.9e-8, 8.4e-7, 4.2e-6, 2.2e-5, 8.9e-5, 4.2e-4, 2.1e-3, 8.8e-3, 0.04, 0.198];
+const sigmoidLayers: LayerSpec[] = SIGMOID_L2.map((_, i) => ({
+  name: i === 0 ? 'conv2d' : `conv2d_${i}`,
+  activation: 'sigmoid',
+  size: i === 0 ? 72 : 576,
+  units: 8,
+}));
+
+function sigmoidHistory(steps: number): StepStats[] {
+  return Array.from({ length: steps }, (_, step) => ({
+    step,
+    loss: Math.log(10) + noise(step, 0.01),
+    layers: sigmoidLayers.map((spec, i) => layerStats(spec, SIGMOID_L2[i] * (1 + noise(step + i, 0.1)), { activationStd: 0.05, saturatedFraction: 0 })),
+  }));
+}
+
+test('10-conv sigmoid net (FACTS.md step-0 norms, loss at ln 10) → vanishing error at the first conv', () => {
+  const { all } = run(context(sigmoidLayers), sigmoidHistory(60));
+  const vanishing = all.find((f) => f.code === 'vanishing-gradient');
+  assert.ok(vanishing, JSON.stringify(all));
+  assert.equal(vanishing.severity, 'error');
+  assert.equal(vanishing.layer, 'conv2d');
+  assert.ok((vanishing.evidence.ratioToLast as number) < 1e-3);
+  assert.match(vanishing.message, /conv2d gradient RMS .* of the last layer's \(conv2d_9\).*ln 10 after 60 steps/);
+  assert.ok(vanishing.relatedLayers?.includes('conv2d_9'));
+  // The root cause explains the lack of progress: no separate slow-convergence or learning-rate finding.
+  assert.deepEqual(problems(all).map((f) => f.code), ['vanishing-gradient']);
+});
+
+test('every number a message quotes is in its evidence', () => {
+  const { all } = run(context(sigmoidLayers), sigmoidHistory(60));
+  for (const finding of all) {
+    for (const value of Object.values(finding.evidence)) {
+      assert.ok(['number', 'string', 'boolean'].includes(typeof value), `${finding.code} evidence holds ${typeof value}`);
+    }
+    assert.ok(Object.keys(finding.evidence).length > 0, finding.code);
+  }
+});
+
+// ──── exploding: 3e3 → 4e9 → 3e16 → NaN (FACTS.md) ────
+
+const explodingLayers: LayerSpec[] = [
+  { name: 'conv2d', activation: 'relu', size: 72, units: 8 },
+  { name: 'conv2d_1', activation: 'relu', size: 576, units: 8 },
+  { name: 'dense', className: 'Dense', activation: 'linear', size: 5120, units: 10 },
+];
+
+function explodingHistory(): StepStats[] {
+  const norms = [3e3, 4e9, 3e16, NaN];
+  const losses = [40, 9e4, 2e11, NaN];
+  return norms.map((norm, step) => ({
+    step,
+    loss: losses[step],
+    layers: explodingLayers.map((spec, i) => layerStats(spec, norm / (i + 1), { updateRatio: step === 0 ? 6.75 : 50 })),
+  }));
+}
+
+test('exploding norms 3e3 → 4e9 → 3e16 → NaN → exploding and non-finite errors, live', () => {
+  const { live, all } = run(context(explodingLayers, 'sgd', 0.01), explodingHistory());
+  const exploding = live.find((f) => f.code === 'exploding-gradient');
+  const nonFinite = live.find((f) => f.code === 'non-finite');
+  assert.ok(exploding, 'exploding is reported during the run');
+  assert.ok(nonFinite, 'non-finite is reported during the run');
+  assert.equal(exploding.severity, 'error');
+  assert.equal(exploding.layer, 'conv2d');
+  assert.ok((exploding.evidence.peakRms as number) >= 1e2, "a step-0 RMS of ~350 is already far above any healthy layer");
+  assert.equal(nonFinite.severity, 'error');
+  assert.equal(nonFinite.step, 3);
+  assert.ok(!all.some((f) => f.code === 'vanishing-gradient'));
+  // SGD update/weight 6.75 at step 0: the learning rate is named too.
+  assert.ok(all.some((f) => f.code === 'learning-rate-too-high'));
+});
+
+test('softmax trap: exactly-zero gradients with loss 14 read as exploding, not vanishing', () => {
+  const steps: StepStats[] = Array.from({ length: 40 }, (_, step) => ({
+    step,
+    loss: 14 + noise(step, 0.5),
+    layers: explodingLayers.map((spec) => layerStats(spec, 0, { gradRms: 0, gradZeroFraction: 1, deadFraction: 1 })),
+  }));
+  const { all } = run(context(explodingLayers), steps);
+  assert.ok(all.some((f) => f.code === 'exploding-gradient' && f.severity === 'error'), JSON.stringify(all));
+  assert.ok(!all.some((f) => f.code === 'vanishing-gradient'));
+});
+
+// ──── healthy histories ────
+
+const lenetLayers: LayerSpec[] = [
+  { name: 'conv2d', activation: 'relu', size: 150, units: 6 },
+  { name: 'conv2d_1', activation: 'relu', size: 2400, units: 16 },
+  { name: 'dense', className: 'Dense', activation: 'relu', size: 30720, units: 120 },
+  { name: 'dense_1', className: 'Dense', activation: 'softmax', size: 1200, units: 10 },
+];
+
+function healthyHistory(ratios: number[], steps = 60): StepStats[] {
+  return Array.from({ length: steps }, (_, step) => ({
+    step,
+    loss: 2.3 * Math.exp(-step / 30) + 0.4 + noise(step, 0.08),
+    layers: lenetLayers.map((spec, i) => layerStats(spec, ratios[i] * Math.sqrt(spec.size) * 0.01 * (1 + noise(step + i, 0.2)), { deadFraction: 0.1 })),
+  }));
+}
+
+test('healthy LeNet history → nothing above info', () => {
+  const { all } = run(context(lenetLayers), healthyHistory([0.5, 0.8, 1.2, 1]));
+  assert.deepEqual(problems(all), []);
+});
+
+test('healthy shallow net with a large first/last ratio but falling loss → at most info', () => {
+  const { all } = run(context(lenetLayers), healthyHistory([1e-5, 1e-4, 0.5, 1]));
+  const vanishing = all.find((f) => f.code === 'vanishing-gradient');
+  assert.ok(vanishing, 'the symptom is still reported');
+  assert.equal(vanishing.severity, 'info');
+  assert.deepEqual(problems(all), []);
+});
+
+// ──── activation and learning-rate rules ────
+
+test('dead ReLU layer with a stuck loss → dying-relu at that layer', () => {
+  const steps: StepStats[] = Array.from({ length: 40 }, (_, step) => ({
+    step,
+    loss: 2.3 + noise(step, 0.02),
+    layers: lenetLayers.map((spec, i) => layerStats(spec, 0.01 * Math.sqrt(spec.size), { deadFraction: i === 1 ? 0.95 : 0.2, gradZeroFraction: i === 1 ? 0.95 : 0 })),
+  }));
+  const { all } = run(context(lenetLayers), steps);
+  const dying = all.find((f) => f.code === 'dying-relu');
+  assert.ok(dying, JSON.stringify(all));
+  assert.equal(dying.layer, 'conv2d_1');
+  assert.equal(dying.severity, 'error');
+  assert.ok(!all.some((f) => f.code === 'slow-convergence'), 'explained by the dead layer');
+});
+
+test('tiny updates and a flat loss → learning-rate-too-low', () => {
+  const steps: StepStats[] = Array.from({ length: 40 }, (_, step) => ({
+    step,
+    loss: 2.45 - step * 1e-4 + noise(step, 0.02),
+    layers: lenetLayers.map((spec) => layerStats(spec, 0.01 * Math.sqrt(spec.size), { updateRatio: 3e-7 })),
+  }));
+  const { all } = run(context(lenetLayers, 'adam', 1e-6), steps);
+  assert.deepEqual(problems(all).map((f) => f.code), ['learning-rate-too-low']);
+});
+
+test('a loss that swings up and down without falling → oscillating-loss', () => {
+  const steps: StepStats[] = Array.from({ length: 60 }, (_, step) => ({
+    step,
+    loss: step % 2 ? 4 : 1.5,
+    layers: lenetLayers.map((spec) => layerStats(spec, 0.01 * Math.sqrt(spec.size), { updateRatio: 0.05 })),
+  }));
+  const { all } = run(context(lenetLayers, 'sgd', 0.5), steps);
+  assert.ok(all.some((f) => f.code === 'oscillating-loss' && f.severity === 'warning'), JSON.stringify(all));
+});
+
+test('weights 10× the He scale at step 0 → poor-initialization', () => {
+  const steps: StepStats[] = Array.from({ length: 30 }, (_, step) => ({
+    step,
+    loss: 2.3 + noise(step, 0.02),
+    layers: lenetLayers.map((spec) => {
+      const stats = layerStats(spec, 0.01 * Math.sqrt(spec.size));
+      return { ...stats, weightL2: stats.weightL2 * 10 };
+    }),
+  }));
+  const { all } = run(context(lenetLayers), steps);
+  const poor = all.find((f) => f.code === 'poor-initialization');
+  assert.ok(poor, JSON.stringify(all));
+  assert.equal(poor.layer, 'conv2d');
+  assert.ok(Math.abs((poor.evidence.scaleOverIntended as number) - 10) < 0.1);
+});
+
+test('same steps in → same findings out', () => {
+  const first = run(context(sigmoidLayers), sigmoidHistory(60)).all;
+  const second = run(context(sigmoidLayers), sigmoidHistory(60)).all;
+  assert.deepEqual(first, second);
+});
