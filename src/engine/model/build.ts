@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../errors';
+
+/** A Keras 2 shaped model config: what `tf.models.modelFromJSON` deserializes. */
+export interface KerasModelConfig {
+  class_name: string;
+  config: { name?: string; layers?: KerasLayerConfig[] } | KerasLayerConfig[];
+  [key: string]: unknown;
+}
+interface KerasLayerConfig {
+  class_name?: unknown;
+  config?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
+
+/**
+ * Builds the TF.js model from a Keras 2 shaped config. Layers TF.js cannot run are refused
+ * before TF.js sees them, and whatever TF.js throws while building becomes an `InputError`
+ * naming the layer where that can be found.
+ */
+export async function buildModel(filePath: string, config: KerasModelConfig, seed?: number): Promise<tf.LayersModel> {
+  const topology = structuredClone(config);
+  checkLayerClasses(filePath, topology);
+  if (seed !== undefined) seedInitializers(topology, seed);
+  try {
+    return await fromConfig(topology);
+  } catch (error) {
+    const culprit = await findFailingSequentialLayer(topology);
+    const reason = firstLine(error);
+    if (culprit) throw new InputError(filePath, `layer "${culprit.name}" (${culprit.className}) cannot be built: ${reason}`);
+    throw new InputError(filePath, `the model cannot be built: ${reason}`);
+  }
+}
+
+function fromConfig(topology: KerasModelConfig): Promise<tf.LayersModel> {
+  return tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
+}
+
+function layerList(model: KerasModelConfig): KerasLayerConfig[] {
+  const layers = Array.isArray(model.config) ? model.config : model.config?.layers;
+  return Array.isArray(layers) ? layers : [];
+}
+
+function layerName(layer: KerasLayerConfig, index: number): string {
+  const name = layer.config?.name ?? layer.name;
+  return typeof name === 'string' ? name : `#${index}`;
+}
+
+function checkLayerClasses(filePath: string, model: KerasModelConfig): void {
+  const known = tf.serialization.SerializationMap.getMap().classNameMap;
+  layerList(model).forEach((layer, index) => {
+    const className = layer.class_name;
+    const name = layerName(layer, index);
+    if (typeof className !== 'string') throw new InputError(filePath, `layer "${name}" has no "class_name"`);
+    if (className === 'Lambda') {
+      throw new InputError(filePath, `layer "${name}" is a Lambda layer: it holds Python code, which cannot run outside Python; replace it with built-in layers`);
+    }
+    if (MODEL_CLASS_NAMES.has(className)) {
+      checkLayerClasses(filePath, layer as KerasModelConfig);
+      return;
+    }
+    if (!(className in known)) {
+      throw new InputError(filePath, `layer "${name}" has class "${className}", which is not a layer TF.js knows (a custom or unsupported Keras layer)`);
+    }
+  });
+}
+
+/** Gives each unseeded random initializer (Keras writes `"seed": null`) its own seed, in file order. */
+function seedInitializers(model: KerasModelConfig, seed: number): void {
+  let next = seed;
+  const visit = (m: KerasModelConfig): void => {
+    for (const layer of layerList(m)) {
+      if (typeof layer.class_name === 'string' && MODEL_CLASS_NAMES.has(layer.class_name)) {
+        visit(layer as KerasModelConfig);
+        continue;
+      }
+      for (const [key, value] of Object.entries(layer.config ?? {})) {
+        const initConfig = (value as { config?: Record<string, unknown> } | null)?.config;
+        if (key.endsWith('_initializer') && initConfig && 'seed' in initConfig && initConfig.seed == null) initConfig.seed = next++;
+      }
+    }
+  };
+  visit(model);
+}
+
+/**
+ * TF.js errors rarely say which layer failed. For a Sequential model, building ever longer
+ * prefixes of its layer list finds the first one that fails (this only runs after a failure).
+ */
+async function findFailingSequentialLayer(model: KerasModelConfig): Promise<{ name: string; className: string } | undefined> {
+  if (model.class_name !== 'Sequential') return undefined;
+  const layers = layerList(model);
+  for (let count = 1; count <= layers.length; count++) {
+    const last = layers[count - 1];
+    if (last.class_name === 'InputLayer') continue;
+    const prefix: KerasModelConfig = { ...model, config: Array.isArray(model.config) ? layers.slice(0, count) : { ...model.config, layers: layers.slice(0, count) } };
+    try {
+      (await fromConfig(prefix)).dispose();
+    } catch {
+      return { name: layerName(last, count - 1), className: String(last.class_name) };
+    }
+  }
+  return undefined;
+}
+
+/** TF.js messages run to several lines of advice; the first says what is wrong. */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const line = message.split('\n')[0].trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}

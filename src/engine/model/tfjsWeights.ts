@@ -1,0 +1,146 @@
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors';
+
+/**
+ * Reads the weight shards of a TF.js layers model with `fs` (`tf.loadLayersModel('file://')`
+ * needs tfjs-node, FACTS.md) and checks them before TF.js sees them: every shard path stays in
+ * the model's folder, every shard exists, and each group's bytes add up to what its manifest
+ * entries need — so a bad file gets a message about the file, not a TF.js stack.
+ */
+
+interface ManifestGroup {
+  paths: string[];
+  weights: tf.io.WeightsManifestEntry[];
+}
+
+const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+export interface ReadWeights {
+  specs: tf.io.WeightsManifestEntry[];
+  data: ArrayBuffer;
+}
+
+export async function readWeightShards(modelFile: string, manifest: unknown): Promise<ReadWeights> {
+  const groups = manifestGroups(modelFile, manifest);
+  const folder = path.dirname(path.resolve(modelFile));
+  const buffers: Buffer[] = [];
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  for (const group of groups) {
+    const groupBuffers: Buffer[] = [];
+    for (const shardPath of group.paths) groupBuffers.push(await readShard(modelFile, folder, shardPath));
+    const present = groupBuffers.reduce((sum, b) => sum + b.length, 0);
+    const needed = group.weights.reduce((sum, spec) => sum + specByteLength(modelFile, spec), 0);
+    if (present !== needed) {
+      const names = group.paths.join(', ');
+      throw new InputError(
+        modelFile,
+        `weight shard ${names} has ${present} bytes but the weights manifest needs ${needed} (${present < needed ? 'truncated' : 'too long'}, or not this model's weights)`,
+      );
+    }
+    buffers.push(...groupBuffers);
+    specs.push(...group.weights);
+  }
+  const joined = Buffer.concat(buffers);
+  return { specs, data: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) };
+}
+
+function manifestGroups(modelFile: string, manifest: unknown): ManifestGroup[] {
+  if (!Array.isArray(manifest)) throw new InputError(modelFile, '"weightsManifest" must be a list of {paths, weights} groups');
+  return manifest.map((group, index) => {
+    const { paths, weights } = (group ?? {}) as Partial<ManifestGroup>;
+    if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string') || !Array.isArray(weights)) {
+      throw new InputError(modelFile, `weightsManifest[${index}] must have a "paths" list of file names and a "weights" list`);
+    }
+    return { paths, weights };
+  });
+}
+
+async function readShard(modelFile: string, folder: string, shardPath: string): Promise<Buffer> {
+  // Shard paths are relative to model.json; anything that leaves its folder could read any file on disk.
+  const resolved = path.resolve(folder, shardPath);
+  const relative = path.relative(folder, resolved);
+  if (path.isAbsolute(shardPath) || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
+    throw new InputError(modelFile, `weight shard path "${shardPath}" leaves the model's folder; shard paths must be file names next to model.json`);
+  }
+  try {
+    return await fs.readFile(resolved);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? String(error)})`;
+    throw new InputError(modelFile, `weight shard "${shardPath}" ${why}; it must sit next to model.json`);
+  }
+}
+
+function specByteLength(modelFile: string, spec: tf.io.WeightsManifestEntry): number {
+  if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new InputError(modelFile, `weight "${spec.name}" has an invalid shape ${JSON.stringify(spec.shape)} in the weights manifest`);
+  }
+  const elements = spec.shape.reduce((a, b) => a * b, 1);
+  const storedAs = spec.quantization?.dtype ?? spec.dtype;
+  const bytes = BYTES_PER_ELEMENT[storedAs];
+  if (bytes === undefined) throw new InputError(modelFile, `weight "${spec.name}" has an unsupported dtype "${storedAs}"`);
+  return elements * bytes;
+}
+
+/**
+ * Reads the shards of `manifest`, checks every weight the model has against them by name and
+ * shape, and assigns them. Returns warnings (non-finite values: the file loads, and the run
+ * will show what they do).
+ */
+export async function loadTfjsWeights(modelFile: string, model: tf.LayersModel, manifest: unknown): Promise<string[]> {
+  const { specs, data } = await readWeightShards(modelFile, manifest);
+  let decoded: tf.NamedTensorMap;
+  try {
+    decoded = tf.io.decodeWeights(data, specs);
+  } catch (error) {
+    throw new InputError(modelFile, `the weights cannot be decoded: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+  }
+  try {
+    const ownWeights = matchWeights(modelFile, model, decoded, specs);
+    model.loadWeights(ownWeights, true);
+    return nonFiniteWarnings(ownWeights);
+  } finally {
+    tf.dispose(decoded);
+  }
+}
+
+function matchWeights(modelFile: string, model: tf.LayersModel, decoded: tf.NamedTensorMap, specs: tf.io.WeightsManifestEntry[]): tf.NamedTensorMap {
+  const matched: tf.NamedTensorMap = {};
+  for (const layer of model.layers) {
+    for (const weight of layer.weights) {
+      const name = weight.originalName;
+      const value = decoded[name];
+      if (!value) throw new InputError(modelFile, `the weights do not match the model: layer "${layer.name}" needs "${name}", which the weights manifest lacks`);
+      if (!tf.util.arraysEqual(value.shape, weight.shape as number[])) {
+        throw new InputError(
+          modelFile,
+          `the weights do not match the model: "${name}" of layer "${layer.name}" is [${value.shape.join(', ')}] in the weights but the layer needs [${weight.shape.join(', ')}]`,
+        );
+      }
+      matched[name] = value;
+    }
+  }
+  // Optimizer state saved with `includeOptimizer` is not the model's; anything else left over is a different model's.
+  const extra = specs.find((spec) => spec.group !== 'optimizer' && !(spec.name in matched));
+  if (extra) throw new InputError(modelFile, `the weights do not match the model: the weights manifest has "${extra.name}", which no layer of the model has`);
+  return matched;
+}
+
+function nonFiniteWarnings(weights: tf.NamedTensorMap): string[] {
+  const warnings: string[] = [];
+  for (const [name, tensor] of Object.entries(weights)) {
+    const values = tensor.dataSync();
+    let nan = 0;
+    let infinite = 0;
+    for (const v of values) {
+      if (Number.isNaN(v)) nan++;
+      else if (!Number.isFinite(v)) infinite++;
+    }
+    if (nan + infinite === 0) continue;
+    const counts = [nan ? `${nan} NaN` : '', infinite ? `${infinite} infinite` : ''].filter(Boolean).join(' and ');
+    warnings.push(`weight "${name}" has ${counts} value(s) of ${values.length}: training will produce non-finite results`);
+  }
+  return warnings;
+}
