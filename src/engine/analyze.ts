@@ -1,0 +1,99 @@
+import { ENGINE_PROTOCOL_VERSION, type EngineToHostMessage } from '../shared/engineProtocol';
+import type { Finding } from '../shared/findings';
+import type { LayerInfo } from '../shared/model';
+import type { Report } from '../shared/report';
+import type { ResolvedRunOptions, RunOptions } from '../shared/runOptions';
+import { createDiagnoser } from '../shared/rules/index';
+import { planFixes } from '../shared/fixes/index';
+import { selectBackend } from './backend';
+import { loadModelFile } from './model/load';
+import { layerSummaryFrom } from './report/layerSummary';
+import { median, StepBatcher } from './train/loop';
+import { resolveRunOptions, validateRunOptions } from './train/options';
+import { modelIo, trainLoadedModel } from './train/trainLoaded';
+import { verifyFixes } from './train/verifyFixes';
+
+export type EngineSink = (msg: EngineToHostMessage) => void;
+
+/**
+ * Runs one analysis: backend, model, data, instrumented training, rules, report. Messages go to
+ * `sink` as they happen; the returned report is also sent as `done`. Aborting `signal` ends
+ * the run after the current step with a report marked `cancelled`.
+ */
+export async function analyze(modelPath: string, options: RunOptions, sink: EngineSink, signal?: AbortSignal): Promise<Report> {
+  const started = Date.now();
+  validateRunOptions(options);
+  const backend = await selectBackend(options.backend ?? 'auto');
+  sink({ type: 'log', message: `backend: ${backend}` });
+  const loaded = await loadModelFile(modelPath);
+  const warnings = [...loaded.warnings];
+  const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
+  const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
+  const findings: Finding[] = [];
+  let diagnoser: ReturnType<typeof createDiagnoser> | undefined;
+  let layers: LayerInfo[] = [];
+  const withFixes = (finding: Finding): Finding => ({
+    ...finding,
+    fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved }),
+  });
+
+  const run = await trainLoadedModel(loaded, resolved, {
+    signal,
+    onReady: (described, dataName) => {
+      layers = described;
+      if (resolved.data === 'auto') resolved.data = dataName;
+      diagnoser = createDiagnoser({ layers, options: resolved, numClasses: modelIo(loaded).numClasses });
+      sink({ type: 'log', message: `data: ${dataName}; ${resolved.steps} steps of ${resolved.batchSize}, ${resolved.optimizer} lr ${resolved.learningRate}, loss ${resolved.loss}` });
+      sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings });
+    },
+    onStep: (stats) => {
+      batcher.add(stats);
+      for (const finding of diagnoser?.observe(stats) ?? []) {
+        batcher.flush();
+        const complete = withFixes(finding);
+        findings.push(complete);
+        sink({ type: 'finding', finding: complete });
+      }
+    },
+  });
+  batcher.flush();
+  for (const finding of diagnoser?.finish() ?? []) {
+    const complete = withFixes(finding);
+    findings.push(complete);
+    sink({ type: 'finding', finding: complete });
+  }
+
+  const report: Report = {
+    schemaVersion: 1,
+    model: {
+      path: loaded.path,
+      format: loaded.format,
+      layers: layers.map((layer) => ({ name: layer.name, className: layer.className, range: layer.nameRange ?? layer.range })),
+    },
+    run: {
+      backend,
+      steps: resolved.steps,
+      batchSize: resolved.batchSize,
+      optimizer: resolved.optimizer,
+      learningRate: resolved.learningRate,
+      seed: resolved.seed,
+      durationMs: 0,
+      stepMsMedian: median(run.stepMs),
+      loss: resolved.loss,
+      data: resolved.data,
+      stepsCompleted: run.history.length,
+      cancelled: run.cancelled,
+    },
+    history: { loss: run.history.map((s) => s.loss), accuracy: run.history.map((s) => s.accuracy ?? 0) },
+    findings,
+    layerSummary: layerSummaryFrom(run.history, layers),
+  };
+  if (warnings.length > 0) report.warnings = warnings;
+  loaded.model.dispose();
+  if (options.verifyFixes && !run.cancelled) {
+    report.verifications = await verifyFixes(loaded, resolved, run, findings, (message) => sink({ type: 'log', message }), signal);
+  }
+  report.run.durationMs = Date.now() - started;
+  sink({ type: 'done', report });
+  return report;
+}

@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+import { assertNever, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
+import { analyze } from './analyze';
+import { describeFailure } from './train/failure';
+
+// The engine child process (dist/engine.js), forked by EngineProcess. It runs one analysis per
+// process: memory from a big model goes back to the system when the process exits.
+
+// TF.js's console notices ("install tfjs-node…") would only reach a log nobody reads.
+tf.env().set('PROD', true);
+
+const cancellation = new AbortController();
+let started = false;
+
+function send(msg: EngineToHostMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
+async function run(start: StartMessage): Promise<void> {
+  try {
+    await analyze(start.modelPath, start.options, (msg) => void send(msg), cancellation.signal);
+  } catch (error) {
+    await send(describeFailure(error, start.modelPath));
+  }
+  // Let the last message leave the IPC channel before the process goes away.
+  await send({ type: 'log', message: 'engine finished' });
+  process.disconnect?.();
+  process.exit(0);
+}
+
+process.on('message', (msg: HostToEngineMessage) => {
+  switch (msg.type) {
+    case 'start':
+      if (started) return;
+      started = true;
+      void run(msg);
+      return;
+    case 'cancel':
+      cancellation.abort();
+      return;
+    default:
+      assertNever(msg);
+  }
+});
+
+// The host went away (window closed, extension host crashed): nobody wants the result.
+process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(143));

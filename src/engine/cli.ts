@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import { Command, CommanderError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { writeFileSync } from 'node:fs';
+import { BACKENDS, REPORT_FORMATS, type BackendChoice, type ReportFormat } from '../shared/codes';
+import type { EngineToHostMessage } from '../shared/engineProtocol';
+import type { RunOptions } from '../shared/runOptions';
+import { analyze } from './analyze';
+import { UsageError } from './errors';
+import { formatReport } from './report/index';
+import { describeFailure } from './train/failure';
+import { parseOptimizerName } from './train/optimizers';
+
+const EXIT_CLEAN = 0;
+const EXIT_FINDINGS = 1;
+const EXIT_BAD_INPUT = 2;
+const EXIT_CANCELLED = 130;
+/** Not in the CLI contract's 0/1/2: a failure of the tool itself, not of the model or the flags. */
+const EXIT_INTERNAL = 3;
+
+interface AnalyzeFlags {
+  steps?: string;
+  batchSize?: string;
+  learningRate?: string;
+  optimizer?: string;
+  loss?: string;
+  data?: string;
+  seed?: string;
+  backend: string;
+  format: string;
+  out?: string;
+  verifyFixes?: boolean;
+}
+
+function integer(flag: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^[-+]?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`${flag} must be an integer${min > 0 ? ` ≥ ${min}` : ''}, got "${text}"`);
+  }
+  return value;
+}
+
+function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
+  const learningRate = flags.learningRate === undefined ? undefined : Number(flags.learningRate);
+  if (learningRate !== undefined && !(Number.isFinite(learningRate) && learningRate > 0)) {
+    throw new UsageError(`--learning-rate must be a positive number, got "${flags.learningRate}"`);
+  }
+  const optimizer = flags.optimizer === undefined ? undefined : parseOptimizerName(flags.optimizer);
+  if (flags.optimizer !== undefined && !optimizer) throw new UsageError(`unknown optimizer "${flags.optimizer}" (known: sgd, momentum, adam, rmsprop, adagrad, adadelta, adamax)`);
+  return {
+    steps: integer('--steps', flags.steps, 1),
+    batchSize: integer('--batch-size', flags.batchSize, 1),
+    learningRate,
+    optimizer,
+    loss: flags.loss,
+    data: flags.data,
+    seed: integer('--seed', flags.seed, 0),
+    backend: flags.backend as BackendChoice,
+    verifyFixes: flags.verifyFixes,
+  };
+}
+
+/** A progress bar on a terminal; on a pipe or in CI, a plain line every 10 %. */
+function progressReporter(total: () => number): (msg: EngineToHostMessage) => void {
+  const interactive = process.stderr.isTTY === true;
+  const bar = interactive
+    ? new SingleBar({ stream: process.stderr, format: 'training {bar} {value}/{total} steps | loss {loss}', hideCursor: true, clearOnComplete: true })
+    : undefined;
+  let lastTenth = -1;
+  return (msg) => {
+    if (msg.type === 'ready') {
+      bar?.start(total(), 0, { loss: '-' });
+      if (!bar) process.stderr.write(`analysing ${msg.modelPath} on ${msg.backend}: ${total()} steps\n`);
+    } else if (msg.type === 'step') {
+      const last = msg.steps[msg.steps.length - 1];
+      const done = last.step + 1;
+      bar?.update(done, { loss: last.loss.toPrecision(4) });
+      const tenth = Math.floor((10 * done) / total());
+      if (!bar && tenth > lastTenth) {
+        lastTenth = tenth;
+        process.stderr.write(`step ${done}/${total()} loss ${last.loss.toPrecision(4)}\n`);
+      }
+    } else if (msg.type === 'done') {
+      bar?.stop();
+    }
+  };
+}
+
+async function runAnalyze(modelFile: string, flags: AnalyzeFlags): Promise<number> {
+  const options = runOptionsFrom(flags);
+  let steps = options.steps ?? 0;
+  const progress = progressReporter(() => steps);
+  const cancellation = new AbortController();
+  process.once('SIGINT', () => cancellation.abort());
+  const report = await analyze(
+    modelFile,
+    options,
+    (msg) => {
+      if (msg.type === 'ready') steps = msg.options.steps;
+      progress(msg);
+    },
+    cancellation.signal,
+  );
+  const text = formatReport(report, flags.format as ReportFormat);
+  if (flags.out) writeFileSync(flags.out, text.endsWith('\n') ? text : `${text}\n`);
+  else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  if (report.run.cancelled) return EXIT_CANCELLED;
+  return report.findings.some((finding) => finding.severity === 'error') ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+function program(): Command {
+  const cli = new Command('gradient-lens')
+    .description('Find vanishing and exploding gradients in a CNN model file by training it briefly with instrumentation.')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+  cli
+    .command('analyze')
+    .description('train the model for a short instrumented run and report per-layer gradient problems')
+    .argument('<model-file>', 'Keras 2 / Keras 3 JSON or TF.js model.json')
+    .option('--steps <n>', 'training steps (default 100)')
+    .option('--batch-size <n>', 'examples per step (default 32)')
+    .option('--learning-rate <x>', 'learning rate (default: the file\'s, else the optimizer\'s Keras default)')
+    .option('--optimizer <name>', 'sgd | momentum | adam | rmsprop | adagrad | adadelta | adamax (default: the file\'s, else adam)')
+    .option('--loss <name>', 'categorical_crossentropy | sparse_categorical_crossentropy | mse | binary_crossentropy')
+    .option('--data <spec>', 'synthetic | fashion-mnist | PATH (default: Fashion-MNIST for 28×28×1 inputs with 10 classes, else synthetic)')
+    .option('--seed <n>', 'seed for weights, batches and data (default 42)')
+    .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('auto'))
+    .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
+    .option('--out <file>', 'write the report to a file instead of stdout')
+    .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
+    .exitOverride()
+    .action(async (modelFile: string, flags: AnalyzeFlags) => {
+      process.exitCode = await runAnalyze(modelFile, flags).catch((error: unknown) => {
+        const failure = describeFailure(error, modelFile);
+        const hint = failure.code === 'bad-input' || process.env.GRADIENT_LENS_DEBUG ? '' : ' (run with GRADIENT_LENS_DEBUG=1 for details)';
+        process.stderr.write(`gradient-lens: ${failure.message}${hint}\n`);
+        if (process.env.GRADIENT_LENS_DEBUG) process.stderr.write(`${failure.detail ?? ''}\n`);
+        return failure.code === 'bad-input' ? EXIT_BAD_INPUT : EXIT_INTERNAL;
+      });
+    });
+  return cli;
+}
+
+async function main(): Promise<void> {
+  // TF.js prints notices ("install tfjs-node…") to stderr, where only our one-line errors belong.
+  tf.env().set('PROD', true);
+  try {
+    await program().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const helpShown = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
+      process.exitCode = helpShown ? EXIT_CLEAN : EXIT_BAD_INPUT;
+      return;
+    }
+    throw error;
+  }
+}
+
+void main();

@@ -1,0 +1,158 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { ENGINE_PROTOCOL_VERSION, type EngineToHostMessage, type ErrorMessage, type HostToEngineMessage } from '../shared/engineProtocol';
+import type { Report } from '../shared/report';
+import type { RunOptions } from '../shared/runOptions';
+
+export interface EngineProcessOptions {
+  /** The engine bundle; defaults to `engine.js` next to the running bundle (dist/). */
+  enginePath?: string;
+  /** Node runtime to run the engine with (a user-set runtime, as vscode-eslint allows). */
+  execPath?: string;
+  /** e.g. ['--max-old-space-size=4096']. */
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** How long a cooperative cancel may take before SIGTERM, and SIGTERM before SIGKILL. */
+  cancelGraceMs?: number;
+}
+
+export type EngineRunResult =
+  | { kind: 'done'; report: Report }
+  | { kind: 'error'; error: ErrorMessage }
+  /** Cancelled and the engine had to be stopped by signal, so no report came. */
+  | { kind: 'killed' };
+
+export type EngineListener = (msg: EngineToHostMessage) => void;
+
+const STDERR_TAIL_CHARS = 16_000;
+
+/**
+ * One analysis in a forked engine process (Node only, no vscode). Every engine message goes to
+ * the listeners; `start` resolves with how the run ended, never rejects. A child that dies
+ * without `done` or `error` becomes an `error` message (`out-of-memory` or `crashed`).
+ */
+export class EngineProcess {
+  private child: ChildProcess | undefined;
+  private readonly listeners = new Set<EngineListener>();
+  private stderrTail = '';
+  private finished = false;
+  private cancelRequested = false;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly escalationTimers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly options: EngineProcessOptions = {}) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  onMessage(listener: EngineListener): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  start(modelPath: string, runOptions: RunOptions): Promise<EngineRunResult> {
+    if (this.child) throw new Error('EngineProcess runs one analysis; create another for the next run');
+    const enginePath = this.options.enginePath ?? path.join(__dirname, 'engine.js');
+    const child = fork(enginePath, [], {
+      execPath: this.options.execPath,
+      execArgv: this.options.execArgv ?? [],
+      env: this.options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    this.child = child;
+    child.stdout?.resume();
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+    });
+
+    return new Promise<EngineRunResult>((resolve) => {
+      const finish = (result: EngineRunResult) => {
+        if (this.finished) return;
+        this.finished = true;
+        resolve(result);
+      };
+      child.on('message', (msg: EngineToHostMessage) => {
+        if (this.finished) return;
+        this.emit(msg);
+        if (msg.type === 'done') finish({ kind: 'done', report: msg.report });
+        else if (msg.type === 'error') finish({ kind: 'error', error: msg });
+      });
+      this.exited = new Promise((exited) => {
+        child.on('exit', (code, signal) => {
+          this.clearTimers();
+          if (!this.finished) {
+            if (this.cancelRequested && signal) {
+              finish({ kind: 'killed' });
+            } else {
+              const error = this.crashMessage(modelPath, code, signal);
+              this.emit(error);
+              finish({ kind: 'error', error });
+            }
+          }
+          exited();
+        });
+      });
+      child.on('error', (error) => {
+        const message: ErrorMessage = { type: 'error', code: 'crashed', message: `${modelPath}: the engine could not start: ${error.message}` };
+        this.emit(message);
+        finish({ kind: 'error', error: message });
+      });
+      this.post({ type: 'start', protocolVersion: ENGINE_PROTOCOL_VERSION, modelPath: path.resolve(modelPath), options: runOptions });
+    });
+  }
+
+  /** Cooperative cancel (the engine ends the step and reports), then SIGTERM, then SIGKILL. Resolves once the child is gone. */
+  cancel(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return this.exited;
+    if (!this.cancelRequested) {
+      this.cancelRequested = true;
+      const grace = this.options.cancelGraceMs ?? 2000;
+      this.post({ type: 'cancel' });
+      this.escalationTimers.push(
+        setTimeout(() => child.kill('SIGTERM'), grace),
+        setTimeout(() => child.kill('SIGKILL'), grace * 2),
+      );
+    }
+    return this.exited;
+  }
+
+  /** Stops the engine at once (extension deactivation, a second run replacing this one). */
+  dispose(): Promise<void> {
+    this.listeners.clear();
+    this.clearTimers();
+    if (this.child && this.running) {
+      this.cancelRequested = true;
+      this.child.kill('SIGKILL');
+    }
+    return this.exited;
+  }
+
+  private post(msg: HostToEngineMessage): void {
+    if (this.child?.connected) this.child.send(msg);
+  }
+
+  private emit(msg: EngineToHostMessage): void {
+    for (const listener of this.listeners) listener(msg);
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.escalationTimers.splice(0)) clearTimeout(timer);
+  }
+
+  private crashMessage(modelPath: string, code: number | null, signal: NodeJS.Signals | null): ErrorMessage {
+    const detail = this.stderrTail.trim() || undefined;
+    if (/heap out of memory|Allocation failed|out of memory/i.test(this.stderrTail)) {
+      return { type: 'error', code: 'out-of-memory', message: `${modelPath}: the engine ran out of memory; try a smaller batch size or a larger --max-old-space-size`, detail };
+    }
+    const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+    return { type: 'error', code: 'crashed', message: `${modelPath}: the engine ${how} before finishing the run`, detail };
+  }
+}

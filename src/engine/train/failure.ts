@@ -1,0 +1,29 @@
+import type { EngineErrorCode, ErrorMessage } from '../../shared/engineProtocol';
+import { InputError, UsageError } from '../errors';
+
+/** Out-of-memory shows up as a RangeError from typed-array or wasm allocation, not as a crash. */
+function isOutOfMemory(error: Error): boolean {
+  return /Array buffer allocation failed|out of memory|Out of memory|Invalid typed array length|memory access out of bounds/.test(error.message);
+}
+
+/**
+ * Turns anything a run throws into the protocol's error message: a one-line `message` for the
+ * user (naming the file), the stack kept apart in `detail` for the log.
+ */
+export function describeFailure(error: unknown, modelPath: string): ErrorMessage {
+  const failure = error instanceof Error ? error : new Error(String(error));
+  let code: EngineErrorCode = 'internal';
+  let message = `${modelPath}: ${failure.message.split('\n')[0]}`;
+  if (failure instanceof InputError) {
+    code = 'bad-input';
+    message = failure.message.split('\n')[0];
+  } else if (failure instanceof UsageError) {
+    code = 'bad-input';
+  } else if (isOutOfMemory(failure)) {
+    code = 'out-of-memory';
+    message = `${modelPath}: ran out of memory (${failure.message.split('\n')[0]}); try a smaller --batch-size`;
+  } else if (/backend/i.test(failure.message)) {
+    code = 'backend-failed';
+  }
+  return { type: 'error', code, message, detail: failure.stack };
+}

@@ -1,0 +1,89 @@
+import { unlinkSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Finding, FixVerification } from '../../shared/findings';
+import type { FindingCode } from '../../shared/codes';
+import type { ResolvedRunOptions } from '../../shared/runOptions';
+import type { StepStats } from '../../shared/stats';
+import { createDiagnoser } from '../../shared/rules/index';
+import { applyEdits } from '../../shared/fixes/index';
+import { trainLoadedModel, type TrainedRun } from './trainLoaded';
+import { loadModelFile, type LoadedModel } from '../model/load';
+
+type RunFigures = FixVerification['before'];
+
+/** The before/after figures: last loss, first/last-layer gradient RMS ratio and the worst dead fraction, at the last step. */
+export function runFigures(history: StepStats[]): RunFigures {
+  const last = history[history.length - 1];
+  if (!last) return { finalLoss: NaN, firstLastRatio: NaN, deadFraction: 0 };
+  const first = last.layers[0];
+  const final = last.layers[last.layers.length - 1];
+  return {
+    finalLoss: last.loss,
+    firstLastRatio: first && final && final.gradRms > 0 ? first.gradRms / final.gradRms : NaN,
+    deadFraction: Math.max(0, ...last.layers.map((layer) => layer.deadFraction ?? 0)),
+  };
+}
+
+function remainingCodes(run: TrainedRun, resolved: ResolvedRunOptions): FindingCode[] {
+  const diagnoser = createDiagnoser({ layers: run.layers, options: resolved, numClasses: run.numClasses });
+  const codes = new Set<FindingCode>();
+  for (const step of run.history) for (const finding of diagnoser.observe(step)) codes.add(finding.code);
+  for (const finding of diagnoser.finish()) codes.add(finding.code);
+  return [...codes];
+}
+
+/**
+ * Applies each finding's best fix to the file text in memory and trains the edited model with
+ * the same options and seed. The edited text is written next to the model (so TF.js weight
+ * shard paths still resolve) under a hidden name, and removed afterwards.
+ */
+export async function verifyFixes(
+  original: LoadedModel,
+  resolved: ResolvedRunOptions,
+  before: TrainedRun,
+  findings: Finding[],
+  log: (message: string) => void,
+  signal?: AbortSignal,
+): Promise<FixVerification[]> {
+  const verifications: FixVerification[] = [];
+  const beforeFigures = runFigures(before.history);
+  const tried = new Set<string>();
+  for (const finding of findings) {
+    const fix = finding.fixes[0];
+    if (!fix || fix.edits.length === 0 || signal?.aborted) continue;
+    const key = JSON.stringify(fix.edits);
+    if (tried.has(key)) continue;
+    tried.add(key);
+    const verification: FixVerification = {
+      findingCode: finding.code,
+      fixCode: fix.code,
+      layer: finding.layer,
+      before: beforeFigures,
+      after: { finalLoss: NaN, firstLastRatio: NaN, deadFraction: 0 },
+      remaining: [],
+    };
+    const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, '.json')}.gradient-lens-verify-${process.pid}.json`);
+    try {
+      writeFileSync(editedPath, applyEdits(original.text, fix.edits));
+      const edited = await loadModelFile(editedPath);
+      try {
+        log(`verifying ${fix.code} for ${finding.code}${finding.layer ? ` at ${finding.layer}` : ''}`);
+        const after = await trainLoadedModel(edited, resolved, { signal });
+        verification.after = runFigures(after.history);
+        verification.remaining = remainingCodes(after, resolved);
+      } finally {
+        edited.model.dispose();
+      }
+    } catch (error) {
+      verification.error = (error as Error).message.replace(editedPath, original.path);
+    } finally {
+      try {
+        unlinkSync(editedPath);
+      } catch {
+        // Already gone: nothing to clean.
+      }
+    }
+    verifications.push(verification);
+  }
+  return verifications;
+}
