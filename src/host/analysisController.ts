@@ -1,0 +1,245 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { EngineToHostMessage } from '../shared/engineProtocol';
+import { assertNever } from '../shared/engineProtocol';
+import { locateModel, ModelTextError } from '../shared/locator';
+import type { ComparisonRun } from '../shared/viewProtocol';
+import { EngineProcess } from '../engine/runner';
+import type { FindingDiagnostics } from './diagnostics';
+import { EventLoopMonitor } from './eventLoopMonitor';
+import { COMMANDS, CONTEXT_KEYS, PANEL_VIEW_ID, SETTINGS_SECTION } from './ids';
+import type { PanelViewProvider } from './panelProvider';
+import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
+import type { RunHistory } from './runHistory';
+import { engineRuntime, runOptionsFromSettings } from './settingsModel';
+import type { RunStatusBar } from './statusBar';
+
+interface ActiveRun {
+  engine: EngineProcess;
+  modelPath: string;
+  /** Settles when the run has ended: report, error, or stopped by signal. */
+  ended: Promise<void>;
+}
+
+const RESTART = 'Restart';
+const SHOW_LOG = 'Show Log';
+
+/**
+ * Runs one analysis at a time in the engine child process and routes its messages to the
+ * run history, the markers, the panel and the status bar.
+ */
+export class AnalysisController implements vscode.Disposable {
+  private active: ActiveRun | undefined;
+  private readonly previousRuns = new Map<string, ComparisonRun>();
+  /** Files a quick fix was applied to since their last run: the next run shows before/after. */
+  private readonly fixesApplied = new Map<string, string>();
+  private readonly eventLoop = new EventLoopMonitor();
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly history: RunHistory,
+    private readonly diagnostics: FindingDiagnostics,
+    private readonly panel: PanelViewProvider,
+    private readonly statusBar: RunStatusBar,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** The Analyze command: `uri` from the explorer or editor title, else the active editor. */
+  async analyze(uri?: vscode.Uri, trigger: RunTrigger = { kind: 'fresh' }): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      await this.explainRestrictedMode();
+      return;
+    }
+    const target = uri ?? vscode.window.activeTextEditor?.document.uri;
+    if (!target) {
+      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json) to analyse.');
+      return;
+    }
+    const document = await vscode.workspace.openTextDocument(target);
+    let located;
+    try {
+      located = locateModel(document.getText());
+    } catch (error) {
+      const problem = error instanceof ModelTextError ? error.problem : String(error);
+      void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: ${problem}`);
+      return;
+    }
+    // The engine reads the file from disk; the fixes it plans must match what the editor shows.
+    if (document.isDirty && !(await document.save())) {
+      void vscode.window.showErrorMessage(`Gradient Lens: save ${vscode.workspace.asRelativePath(target)} before analysing it.`);
+      return;
+    }
+
+    const decision = decideAnalyze(this.active);
+    if (decision.kind === 'ask-restart') {
+      const answer = await vscode.window.showWarningMessage(
+        `Gradient Lens is analysing ${path.basename(decision.runningModelPath)}. Stop it and analyse ${path.basename(target.fsPath)}?`,
+        { modal: true },
+        RESTART,
+      );
+      if (answer !== RESTART) return;
+      await this.stop();
+    }
+
+    const modelPath = target.fsPath;
+    const fixTitle = this.fixesApplied.get(modelPath);
+    this.fixesApplied.delete(modelPath);
+    const effectiveTrigger: RunTrigger = fixTitle !== undefined ? { kind: 'after-fix', fixTitle } : trigger;
+    const options = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
+    this.history.begin(modelPath, options.steps, chooseComparison(this.previousRuns.get(modelPath), effectiveTrigger));
+    this.diagnostics.begin({ uri: document.uri, version: document.version, layers: located.layers });
+    this.panel.sendSnapshot();
+    this.statusBar.show(this.history.status);
+    await this.revealPanel(document);
+
+    this.log.info(`analysing ${modelPath} with ${JSON.stringify(options)}`);
+    const engine = new EngineProcess({
+      enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath,
+      execPath: engineRuntime((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key)),
+    });
+    const run: ActiveRun = { engine, modelPath, ended: Promise.resolve() };
+    this.active = run;
+    void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, true);
+    this.eventLoop.start();
+    engine.onMessage((message) => this.handle(run, message));
+    run.ended = engine.start(modelPath, options).then((result) => {
+      // A run stopped by signal sends no report: the history still ends, as cancelled.
+      if (result.kind === 'killed') this.endWithoutReport(run);
+      this.finishRun(run);
+    });
+    this.log.info(`engine process ${engine.pid ?? '?'} started`);
+
+    void vscode.window.withProgress({ location: { viewId: PANEL_VIEW_ID }, title: 'Analyzing gradients' }, () => run.ended);
+  }
+
+  /** Stop: cooperative cancel, then SIGTERM, then SIGKILL (inside EngineProcess). */
+  async stop(): Promise<void> {
+    const run = this.active;
+    if (!run) return;
+    this.log.info(`stopping the analysis of ${run.modelPath}`);
+    await run.engine.cancel();
+    await run.ended;
+  }
+
+  clear(): void {
+    this.diagnostics.clear();
+    if (this.active) return; // a running analysis keeps feeding the panel; Clear only drops its markers
+    this.history.clear();
+    this.panel.sendClear();
+    this.statusBar.show(this.history.status);
+  }
+
+  /** A quick fix changed `uri`: its next run is drawn against the current one. */
+  noteFixApplied(uri: vscode.Uri, fixTitle: string): void {
+    this.fixesApplied.set(uri.fsPath, fixTitle);
+  }
+
+  /** The panel's Re-run: the file of the current run, drawn against this run. */
+  async rerun(): Promise<void> {
+    if (!this.history.modelPath) return;
+    await this.analyze(vscode.Uri.file(this.history.modelPath), { kind: 'rerun' });
+  }
+
+  private handle(run: ActiveRun, message: EngineToHostMessage): void {
+    if (this.active !== run) return;
+    switch (message.type) {
+      case 'ready':
+        this.history.ready(message.layers, message.options.steps, message.backend);
+        this.diagnostics.setLayers(message.layers);
+        this.panel.sendSnapshot();
+        this.statusBar.show(this.history.status);
+        this.log.info(`backend ${message.backend}, ${message.layers.length} layers, options ${JSON.stringify(message.options)}`);
+        for (const warning of message.warnings) this.log.warn(warning);
+        return;
+      case 'step':
+        this.history.addSteps(message.steps);
+        this.panel.sendSteps(message.steps);
+        this.statusBar.show(this.history.status);
+        return;
+      case 'finding':
+        this.history.addFinding(message.finding);
+        this.diagnostics.add(message.finding);
+        this.panel.sendFinding(message.finding);
+        this.log.info(`finding ${message.finding.severity} ${message.finding.code}${message.finding.layer ? ` at ${message.finding.layer}` : ''}: ${message.finding.message}`);
+        return;
+      case 'done': {
+        const report = message.report;
+        this.history.finish(report);
+        this.diagnostics.replaceAll(report.findings);
+        this.panel.sendSnapshot();
+        this.statusBar.show(this.history.status);
+        if (this.history.steps.length > 0) this.previousRuns.set(run.modelPath, this.history.asComparison());
+        this.log.info(
+          `run ${report.run.cancelled ? 'cancelled' : 'done'}: ${report.run.stepsCompleted ?? report.run.steps} steps in ${report.run.durationMs} ms ` +
+            `(median step ${report.run.stepMsMedian} ms, backend ${report.run.backend}), ${report.findings.length} finding(s)`,
+        );
+        return;
+      }
+      case 'error':
+        if (message.detail) this.log.error(message.detail);
+        this.fail(run, message.message);
+        return;
+      case 'log':
+        this.log.info(`engine: ${message.message}`);
+        return;
+      default:
+        assertNever(message);
+    }
+  }
+
+  private endWithoutReport(run: ActiveRun): void {
+    if (this.active !== run) return;
+    this.history.status = { ...this.history.status, phase: 'cancelled', message: 'stopped' };
+    this.panel.sendStatus(this.history.status);
+    this.statusBar.show(this.history.status);
+    this.log.info(`engine process ${run.engine.pid ?? '?'} was stopped by signal before it reported`);
+  }
+
+  /** One notification per failed run, with the way to the details. */
+  private fail(run: ActiveRun, reason: string): void {
+    if (this.active !== run) return;
+    this.log.error(`analysis of ${run.modelPath} failed: ${reason}`);
+    this.history.fail(reason);
+    this.panel.sendStatus(this.history.status);
+    this.statusBar.show(this.history.status);
+    void vscode.window.showErrorMessage(`Gradient Lens: ${reason}`, SHOW_LOG).then((answer) => {
+      if (answer === SHOW_LOG) void vscode.commands.executeCommand(COMMANDS.showLog);
+    });
+  }
+
+  private finishRun(run: ActiveRun): void {
+    if (this.active !== run) return;
+    this.active = undefined;
+    this.log.info(`engine process ${run.engine.pid ?? '?'} ended`);
+    void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, false);
+    const delay = this.eventLoop.stop();
+    this.log.info(`event loop max delay ${delay.maxMs.toFixed(1)} ms (p99 ${delay.p99Ms.toFixed(1)} ms)`);
+  }
+
+  private async revealPanel(document: vscode.TextDocument): Promise<void> {
+    await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
+    await vscode.window.showTextDocument(document, { preview: false });
+  }
+
+  private async explainRestrictedMode(): Promise<void> {
+    const manage = 'Manage Workspace Trust';
+    const answer = await vscode.window.showWarningMessage(
+      'Gradient Lens does not train models in Restricted Mode: an analysis runs the model file through TF.js in a child process and may read data files it names. Trust this workspace to analyse it.',
+      manage,
+    );
+    if (answer === manage) await vscode.commands.executeCommand('workbench.trust.manage');
+  }
+
+  /** Deactivation: no time for a cooperative cancel, the engine is killed. */
+  async shutdown(): Promise<void> {
+    await this.active?.engine.dispose();
+  }
+
+  dispose(): void {
+    void this.shutdown();
+  }
+}

@@ -1,0 +1,49 @@
+import { docsLink, type FindingCode, type Severity } from '../shared/codes';
+import type { Finding } from '../shared/findings';
+import type { LayerInfo } from '../shared/model';
+import type { Range } from '../shared/textRange';
+
+/** A diagnostic as plain data: what `diagnostics.ts` turns into a `vscode.Diagnostic`. */
+export interface DiagnosticDescription {
+  range: Range;
+  severity: Severity;
+  message: string;
+  code: FindingCode;
+  docsUrl: string;
+  related: Array<{ range: Range; message: string }>;
+}
+
+/** Where a finding that names no layer (or a layer the file no longer has) is shown: the file's first character. */
+export const MODEL_LEVEL_RANGE: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+
+/**
+ * A finding on the layer's definition in the model file, so the marker sits where the user
+ * would change it; related layers (e.g. the last layer a gradient ratio is measured against)
+ * become related information.
+ */
+export function describeFinding(finding: Finding, layers: readonly LayerInfo[]): DiagnosticDescription {
+  const byName = new Map(layers.map((layer) => [layer.name, layer]));
+  const layer = finding.layer === undefined ? undefined : byName.get(finding.layer);
+  const related: DiagnosticDescription['related'] = [];
+  for (const name of finding.relatedLayers ?? []) {
+    const relatedLayer = byName.get(name);
+    if (relatedLayer && relatedLayer !== layer) {
+      related.push({ range: relatedLayer.range, message: `related layer '${name}' (${relatedLayer.className})` });
+    }
+  }
+  const stepNote = finding.step === undefined ? '' : ` (step ${finding.step})`;
+  return {
+    range: layer?.range ?? MODEL_LEVEL_RANGE,
+    severity: finding.severity,
+    message: `${finding.message}${stepNote}`,
+    code: finding.code,
+    docsUrl: docsLink(finding.code),
+    related,
+  };
+}
+
+/** Ranges overlap (ends inclusive), as VS Code asks for code actions over a selection. */
+export function rangesIntersect(a: Range, b: Range): boolean {
+  const before = (p: Range['start'], q: Range['start']) => p.line < q.line || (p.line === q.line && p.character < q.character);
+  return !before(a.end, b.start) && !before(b.end, a.start);
+}

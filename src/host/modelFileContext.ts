@@ -1,0 +1,55 @@
+import * as vscode from 'vscode';
+import { locateModel } from '../shared/locator';
+import { CONTEXT_KEYS } from './ids';
+
+/** JSON files only: the locator would reject anything else, and parsing every file costs. */
+export function mayBeModelFile(document: vscode.TextDocument): boolean {
+  return document.languageId === 'json' || document.languageId === 'jsonc' || document.uri.path.endsWith('.json');
+}
+
+export function isModelText(text: string): boolean {
+  try {
+    locateModel(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const RECHECK_DELAY_MS = 300;
+
+/**
+ * Keeps the `gradientLens.isModelFile` context key true while the active editor holds a model
+ * file, so the editor-title button shows only there. Rechecked after typing pauses.
+ */
+export class ModelFileContext implements vscode.Disposable {
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private recheckTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastValue: boolean | undefined;
+
+  constructor() {
+    this.subscriptions.push(
+      vscode.window.onDidChangeActiveTextEditor(() => this.update()),
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        if (event.document !== vscode.window.activeTextEditor?.document) return;
+        if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
+        this.recheckTimer = setTimeout(() => this.update(), RECHECK_DELAY_MS);
+      }),
+    );
+    this.update();
+  }
+
+  private update(): void {
+    this.recheckTimer = undefined;
+    const document = vscode.window.activeTextEditor?.document;
+    const value = document !== undefined && mayBeModelFile(document) && isModelText(document.getText());
+    if (value === this.lastValue) return;
+    this.lastValue = value;
+    void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.isModelFile, value);
+  }
+
+  dispose(): void {
+    if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
+    for (const subscription of this.subscriptions) subscription.dispose();
+  }
+}

@@ -1,0 +1,101 @@
+import type { Finding } from '../shared/findings';
+import type { LayerInfo } from '../shared/model';
+import type { Report } from '../shared/report';
+import type { StepStats } from '../shared/stats';
+import {
+  VIEW_PROTOCOL_VERSION,
+  type ComparisonRun,
+  type RunStatus,
+  type SnapshotMessage,
+  type ViewLayer,
+  type ViewSettings,
+} from '../shared/viewProtocol';
+
+export function toViewLayers(layers: readonly LayerInfo[]): ViewLayer[] {
+  return layers.map((layer) => ({ name: layer.name, className: layer.className, instrumented: layer.instrumented === true }));
+}
+
+/**
+ * Everything the host knows about the current run. The panel is only a cache of this: a
+ * panel that was hidden or re-created gets a snapshot of it, never a gap.
+ */
+export class RunHistory {
+  status: RunStatus = { phase: 'idle' };
+  modelPath: string | null = null;
+  layers: LayerInfo[] = [];
+  steps: StepStats[] = [];
+  findings: Finding[] = [];
+  comparison: ComparisonRun | null = null;
+  report: Report | undefined;
+
+  begin(modelPath: string, totalSteps: number | undefined, comparison: ComparisonRun | null): void {
+    this.status = { phase: 'starting', step: 0, totalSteps };
+    this.modelPath = modelPath;
+    this.layers = [];
+    this.steps = [];
+    this.findings = [];
+    this.comparison = comparison;
+    this.report = undefined;
+  }
+
+  ready(layers: LayerInfo[], totalSteps: number, backend: string): void {
+    this.layers = layers;
+    this.status = { phase: 'running', step: 0, totalSteps, message: `backend ${backend}` };
+  }
+
+  addSteps(steps: readonly StepStats[]): void {
+    this.steps.push(...steps);
+    const last = steps[steps.length - 1];
+    if (last) this.status = { ...this.status, step: last.step + 1 };
+  }
+
+  addFinding(finding: Finding): void {
+    this.findings.push(finding);
+  }
+
+  /** The report is the final word on findings: it holds the live ones and those decided at the end. */
+  finish(report: Report): void {
+    this.report = report;
+    this.findings = [...report.findings];
+    const completed = report.run.stepsCompleted ?? this.steps.length;
+    this.status = {
+      phase: report.run.cancelled ? 'cancelled' : 'done',
+      step: completed,
+      totalSteps: report.run.steps,
+      message: `backend ${report.run.backend}, ${report.findings.length} finding(s)`,
+    };
+  }
+
+  fail(message: string): void {
+    this.status = { ...this.status, phase: 'failed', message };
+  }
+
+  clear(): void {
+    this.begin('', undefined, null);
+    this.modelPath = null;
+    this.status = { phase: 'idle' };
+  }
+
+  get isActive(): boolean {
+    return this.status.phase === 'starting' || this.status.phase === 'running';
+  }
+
+  snapshot(settings: ViewSettings): SnapshotMessage {
+    return {
+      type: 'snapshot',
+      protocolVersion: VIEW_PROTOCOL_VERSION,
+      status: this.status,
+      modelPath: this.modelPath,
+      layers: toViewLayers(this.layers),
+      steps: this.steps,
+      findings: this.findings,
+      comparison: this.comparison,
+      settings,
+    };
+  }
+
+  /** This run, as the "before" of a later run of the same file. */
+  asComparison(): ComparisonRun {
+    return { label: 'previous run', layers: toViewLayers(this.layers), steps: this.steps, findings: this.findings };
+  }
+}

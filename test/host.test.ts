@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Finding, Fix } from '../src/shared/findings';
+import type { LayerInfo } from '../src/shared/model';
+import type { Range } from '../src/shared/textRange';
+import type { ComparisonRun } from '../src/shared/viewProtocol';
+import { describeFinding, MODEL_LEVEL_RANGE, rangesIntersect } from '../src/host/diagnosticModel';
+import { canApplyEdits, chooseFixes } from '../src/host/fixSelection';
+import { chooseComparison, decideAnalyze } from '../src/host/runDecisions';
+import { runOptionsFromSettings, viewSettingsFromSettings, engineRuntime } from '../src/host/settingsModel';
+import { UpdateThrottle } from '../src/host/updateThrottle';
+import { RunHistory } from '../src/host/runHistory';
+
+function range(startLine: number, endLine: number): Range {
+  return { start: { line: startLine, character: 6 }, end: { line: endLine, character: 7 } };
+}
+
+const layers: LayerInfo[] = [
+  { name: 'conv2d', className: 'Conv2D', range: range(20, 50), instrumented: true },
+  { name: 'conv2d_9', className: 'Conv2D', range: range(300, 330), instrumented: true },
+  { name: 'dense', className: 'Dense', range: range(340, 360), instrumented: true },
+];
+
+const useRelu: Fix = { code: 'use-relu', title: "Use 'relu' in conv2d", edits: [{ range: range(30, 30), newText: '"relu"' }] };
+const addBn: Fix = { code: 'add-batch-normalization', title: 'Add BatchNormalization after conv2d', edits: [{ range: range(50, 50), newText: '{…}' }] };
+const lowerLr: Fix = { code: 'lower-learning-rate', title: 'Lower the learning rate to 1e-4', edits: [], setting: { key: 'gradientLens.learningRate', value: 1e-4 } };
+
+function finding(overrides: Partial<Finding>): Finding {
+  return { code: 'vanishing-gradient', severity: 'error', message: 'm', evidence: {}, fixes: [], ...overrides };
+}
+
+test('a layer finding becomes a diagnostic on the layer definition, with code, docs link and related layers', () => {
+  const description = describeFinding(
+    finding({ layer: 'conv2d', step: 12, message: 'conv2d gradient RMS 3e-9, 1e-6 of the last layer', relatedLayers: ['dense', 'missing'] }),
+    layers,
+  );
+  assert.deepEqual(description.range, layers[0]!.range);
+  assert.equal(description.severity, 'error');
+  assert.equal(description.code, 'vanishing-gradient');
+  assert.equal(description.message, 'conv2d gradient RMS 3e-9, 1e-6 of the last layer (step 12)');
+  assert.match(description.docsUrl, /#vanishing-gradient$/);
+  assert.deepEqual(description.related, [{ range: layers[2]!.range, message: "related layer 'dense' (Dense)" }]);
+});
+
+test('a finding without a layer, or naming an unknown one, sits at the top of the file', () => {
+  assert.deepEqual(describeFinding(finding({ code: 'learning-rate-too-high' }), layers).range, MODEL_LEVEL_RANGE);
+  assert.deepEqual(describeFinding(finding({ layer: 'renamed' }), layers).range, MODEL_LEVEL_RANGE);
+});
+
+test('ranges intersect inclusively, including a cursor at either end', () => {
+  const cursor = (line: number, character: number): Range => ({ start: { line, character }, end: { line, character } });
+  assert.ok(rangesIntersect(range(20, 50), cursor(20, 6)));
+  assert.ok(rangesIntersect(range(20, 50), cursor(50, 7)));
+  assert.ok(rangesIntersect(range(20, 50), cursor(35, 0)));
+  assert.ok(!rangesIntersect(range(20, 50), cursor(20, 5)));
+  assert.ok(!rangesIntersect(range(20, 50), cursor(51, 0)));
+});
+
+test('code actions: fixes of the findings under the cursor, most severe first, exactly one preferred, duplicates merged', () => {
+  const placed = [
+    { finding: finding({ code: 'saturated-activation', severity: 'info', layer: 'conv2d', fixes: [useRelu] }), range: layers[0]!.range },
+    { finding: finding({ code: 'vanishing-gradient', severity: 'error', layer: 'conv2d', fixes: [useRelu, addBn] }), range: layers[0]!.range },
+    { finding: finding({ code: 'learning-rate-too-high', severity: 'warning', fixes: [lowerLr] }), range: MODEL_LEVEL_RANGE },
+  ];
+  const choices = chooseFixes(placed, { start: { line: 25, character: 0 }, end: { line: 25, character: 0 } });
+  assert.deepEqual(choices.map((c) => c.fix.code), ['use-relu', 'add-batch-normalization']);
+  assert.deepEqual(choices.map((c) => c.isPreferred), [true, false]);
+  assert.equal(choices[0]!.finding.code, 'vanishing-gradient');
+
+  const atTop = chooseFixes(placed, MODEL_LEVEL_RANGE);
+  assert.deepEqual(atTop.map((c) => [c.fix.code, c.isPreferred]), [['lower-learning-rate', true]]);
+  assert.deepEqual(chooseFixes(placed, { start: { line: 200, character: 0 }, end: { line: 200, character: 0 } }), []);
+});
+
+test('fixes apply only to the document version the analysis saw', () => {
+  assert.ok(canApplyEdits(4, 4));
+  assert.ok(!canApplyEdits(4, 5));
+});
+
+test('a second Analyze while one runs asks to restart; otherwise it starts', () => {
+  assert.deepEqual(decideAnalyze(undefined), { kind: 'start' });
+  assert.deepEqual(decideAnalyze({ modelPath: '/w/a.json' }), { kind: 'ask-restart', runningModelPath: '/w/a.json' });
+});
+
+test('before/after: the previous run is the comparison after a fix or a re-run, not on a fresh analysis', () => {
+  const previous: ComparisonRun = { label: 'previous run', layers: [], steps: [{ step: 0, loss: 2.3, layers: [] }], findings: [] };
+  assert.equal(chooseComparison(previous, { kind: 'fresh' }), null);
+  assert.equal(chooseComparison(undefined, { kind: 'rerun' }), null);
+  assert.equal(chooseComparison({ ...previous, steps: [] }, { kind: 'rerun' }), null);
+  assert.equal(chooseComparison(previous, { kind: 'rerun' })?.label, 'previous run');
+  const afterFix = chooseComparison(previous, { kind: 'after-fix', fixTitle: "Use 'relu' in conv2d" });
+  assert.equal(afterFix?.label, "before: Use 'relu' in conv2d");
+  assert.equal(afterFix?.steps, previous.steps);
+});
+
+test('settings become run options; unset or invalid overrides are left to the model file and defaults', () => {
+  const values: Record<string, unknown> = { steps: 60, batchSize: 16, learningRate: null, optimizer: 'fromModel', data: ' auto ', seed: 7, backend: 'wasm' };
+  assert.deepEqual(runOptionsFromSettings((key) => values[key]), { steps: 60, batchSize: 16, data: 'auto', seed: 7, backend: 'wasm' });
+  const overrides: Record<string, unknown> = { learningRate: 1e-4, optimizer: 'sgd', steps: 0, batchSize: 2.5, backend: 'gpu', data: '' };
+  assert.deepEqual(runOptionsFromSettings((key) => overrides[key]), { learningRate: 1e-4, optimizer: 'sgd' });
+  assert.equal(viewSettingsFromSettings(() => undefined).chartPointBudget, 400);
+  assert.equal(viewSettingsFromSettings(() => 1000).chartPointBudget, 1000);
+  assert.equal(engineRuntime(() => '  '), undefined);
+  assert.equal(engineRuntime(() => '/opt/node/bin/node'), '/opt/node/bin/node');
+});
+
+test('the view throttle sends the first update at once and coalesces the rest into one per interval', async () => {
+  const flushed: number[][] = [];
+  const throttle = new UpdateThrottle<number>(40, (items) => flushed.push(items));
+  throttle.push([1]);
+  assert.deepEqual(flushed, [[1]]);
+  throttle.push([2]);
+  throttle.push([3, 4]);
+  assert.equal(flushed.length, 1, 'held back within the interval');
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.deepEqual(flushed, [[1], [2, 3, 4]]);
+  throttle.push([5]);
+  throttle.push([6]);
+  throttle.discard();
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.deepEqual(flushed, [[1], [2, 3, 4], [5]], 'a discarded update is never sent');
+  throttle.dispose();
+});
+
+test('the run history gives a snapshot with every step so far, and the report replaces live findings', () => {
+  const history = new RunHistory();
+  history.begin('/w/model.json', 3, null);
+  assert.equal(history.snapshot({ chartPointBudget: 400 }).status.phase, 'starting');
+  history.ready(layers, 3, 'wasm');
+  history.addSteps([{ step: 0, loss: 2.3, layers: [] }, { step: 1, loss: 2.2, layers: [] }]);
+  history.addFinding(finding({ layer: 'conv2d' }));
+  const live = history.snapshot({ chartPointBudget: 400 });
+  assert.equal(live.steps.length, 2);
+  assert.deepEqual(live.status, { phase: 'running', step: 2, totalSteps: 3, message: 'backend wasm' });
+  assert.deepEqual(live.layers.map((l) => l.name), ['conv2d', 'conv2d_9', 'dense']);
+  assert.ok(history.isActive);
+
+  const final = [finding({ layer: 'conv2d' }), finding({ code: 'slow-convergence', severity: 'warning' })];
+  history.finish({
+    schemaVersion: 1,
+    model: { path: '/w/model.json', format: 'keras2', layers: [] },
+    run: { backend: 'wasm', steps: 3, batchSize: 8, optimizer: 'adam', learningRate: 0.001, seed: 42, durationMs: 10, stepMsMedian: 3, stepsCompleted: 2, cancelled: true },
+    history: { loss: [2.3, 2.2] },
+    findings: final,
+  });
+  assert.equal(history.status.phase, 'cancelled');
+  assert.equal(history.status.step, 2);
+  assert.equal(history.findings.length, 2);
+  assert.ok(!history.isActive);
+  assert.equal(history.asComparison().steps.length, 2);
+  history.clear();
+  assert.equal(history.snapshot({ chartPointBudget: 400 }).modelPath, null);
+});
