@@ -1,0 +1,70 @@
+import type { FindingCode } from '../codes';
+import type { FixContext } from '../diagnosis';
+import type { Finding, Fix } from '../findings';
+import { planAddBatchNormalization, planChangeInitializer, planUseLeakyRelu, planUseRelu } from './layerFixes';
+import { planChangeOptimizer, planClipGradients, planLearningRate } from './trainingFixes';
+
+export { applyEdits } from './textEdits';
+
+type Planner = (ctx: FixContext, finding: Finding) => Fix | undefined;
+
+const useRelu: Planner = (ctx) => planUseRelu(ctx);
+const leakyFromRelu: Planner = (ctx) => planUseLeakyRelu(ctx, 'relu');
+const leakyFromSaturating: Planner = (ctx) => planUseLeakyRelu(ctx, 'saturating');
+const batchNorm: Planner = (ctx) => planAddBatchNormalization(ctx);
+const initializer: Planner = (ctx) => planChangeInitializer(ctx);
+const lowerRate: Planner = (ctx) => planLearningRate(ctx, 'lower');
+const raiseRate: Planner = (ctx) => planLearningRate(ctx, 'raise');
+const clip: Planner = (ctx) => planClipGradients(ctx);
+const optimizer: Planner = (ctx) => planChangeOptimizer(ctx);
+
+/** True when the finding's evidence says the step-0 weights were already far too large. */
+const badInitEvidence = (finding: Finding) => typeof finding.evidence.peakStep === 'number' && finding.evidence.peakStep === 0;
+const onSgd = (ctx: FixContext) => ctx.options.optimizer === 'sgd' || ctx.options.optimizer === 'momentum';
+
+/**
+ * Fixes per finding, best first. A planner that has nothing to change in this model (no
+ * sigmoid layer to switch, a TF.js file whose weight shards pin the initial weights) drops out,
+ * so the first fix is the best one that applies.
+ */
+function candidates(finding: Finding, ctx: FixContext): Planner[] {
+  const code: FindingCode = finding.code;
+  switch (code) {
+    case 'vanishing-gradient':
+      return [useRelu, batchNorm, leakyFromSaturating, initializer];
+    case 'saturated-activation':
+      return [useRelu, batchNorm, initializer, leakyFromSaturating];
+    case 'exploding-gradient':
+      return badInitEvidence(finding) ? [initializer, batchNorm, clip, lowerRate] : [lowerRate, clip, initializer, batchNorm];
+    case 'non-finite':
+      return [lowerRate, clip, initializer];
+    case 'dying-relu':
+      return [leakyFromRelu, initializer, lowerRate, batchNorm];
+    case 'poor-initialization':
+      return [initializer, batchNorm];
+    case 'learning-rate-too-high':
+      return onSgd(ctx) ? [lowerRate, optimizer, clip] : [lowerRate, clip];
+    case 'learning-rate-too-low':
+      return onSgd(ctx) ? [optimizer, raiseRate] : [raiseRate, optimizer];
+    case 'oscillating-loss':
+      return [lowerRate, optimizer, batchNorm];
+    case 'slow-convergence':
+      return onSgd(ctx) ? [optimizer, raiseRate, batchNorm] : [raiseRate, batchNorm];
+  }
+}
+
+/** Fixes for one finding in this model file, best first; planners that cannot apply give nothing. */
+export function planFixes(finding: Finding, ctx: FixContext): Fix[] {
+  const fixes: Fix[] = [];
+  for (const planner of candidates(finding, ctx)) {
+    let fix: Fix | undefined;
+    try {
+      fix = planner(ctx, finding);
+    } catch {
+      // A file the planner cannot read (hand-edited into an odd shape) means no such fix, not a failed run.
+      fix = undefined;
+    }
+    if (fix && !fixes.some((f) => f.code === fix.code)) fixes.push(fix);
+  }
+  return fixes;
+}
