@@ -1,0 +1,161 @@
+// Runs the built CLI over the labelled case set (test/cases/cases.json) and scores the rules:
+// recall over problem cases, false alarms on healthy ones, per-code precision/recall, fix
+// accuracy (top fix among the accepted ones) and, with --verify-fixes, how much the top fix helped.
+//
+//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME]
+//
+// Needs `node scripts/build.mjs` first (npm run eval does it). Cases run one at a time: the
+// machine has 2 cores and every run trains a model.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const casesDir = path.join(root, 'test/cases');
+const cli = path.join(root, 'dist/cli.js');
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const value = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+/** The model file of a case folder, whatever its format. */
+export function caseFile(entry) {
+  const file = { keras2: 'keras2.json', keras3: 'keras3.json', tfjs: 'tfjs/model.json' }[entry.format];
+  return path.join(casesDir, entry.id, file);
+}
+
+/** Runs the CLI on one case; exit codes 0 and 1 both carry a report. */
+export async function analyseCase(entry, defaults, options = {}) {
+  const cliArgs = [
+    cli,
+    'analyze',
+    caseFile(entry),
+    '--format',
+    'json',
+    '--steps',
+    String(options.steps ?? entry.steps ?? defaults.steps),
+    '--seed',
+    String(entry.seed ?? defaults.seed),
+    '--batch-size',
+    String(defaults.batchSize),
+  ];
+  if (options.backend) cliArgs.push('--backend', options.backend);
+  if (options.verifyFixes) cliArgs.push('--verify-fixes');
+  try {
+    const { stdout } = await run(process.execPath, cliArgs, { maxBuffer: 64 * 1024 * 1024 });
+    return JSON.parse(stdout);
+  } catch (error) {
+    if (error.code === 1 && error.stdout) return JSON.parse(error.stdout);
+    throw new Error(`${entry.id}: the CLI failed (exit ${error.code}): ${String(error.stderr ?? error.message).trim().split('\n')[0]}`);
+  }
+}
+
+const isProblem = (finding) => finding.severity === 'warning' || finding.severity === 'error';
+const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
+
+/** How one case's report scores against its label. */
+export function scoreCase(entry, report) {
+  const problems = report.findings.filter(isProblem);
+  const codes = [...new Set(problems.map((f) => f.code))];
+  if (entry.healthy) return { id: entry.id, healthy: true, falseAlarm: problems.length > 0, codes };
+  const matching = problems.filter((f) => entry.accepted.includes(f.code)).sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+  const chosen = matching.find((f) => f.code === entry.primary) ?? matching[0];
+  const topFix = chosen?.fixes[0]?.code;
+  return {
+    id: entry.id,
+    healthy: false,
+    primary: entry.primary,
+    detected: matching.length > 0,
+    primaryFound: codes.includes(entry.primary),
+    codes,
+    topFix,
+    fixCorrect: topFix !== undefined && entry.acceptedFixes.includes(topFix),
+    layer: chosen?.layer,
+    verification: chosen && report.verifications?.find((v) => v.findingCode === chosen.code),
+  };
+}
+
+/** Recall, false alarms, per-code precision/recall and fix accuracy over scored cases. */
+export function summarise(scored, entries) {
+  const problems = scored.filter((s) => !s.healthy);
+  const healthy = scored.filter((s) => s.healthy);
+  const detected = problems.filter((s) => s.detected);
+  const perCode = {};
+  const allCodes = new Set([...entries.filter((e) => !e.healthy).map((e) => e.primary), ...scored.flatMap((s) => s.codes)]);
+  for (const code of [...allCodes].sort()) {
+    const labelled = entries.filter((e) => !e.healthy && e.primary === code).map((e) => e.id);
+    const reportedOn = scored.filter((s) => s.codes.includes(code));
+    const correct = reportedOn.filter((s) => !s.healthy && entries.find((e) => e.id === s.id).accepted.includes(code));
+    const found = scored.filter((s) => labelled.includes(s.id) && s.primaryFound);
+    perCode[code] = {
+      labelled: labelled.length,
+      reported: reportedOn.length,
+      precision: reportedOn.length ? correct.length / reportedOn.length : null,
+      recall: labelled.length ? found.length / labelled.length : null,
+    };
+  }
+  const verified = problems.filter((s) => s.verification && !s.verification.error);
+  return {
+    problemCases: problems.length,
+    healthyCases: healthy.length,
+    recall: problems.length ? detected.length / problems.length : null,
+    falseAlarms: healthy.filter((s) => s.falseAlarm).length,
+    fixAccuracy: detected.length ? detected.filter((s) => s.fixCorrect).length / detected.length : null,
+    verifiedFixes: verified.length,
+    verifiedImproved: verified.filter((s) => s.verification.after.finalLoss < s.verification.before.finalLoss).length,
+    perCode,
+  };
+}
+
+function pct(x) {
+  return x === null ? '–' : `${(100 * x).toFixed(0)} %`;
+}
+
+function printTable(scored, summary) {
+  const lines = ['case | label | reported (warning/error) | top fix | verdict', '---|---|---|---|---'];
+  for (const s of scored) {
+    const verdict = s.healthy ? (s.falseAlarm ? 'FALSE ALARM' : 'ok') : !s.detected ? 'MISSED' : s.fixCorrect ? 'ok' : 'wrong fix';
+    const fix = s.healthy ? '' : `${s.topFix ?? '–'}${s.verification ? ` (loss ${s.verification.before.finalLoss.toFixed(2)} → ${s.verification.after.finalLoss.toFixed(2)})` : ''}`;
+    lines.push(`${s.id} | ${s.healthy ? 'healthy' : s.primary} | ${s.codes.join(', ') || '–'} | ${fix} | ${verdict}`);
+  }
+  lines.push('');
+  lines.push(`recall ${pct(summary.recall)} (${summary.problemCases} problem cases), false alarms ${summary.falseAlarms} of ${summary.healthyCases} healthy, fix accuracy ${pct(summary.fixAccuracy)}`);
+  if (summary.verifiedFixes) lines.push(`verified fixes: ${summary.verifiedImproved} of ${summary.verifiedFixes} lowered the final loss`);
+  lines.push('', 'code | labelled | reported | precision | recall', '---|---|---|---|---');
+  for (const [code, c] of Object.entries(summary.perCode)) lines.push(`${code} | ${c.labelled} | ${c.reported} | ${pct(c.precision)} | ${pct(c.recall)}`);
+  console.log(lines.join('\n'));
+}
+
+async function main() {
+  if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run node scripts/build.mjs first');
+  const manifest = JSON.parse(readFileSync(path.join(casesDir, 'cases.json'), 'utf8'));
+  const only = value('--only')?.split(',');
+  const entries = manifest.cases.filter((e) => !only || only.includes(e.id));
+  const options = { verifyFixes: flag('--verify-fixes'), steps: value('--steps') && Number(value('--steps')), backend: value('--backend') };
+  const scored = [];
+  for (const entry of entries) {
+    const started = Date.now();
+    const report = await analyseCase(entry, manifest.defaults, options);
+    const score = scoreCase(entry, report);
+    score.finalLoss = report.history.loss[report.history.loss.length - 1];
+    score.seconds = (Date.now() - started) / 1000;
+    scored.push(score);
+    if (!flag('--json')) process.stderr.write(`${entry.id}: ${score.codes.join(', ') || 'no problems'} (${score.seconds.toFixed(1)} s)\n`);
+  }
+  const summary = summarise(scored, entries);
+  if (flag('--json')) console.log(JSON.stringify({ summary, cases: scored }, null, 2));
+  else printTable(scored, summary);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    console.error(error.message);
+    process.exitCode = 2;
+  });
+}
