@@ -162,11 +162,15 @@ function learningRateValue(value: unknown): number | undefined {
   return typeof initial === 'number' ? initial : undefined;
 }
 
-/** Keras writes a loss as a string, or (Keras 3) as a serialized object; per-output losses are left to the engine's defaults. */
+/**
+ * Keras writes a loss as a string, or (Keras 3) as a serialized object whose `config.name` is
+ * the same snake_case name; per-output losses are left to the engine's defaults.
+ */
 function lossName(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  const className = (value as { class_name?: unknown } | null)?.class_name;
-  return typeof className === 'string' ? className : undefined;
+  const serialized = value as { class_name?: unknown; config?: { name?: unknown } } | null;
+  if (typeof serialized?.config?.name === 'string') return serialized.config.name;
+  return typeof serialized?.class_name === 'string' ? serialized.class_name : undefined;
 }
 
 function findTrainingConfigNode(
