@@ -3,12 +3,16 @@ import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
 import { fusedConv2DKernel } from './FusedConv2D';
+import { maxPoolGradKernel } from './MaxPoolGrad';
+import { tileKernel } from './Tile';
 
 export const wasmKernels: readonly ProjectKernel[] = [
   conv2DKernel,
   fusedConv2DKernel,
   conv2DBackpropFilterKernel,
   conv2DBackpropInputKernel,
+  maxPoolGradKernel,
+  tileKernel,
 ];
 
 export function registerWasmKernels(): void {
