@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../../shared/codes';
 import type { LayerStepStats, StepStats } from '../../shared/stats';
 import { UsageError } from '../errors';
-import { summariseActivation } from './activationStats';
+import { activationFigureCount, activationFigures, sampledElementCount, summariseActivation } from './activationStats';
 import { planForward, type ForwardPlan } from './forwardPlan';
 import { computeLoss, knownLosses, parseLossName, type LossKind } from './losses';
 import { createOptimizer } from './optimizers';
@@ -99,7 +99,8 @@ export class Trainer {
       const updates = layers.map((layer, i) => tf.sum(tf.squaredDifference(layer.variable, weightsBefore[i])));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(outputs[0], -1), tf.argMax(y, -1)), 'float32'));
       const head = tf.stack([value, correct, ...updates]);
-      return tf.concat([head, gradientFigures, ...outputs.map((t) => t.reshape([-1]))]);
+      const activations = layers.map((layer) => activationFigures(outputs[layer.activationIndex], layer.activationKind));
+      return tf.concat([head, gradientFigures, ...activations]);
     });
     const data = readBack.dataSync() as Float32Array;
 
@@ -118,20 +119,15 @@ export class Trainer {
   private unpack(data: Float32Array, step: number, batchSize: number, outputs: tf.Tensor[]): StepStats {
     const layers = this.plan.instrumented;
     const figuresStart = 2 + layers.length;
-    const outputOffsets: number[] = [];
     let offset = figuresStart + layers.length * GRADIENT_FIGURES;
-    for (const output of outputs) {
-      outputOffsets.push(offset);
-      offset += output.size;
-    }
     const layerStats: LayerStepStats[] = layers.map((layer, i) => {
       const f = figuresStart + i * GRADIENT_FIGURES;
       const gradL2 = Math.sqrt(data[f]);
       const weightL2 = Math.sqrt(data[f + 5]);
       const updateL2 = Math.sqrt(data[2 + i]);
       const activation = outputs[layer.activationIndex];
-      const channels = activation.shape[activation.rank - 1] ?? 1;
-      const start = outputOffsets[layer.activationIndex];
+      const start = offset;
+      offset += activationFigureCount(activation, layer.activationKind);
       return {
         layer: layer.name,
         gradL2,
@@ -142,7 +138,7 @@ export class Trainer {
         gradNonFinite: data[f + 4],
         weightL2,
         updateRatio: weightL2 > 0 ? updateL2 / weightL2 : 0,
-        ...summariseActivation(data.subarray(start, start + activation.size), channels, layer.activationKind),
+        ...summariseActivation(data.subarray(start, offset), sampledElementCount(activation), layer.activationKind),
       };
     });
     return { step, loss: data[0], accuracy: data[1] / batchSize, layers: layerStats };
