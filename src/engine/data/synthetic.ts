@@ -1,0 +1,85 @@
+import { seededRandom } from '../train/random';
+import type { Dataset } from './dataset';
+import { elementCount } from './numericArray';
+
+export const SYNTHETIC_NAME = 'synthetic';
+
+const MAX_EXAMPLES = 2048;
+const MIN_EXAMPLES_PER_CLASS = 8;
+/** Caps the data at 64 MB of float32 so large inputs (224×224×3) do not exhaust memory. */
+const MAX_ELEMENTS = 16 * 1024 * 1024;
+const WAVES_PER_CLASS = 4;
+/** Highest spatial frequency, in cycles across an axis: low enough to survive pooling. */
+const MAX_CYCLES = 2;
+const CLASS_OFFSET_STD = 0.3;
+const NOISE_STD = 0.8;
+const AMPLITUDE_JITTER = 0.3;
+
+/**
+ * A learnable classification set for any input shape: each class has a smooth prototype (a
+ * sum of a few random low-frequency waves over every axis, plus a constant offset so even a
+ * global-pooling net can tell classes apart); an example is its class prototype at a random
+ * amplitude plus Gaussian noise. Values are about N(0, 1.3²). Same seed, same data.
+ */
+export function syntheticDataset(inputShape: number[], numClasses: number, seed: number): Dataset {
+  const random = seededRandom(seed);
+  const gaussian = gaussianFrom(random);
+  const exampleSize = elementCount(inputShape);
+  const prototypes = Array.from({ length: numClasses }, () => classPrototype(inputShape, random, gaussian));
+
+  const size = Math.max(numClasses * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, Math.floor(MAX_ELEMENTS / exampleSize)));
+  const x = new Float32Array(size * exampleSize);
+  const y = new Int32Array(size);
+  for (let example = 0; example < size; example++) {
+    const label = example % numClasses;
+    const amplitude = 1 + AMPLITUDE_JITTER * (2 * random() - 1);
+    const prototype = prototypes[label];
+    const offset = example * exampleSize;
+    for (let i = 0; i < exampleSize; i++) x[offset + i] = amplitude * prototype[i] + NOISE_STD * gaussian();
+    y[example] = label;
+  }
+  return { name: SYNTHETIC_NAME, inputShape, numClasses, size, x, y };
+}
+
+function classPrototype(shape: number[], random: () => number, gaussian: () => number): Float32Array {
+  const size = elementCount(shape);
+  const pattern = new Float32Array(size);
+  for (let wave = 0; wave < WAVES_PER_CLASS; wave++) {
+    // Cycles per axis; an axis of extent 1 contributes nothing whatever its frequency.
+    const cycles = shape.map(() => MAX_CYCLES * (2 * random() - 1));
+    const phase = 2 * Math.PI * random();
+    const weight = gaussian();
+    for (let flat = 0; flat < size; flat++) {
+      let angle = phase;
+      let rest = flat;
+      for (let axis = shape.length - 1; axis >= 0; axis--) {
+        const index = rest % shape[axis];
+        rest = (rest - index) / shape[axis];
+        angle += (2 * Math.PI * cycles[axis] * index) / shape[axis];
+      }
+      pattern[flat] += weight * Math.sin(angle);
+    }
+  }
+  standardise(pattern);
+  const offset = CLASS_OFFSET_STD * gaussian();
+  for (let i = 0; i < size; i++) pattern[i] += offset;
+  return pattern;
+}
+
+function standardise(values: Float32Array): void {
+  let mean = 0;
+  for (const v of values) mean += v;
+  mean /= values.length;
+  let variance = 0;
+  for (const v of values) variance += (v - mean) ** 2;
+  const std = Math.sqrt(variance / values.length) || 1;
+  for (let i = 0; i < values.length; i++) values[i] = (values[i] - mean) / std;
+}
+
+/** Box–Muller over the seeded uniform generator. */
+function gaussianFrom(random: () => number): () => number {
+  return () => {
+    const u = 1 - random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  };
+}
