@@ -34,8 +34,20 @@ export async function buildModel(filePath: string, config: KerasModelConfig, see
   }
 }
 
-function fromConfig(topology: KerasModelConfig): Promise<tf.LayersModel> {
-  return tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
+/**
+ * When TF.js fails halfway through building, the layers it already built keep their weight
+ * variables, which nothing else can reach: dispose every variable the failed build registered.
+ */
+async function fromConfig(topology: KerasModelConfig): Promise<tf.LayersModel> {
+  const variablesBefore = new Set(Object.keys(tf.engine().registeredVariables));
+  try {
+    return await tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
+  } catch (error) {
+    for (const [name, variable] of Object.entries(tf.engine().registeredVariables)) {
+      if (!variablesBefore.has(name)) variable.dispose();
+    }
+    throw error;
+  }
 }
 
 function layerList(model: KerasModelConfig): KerasLayerConfig[] {
