@@ -2,7 +2,7 @@ import { ENGINE_PROTOCOL_VERSION, type EngineToHostMessage } from '../shared/eng
 import type { Finding } from '../shared/findings';
 import type { LayerInfo } from '../shared/model';
 import type { Report } from '../shared/report';
-import type { ResolvedRunOptions, RunOptions } from '../shared/runOptions';
+import { DEFAULT_RUN_OPTIONS, type RunOptions } from '../shared/runOptions';
 import { createDiagnoser } from '../shared/rules/index';
 import { planFixes } from '../shared/fixes/index';
 import { selectBackend } from './backend';
@@ -10,7 +10,7 @@ import { loadModelFile } from './model/load';
 import { layerSummaryFrom } from './report/layerSummary';
 import { median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
-import { modelIo, trainLoadedModel } from './train/trainLoaded';
+import { trainLoadedModel } from './train/trainLoaded';
 import { verifyFixes } from './train/verifyFixes';
 
 export type EngineSink = (msg: EngineToHostMessage) => void;
@@ -25,7 +25,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');
   sink({ type: 'log', message: `backend: ${backend}` });
-  const loaded = await loadModelFile(modelPath);
+  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed });
   const warnings = [...loaded.warnings];
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
@@ -42,7 +42,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     onReady: (described, dataName) => {
       layers = described;
       if (resolved.data === 'auto') resolved.data = dataName;
-      diagnoser = createDiagnoser({ layers, options: resolved, numClasses: modelIo(loaded).numClasses });
+      diagnoser = createDiagnoser({ layers, options: resolved, numClasses: loaded.numClasses });
       sink({ type: 'log', message: `data: ${dataName}; ${resolved.steps} steps of ${resolved.batchSize}, ${resolved.optimizer} lr ${resolved.learningRate}, loss ${resolved.loss}` });
       sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings });
     },

@@ -65,7 +65,7 @@ export async function verifyFixes(
     const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, '.json')}.gradient-lens-verify-${process.pid}.json`);
     try {
       writeFileSync(editedPath, applyEdits(original.text, fix.edits));
-      const edited = await loadModelFile(editedPath);
+      const edited = await loadModelFile(editedPath, { seed: resolved.seed });
       try {
         log(`verifying ${fix.code} for ${finding.code}${finding.layer ? ` at ${finding.layer}` : ''}`);
         const after = await trainLoadedModel(edited, resolved, { signal });
