@@ -2,7 +2,7 @@
 // recall over problem cases, false alarms on healthy ones, per-code precision/recall, fix
 // accuracy (top fix among the accepted ones) and, with --verify-fixes, how much the top fix helped.
 //
-//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME]
+//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME] [--cli PATH]
 //
 // Needs `node scripts/build.mjs` first (npm run eval does it). Cases run one at a time: the
 // machine has 2 cores and every run trains a model.
@@ -15,14 +15,14 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const casesDir = path.join(root, 'test/cases');
-const cli = path.join(root, 'dist/cli.js');
-
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const value = (name) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
+// Another build of the same CLI contract (e.g. an engineer's work-in-progress bundle).
+const cli = path.resolve(value('--cli') ?? path.join(root, 'dist/cli.js'));
 
 /** The model file of a case folder, whatever its format. */
 export function caseFile(entry) {
