@@ -1,7 +1,10 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
+import { broadcastingBinaryKernels } from './broadcastByTiling';
+import { meanKernel, sumKernel } from './channelReduction';
 import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
+import { fusedBatchNormKernel } from './FusedBatchNorm';
 import { fusedConv2DKernel } from './FusedConv2D';
 import { maxPoolGradKernel } from './MaxPoolGrad';
 import { tileKernel } from './Tile';
@@ -13,6 +16,10 @@ export const wasmKernels: readonly ProjectKernel[] = [
   conv2DBackpropInputKernel,
   maxPoolGradKernel,
   tileKernel,
+  ...broadcastingBinaryKernels,
+  sumKernel,
+  meanKernel,
+  fusedBatchNormKernel,
 ];
 
 export function registerWasmKernels(): void {
