@@ -206,3 +206,25 @@ test('missing files, folders, binary Keras files and files over 100 MB are refus
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bad settings inside an otherwise valid file name the layer', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-model-'));
+  const sample = () => JSON.parse(readFileSync(fixture('samples/healthy-small-cnn/keras2.json'), 'utf8'));
+  const cases: Array<[string, (layers: Array<{ config: Record<string, unknown> }>) => void, RegExp]> = [
+    ['activation', (layers) => (layers[6].config.activation = 'swishy'), /: layer "dense" \(Dense\) cannot be built: Unknown activation: swishy\.$/],
+    ['initializer', (layers) => (layers[1].config.kernel_initializer = { class_name: 'Wobbly', config: {} }), /: layer "conv2d" \(Conv2D\) cannot be built: Unknown initializer: Wobbly\.$/],
+    ['filters', (layers) => (layers[3].config.filters = -3), /: layer "conv2d_1" \(Conv2D\) cannot be built: .*filters.*-3/],
+    ['input', (layers) => (layers[0].config.batch_input_shape = [null, 28, -28, 1]), /: layer "input_1" has input shape \[None, 28, -28, 1\]: every dimension must be positive$/],
+  ];
+  try {
+    for (const [name, change, expected] of cases) {
+      const model = sample();
+      change(model.model_config.config.layers);
+      const file = path.join(dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify(model, null, 2));
+      await assertInputError(file, expected);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

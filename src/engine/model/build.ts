@@ -22,7 +22,7 @@ const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
  */
 export async function buildModel(filePath: string, config: KerasModelConfig, seed?: number): Promise<tf.LayersModel> {
   const topology = structuredClone(config);
-  checkLayerClasses(filePath, topology);
+  checkLayers(filePath, topology);
   if (seed !== undefined) seedInitializers(topology, seed);
   try {
     return await fromConfig(topology);
@@ -60,7 +60,7 @@ function layerName(layer: KerasLayerConfig, index: number): string {
   return typeof name === 'string' ? name : `#${index}`;
 }
 
-function checkLayerClasses(filePath: string, model: KerasModelConfig): void {
+function checkLayers(filePath: string, model: KerasModelConfig): void {
   const known = tf.serialization.SerializationMap.getMap().classNameMap;
   layerList(model).forEach((layer, index) => {
     const className = layer.class_name;
@@ -70,11 +70,16 @@ function checkLayerClasses(filePath: string, model: KerasModelConfig): void {
       throw new InputError(filePath, `layer "${name}" is a Lambda layer: it holds Python code, which cannot run outside Python; replace it with built-in layers`);
     }
     if (MODEL_CLASS_NAMES.has(className)) {
-      checkLayerClasses(filePath, layer as KerasModelConfig);
+      checkLayers(filePath, layer as KerasModelConfig);
       return;
     }
     if (!(className in known)) {
       throw new InputError(filePath, `layer "${name}" has class "${className}", which is not a layer TF.js knows (a custom or unsupported Keras layer)`);
+    }
+    // TF.js would blame the first layer after the input for a bad input shape.
+    const inputShape = layer.config?.batch_input_shape;
+    if (Array.isArray(inputShape) && inputShape.some((d) => typeof d === 'number' && d <= 0)) {
+      throw new InputError(filePath, `layer "${name}" has input shape [${inputShape.map((d) => d ?? 'None').join(', ')}]: every dimension must be positive`);
     }
   });
 }
@@ -120,6 +125,7 @@ async function findFailingSequentialLayer(model: KerasModelConfig): Promise<{ na
 /** TF.js messages run to several lines of advice; the first says what is wrong. */
 export function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const line = message.split('\n')[0].trim();
+  // "Unknown activation: x. This may be due to one of the following reasons:" — the reasons follow on later lines.
+  const line = message.split('\n')[0].replace(/\s*This may be due to one of the following reasons:$/, '').trim();
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
