@@ -1,4 +1,4 @@
-// Generates test/fixtures/bad/: one small model file per kind of bad input the engine must
+// Generates test/fixtures/bad/ (described in test/fixtures/README.md): one small model file per kind of bad input the engine must
 // refuse (or, for NaN weights, warn about) with a clear one-line message. Deterministic.
 // Run: node scripts/make-fixtures.mjs
 import * as tf from '@tensorflow/tfjs';
