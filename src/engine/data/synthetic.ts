@@ -4,7 +4,8 @@ import { elementCount } from './numericArray';
 
 export const SYNTHETIC_NAME = 'synthetic';
 
-const MAX_EXAMPLES = 2048;
+// 1024 examples are ~3 epochs of a default run (100 steps × 32): enough variety, quick to make.
+const MAX_EXAMPLES = 1024;
 const MIN_EXAMPLES_PER_CLASS = 8;
 /** Caps the data at 64 MB of float32 so large inputs (224×224×3) do not exhaust memory. */
 const MAX_ELEMENTS = 16 * 1024 * 1024;
@@ -76,10 +77,18 @@ function standardise(values: Float32Array): void {
   for (let i = 0; i < values.length; i++) values[i] = (values[i] - mean) / std;
 }
 
-/** Box–Muller over the seeded uniform generator. */
+/** Box–Muller over the seeded uniform generator, using both values of each pair (noise dominates the cost). */
 function gaussianFrom(random: () => number): () => number {
+  let spare: number | undefined;
   return () => {
-    const u = 1 - random();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+    if (spare !== undefined) {
+      const value = spare;
+      spare = undefined;
+      return value;
+    }
+    const radius = Math.sqrt(-2 * Math.log(1 - random()));
+    const angle = 2 * Math.PI * random();
+    spare = radius * Math.sin(angle);
+    return radius * Math.cos(angle);
   };
 }

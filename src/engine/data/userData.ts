@@ -4,7 +4,7 @@ import { InputError } from '../errors';
 import { assembleDataset, type DataFiles } from './assemble';
 import type { Dataset } from './dataset';
 import { readDataFile } from './fileBytes';
-import { IDX_IMAGES_PATTERN, idxImageNamesFor, idxLabelNamesFor, parseIdx } from './idx';
+import { IDX_IMAGES_PATTERN, IDX_LABELS_PATTERN, idxImageNamesFor, idxLabelNamesFor, parseIdx } from './idx';
 import { parseNpy } from './npy';
 
 const EXPECTED =
@@ -69,7 +69,9 @@ function pairFor(name: string, siblings: Set<string>): FilePair | undefined {
 }
 
 function isExamplesName(name: string): boolean {
-  return IDX_IMAGES_PATTERN.test(name) || /^x/i.test(name) || /images/i.test(name);
+  if (IDX_IMAGES_PATTERN.test(name)) return true;
+  if (IDX_LABELS_PATTERN.test(name)) return false;
+  return /^x/i.test(name) || /images/i.test(name);
 }
 
 /** Names the partner of a data file could have: labels for examples, examples for labels. */
