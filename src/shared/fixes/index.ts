@@ -2,6 +2,7 @@ import type { FindingCode } from '../codes';
 import type { FixContext } from '../diagnosis';
 import type { Finding, Fix } from '../findings';
 import { planAddBatchNormalization, planChangeInitializer, planUseLeakyRelu, planUseRelu } from './layerFixes';
+import { THRESHOLDS } from '../rules/thresholds';
 import { planChangeOptimizer, planClipGradients, planLearningRate } from './trainingFixes';
 
 export { applyEdits } from './textEdits';
@@ -20,6 +21,8 @@ const optimizer: Planner = (ctx) => planChangeOptimizer(ctx);
 
 /** True when the finding's evidence says the step-0 weights were already far too large. */
 const badInitEvidence = (finding: Finding) => typeof finding.evidence.peakStep === 'number' && finding.evidence.peakStep === 0;
+/** True when the first updates were far too large: the learning rate, not the architecture, did the damage. */
+const rateTooHighEvidence = (finding: Finding) => typeof finding.evidence.earlyUpdateRatio === 'number' && finding.evidence.earlyUpdateRatio > THRESHOLDS.updateRatioHigh.value;
 const onSgd = (ctx: FixContext) => ctx.options.optimizer === 'sgd' || ctx.options.optimizer === 'momentum';
 
 /**
@@ -39,7 +42,7 @@ function candidates(finding: Finding, ctx: FixContext): Planner[] {
     case 'non-finite':
       return [lowerRate, clip, initializer];
     case 'dying-relu':
-      return [leakyFromRelu, initializer, lowerRate, batchNorm];
+      return rateTooHighEvidence(finding) ? [lowerRate, leakyFromRelu, batchNorm] : [leakyFromRelu, initializer, lowerRate, batchNorm];
     case 'poor-initialization':
       return [initializer, batchNorm];
     case 'learning-rate-too-high':

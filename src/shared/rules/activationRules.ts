@@ -2,6 +2,7 @@ import type { LayerStepStats } from '../stats';
 import { fmt, History, median, round } from './history';
 import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
 import { threshold } from './thresholds';
+import { earlyUpdateRatio } from './trainingRules';
 
 const RELU_FAMILY = new Set(['relu', 'relu6', 'elu', 'selu']);
 const SATURATING = new Set(['sigmoid', 'tanh', 'hard_sigmoid', 'hardSigmoid', 'softsign']);
@@ -48,12 +49,20 @@ export const dyingReluRule: Rule = {
     if (!hit) return undefined;
     const progress = h.lossProgress();
     const what = byActivation ? 'of its units never activate' : 'of its kernel gradient is exactly 0';
+    // A huge first update is what kills ReLUs under a too-high learning rate; the fixes read it.
+    const update = earlyUpdateRatio(h);
+    const rateNote = update && update.ratio > threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
     return {
       code: 'dying-relu',
       severity: gatedSeverity(progress),
       layer: hit.name,
-      message: `${hit.name}: ${fmt(hit.value * 100)} % ${what} (median over the second half of the run, threshold ${fmt(threshold('deadFraction') * 100)} %); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
-      evidence: { ...progressEvidence(progress), [byActivation ? 'deadFraction' : 'gradZeroFraction']: round(hit.value), persistentFraction: round(hit.hitFraction) },
+      message: `${hit.name}: ${fmt(hit.value * 100)} % ${what} (median over the second half of the run, threshold ${fmt(threshold('deadFraction') * 100)} %)${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      evidence: {
+        ...progressEvidence(progress),
+        [byActivation ? 'deadFraction' : 'gradZeroFraction']: round(hit.value),
+        persistentFraction: round(hit.hitFraction),
+        ...(update ? { earlyUpdateRatio: round(update.ratio) } : {}),
+      },
       fixes: [],
     };
   },

@@ -60,7 +60,8 @@ export const explodingRule: Rule = {
     const progress = h.lossProgress();
     const brokeDown = progress.nonFiniteLoss || h.steps.some((s) => s.layers.some((l) => l.gradNonFinite > 0));
 
-    let worst: { layer: string; growth: number; startRms: number; peakRms: number; peakStep: number } | undefined;
+    type Peak = { layer: string; growth: number; startRms: number; peakRms: number; peakStep: number };
+    const peaks: Peak[] = [];
     for (const name of layers) {
       const series = finite.map((s) => ({ step: s.step, stats: s.layers.find((l) => l.layer === name) })).filter((x) => x.stats);
       if (series.length === 0) continue;
@@ -68,8 +69,12 @@ export const explodingRule: Rule = {
       let peak = series[0];
       for (const x of series) if (x.stats!.gradRms > peak.stats!.gradRms) peak = x;
       const growth = startRms > 0 ? peak.stats!.gradRms / startRms : peak.stats!.gradRms > 0 ? Infinity : 1;
-      if (!worst || peak.stats!.gradRms > worst.peakRms) worst = { layer: name, growth, startRms, peakRms: peak.stats!.gradRms, peakStep: peak.step };
+      peaks.push({ layer: name, growth, startRms, peakRms: peak.stats!.gradRms, peakStep: peak.step });
     }
+    const grows = (p: Peak) => p.growth >= threshold('explodingGrowth') && p.peakRms >= threshold('explodingGrowthMinRms');
+    const isHuge = (p: Peak) => p.peakRms >= threshold('explodingAbsoluteRms');
+    // Where the explosion starts: the earliest layer past either limit, else the largest gradient.
+    const worst = peaks.find((p) => grows(p) || isHuge(p)) ?? [...peaks].sort((a, b) => b.peakRms - a.peakRms)[0];
     if (!worst) return undefined;
 
     const last = layers[layers.length - 1];
@@ -80,8 +85,8 @@ export const explodingRule: Rule = {
         return lastRms > 0 ? first / lastRms : 0;
       }),
     );
-    const grew = worst.growth >= threshold('explodingGrowth');
-    const huge = worst.peakRms >= threshold('explodingAbsoluteRms');
+    const grew = grows(worst);
+    const huge = isHuge(worst);
     const earlyLarger = layers.length > 1 && firstLastRatio > threshold('explodingRatio');
     const lastSeries = h.series(last).filter((l) => Number.isFinite(l.gradRms));
     const outputCollapsed =
@@ -95,7 +100,10 @@ export const explodingRule: Rule = {
     if (!final && severity !== 'error') return undefined;
 
     const common = { ...progressEvidence(progress), firstLastRatio: round(firstLastRatio) };
-    const tail = describeProgress(progress, h.length, h.ctx.numClasses, fmt);
+    const latest = h.steps[h.length - 1];
+    const tail = final
+      ? describeProgress(progress, h.length, h.ctx.numClasses, fmt)
+      : `loss ${fmt(latest.loss)} at step ${latest.step} (chance level ln ${h.ctx.numClasses} = ${fmt(progress.chanceLoss)})`;
     if (outputCollapsed && !grew && !huge) {
       return {
         code: 'exploding-gradient',

@@ -76,8 +76,9 @@ export class History {
     const finalLoss = median(finite.slice(-window));
     const relativeImprovement = initialLoss > 0 ? (initialLoss - finalLoss) / initialLoss : 0;
     const nearChance = Math.abs(finalLoss - chanceLoss) <= threshold('chanceLossBand') * chanceLoss;
-    const learning = relativeImprovement >= threshold('minRelativeImprovement') && !nonFiniteLoss;
-    const stuckAtChance = nearChance && !learning;
+    // A loss that ends at chance level has learnt nothing, however high it started (an exploded net falls from 1e3 to ln C and dies there).
+    const learning = relativeImprovement >= threshold('minRelativeImprovement') && !nonFiniteLoss && !nearChance;
+    const stuckAtChance = nearChance;
     const diverging =
       nonFiniteLoss ||
       finalLoss > threshold('divergingLossFactor') * chanceLoss ||

@@ -34,8 +34,10 @@ export const THRESHOLDS = {
   explodingRatio: t(70, 'AUTOTRAINER: ratio > 70'),
   /** Growth of the largest layer gradient RMS over its step-0 value that counts as exploding. */
   explodingGrowth: t(1e3, 'FACTS.md: exploding norms 3e3 → 4e9 → 3e16 → NaN (×1e6 per step)'),
+  /** …and the grown RMS must be large in absolute terms: a vanished gradient recovering from 1e-7 also grows 1e5×. */
+  explodingGrowthMinRms: t(1, 'cases: vanishing-tanh-small-init recovers 1.2e-7 → 0.06 under Adam; healthy peak RMS ≤ 0.65'),
   /** Gradient RMS above which a layer's gradient is exploding on its own (no healthy layer reaches it). */
-  explodingAbsoluteRms: t(1e2, 'FACTS.md: exploding net L2 3e3 at step 0 over ~1e3 weights (RMS ~1e2); healthy RMS ≤ 1'),
+  explodingAbsoluteRms: t(10, 'cases: healthy controls peak at RMS 0.65; exploding-large-init starts at 72 (FACTS.md: L2 3e3 at step 0)'),
 
   // ──── activations ────
   /** Fraction of ReLU units never positive over the batch that makes a layer dead. */
@@ -47,7 +49,7 @@ export const THRESHOLDS = {
 
   // ──── weights and updates ────
   /** Weight RMS over the initializer's intended scale (He or Glorot for the layer's fan-in/out) that is poor. */
-  initScaleHigh: t(3, 'TheDeepChecker: He/Glorot/LeCun scales; FACTS.md exploding net: stddev 0.5 ≈ 3–4× He'),
+  initScaleHigh: t(2.5, 'TheDeepChecker: He/Glorot/LeCun scales; FACTS.md exploding net: stddev 0.5 over fan-in 72 = 3.0× He; Keras default Glorot on ReLU ≤ 0.7×'),
   initScaleLow: t(0.1, 'DeepDiagnosis: weight variance < 1e-5 is poor; 0.1× of He leaves a 10-layer net 1e-10 of its signal'),
   /** Per-step ‖ΔW‖/‖W‖ above which the learning rate is too high. Telling under SGD, weak under Adam. */
   updateRatioHigh: t(0.1, 'DeepDiagnosis: lr·‖ΔW‖/‖W‖ > 0.1; FACTS.md exploding SGD net 6.75 at step 0, healthy ≈ 5e-3'),
@@ -55,7 +57,7 @@ export const THRESHOLDS = {
   updateRatioLow: t(1e-5, 'DeepDiagnosis: < 1e-5; TheDeepChecker: log10(ΔW/W) < −4 (1e-4) is borderline'),
 
   // ──── loss curve ────
-  /** Median |Δloss| between steps over the median loss, in the second half, above which the loss oscillates. */
+  /** Median |Δloss| between steps over ln C, in the second half, above which the loss oscillates. */
   oscillationAmplitude: t(0.35, 'cases: healthy batch noise ≤ 0.2 of the loss level; lr-too-high SGD ≥ 0.5'),
   /** Fraction of consecutive loss changes that flip sign (up/down) that oscillation needs. */
   oscillationSignFlips: t(0.4, 'AUTOTRAINER: ≥ 20 % of peak/trough pairs differ; random walk flips 50 %'),

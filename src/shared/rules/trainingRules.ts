@@ -14,7 +14,7 @@ function largestUpdateRatio(h: History): { layer: string; ratio: number } | unde
 }
 
 /** Update ratios at the first steps, before an explosion makes every later figure meaningless. */
-function earlyUpdateRatio(h: History): { layer: string; ratio: number } | undefined {
+export function earlyUpdateRatio(h: History): { layer: string; ratio: number } | undefined {
   const early = h.steps.slice(0, threshold('lossWindowSteps'));
   let best: { layer: string; ratio: number } | undefined;
   for (const name of h.gradientLayers()) {
@@ -27,12 +27,12 @@ function earlyUpdateRatio(h: History): { layer: string; ratio: number } | undefi
 
 /** The loss's step-to-step swings over the second half of the run. */
 export function lossOscillation(h: History): { amplitude: number; signFlips: number } {
+  // Swings are measured against ln C, not the loss level: near a loss of 0 any batch noise is a large fraction of it.
   const losses = h.steps.slice(Math.floor(h.steps.length / 2)).map((s) => s.loss).filter(Number.isFinite);
   if (losses.length < 4) return { amplitude: 0, signFlips: 0 };
   const diffs = losses.slice(1).map((l, i) => l - losses[i]);
   const flips = diffs.slice(1).filter((d, i) => Math.sign(d) !== Math.sign(diffs[i]) && d !== 0).length;
-  const level = median(losses);
-  return { amplitude: level > 0 ? median(diffs.map(Math.abs)) / level : 0, signFlips: flips / (diffs.length - 1) };
+  return { amplitude: median(diffs.map(Math.abs)) / h.chanceLoss, signFlips: flips / (diffs.length - 1) };
 }
 
 function optimizerNote(h: History): string {
@@ -101,7 +101,7 @@ export const oscillatingLossRule: Rule = {
     return {
       code: 'oscillating-loss',
       severity: progress.learning ? 'info' : 'warning',
-      message: `the loss swings by ${fmt(osc.amplitude * 100)} % of its level from step to step and changes direction on ${fmt(osc.signFlips * 100)} % of steps (second half of the run; limits ${fmt(threshold('oscillationAmplitude') * 100)} % and ${fmt(threshold('oscillationSignFlips') * 100)} %); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `the loss swings by ${fmt(osc.amplitude * 100)} % of ln ${h.ctx.numClasses} from step to step and changes direction on ${fmt(osc.signFlips * 100)} % of steps (second half of the run; limits ${fmt(threshold('oscillationAmplitude') * 100)} % and ${fmt(threshold('oscillationSignFlips') * 100)} %); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: { ...progressEvidence(progress), lossAmplitude: round(osc.amplitude), signFlipFraction: round(osc.signFlips), learningRate: h.ctx.options.learningRate },
       fixes: [],
     };
