@@ -1,6 +1,6 @@
 /**
- * Compact numbers for tables: three significant digits, scientific notation outside
- * [1e-3, 1e4) written the short way ("3.1e-9", "4e9"), "NaN" and "∞" spelled out.
+ * Compact numbers for tables: three significant digits; outside [0.01, 1e4) two, in short
+ * scientific notation ("3.1e-9", "4e9"); "NaN" and "∞" spelled out.
  */
 export function formatNumber(value: number | undefined, digits = 3): string {
   if (value === undefined) return '–';
@@ -8,7 +8,7 @@ export function formatNumber(value: number | undefined, digits = 3): string {
   if (!Number.isFinite(value)) return value > 0 ? '∞' : '-∞';
   if (value === 0) return '0';
   const magnitude = Math.abs(value);
-  if (magnitude < 1e-3 || magnitude >= 1e4) {
+  if (magnitude < 1e-2 || magnitude >= 1e4) {
     const [mantissa, exponent] = value.toExponential(Math.max(digits - 2, 0)).split('e');
     return `${trimZeros(mantissa)}e${Number(exponent)}`;
   }
