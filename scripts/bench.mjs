@@ -4,7 +4,7 @@
 // scripts/build.mjs). Each backend runs in its own child process (a fresh TF.js engine, no
 // memory carried over); PyTorch runs as a python3 subprocess. Installs nothing.
 //
-//   node scripts/bench.mjs [--quick] [--json] [--backends wasm,cpu] [--networks small-cnn,...]
+//   node scripts/bench.mjs [--quick] [--json] [--profile] [--backends wasm,cpu] [--networks small-cnn,...]
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,6 +35,7 @@ const { values: flags } = parseArgs({
     backends: { type: 'string' },
     networks: { type: 'string' },
     worker: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -45,9 +46,10 @@ const plan = flags.quick
   : { steps: 30, warmup: 3, budgetMs: 25_000, torchSteps: 40 };
 
 if (flags.help) {
-  console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...]
+  console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...]
   --quick     fewer steps (${10} per kind instead of 30)
   --json      print { networks: [{ name, backend, engineMs, instrumentedMs, pytorchMs, ratioToPytorch, instrumentationOverhead }] }
+  --profile   also time each kernel of one plain and one instrumented step (tf.profile) and print where the time goes
   --backends  default: every backend that initialises here
   --networks  default: the benchmarked reference networks (src/engine/reference/networks.ts)`);
   process.exit(0);
@@ -115,16 +117,19 @@ async function runBench() {
     pytorchThreads: torch.threads ?? null,
     loadAverage: { before: round(loadBefore, 2), after: round(loadAfter, 2) },
   };
+  const profiles = engine.filter((row) => row.profile).map((row) => ({ name: row.name, backend: row.backend, ...row.profile }));
   if (flags.json) {
-    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, notes }, null, 2));
+    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
   } else {
     printTable(rows, machine, notes);
+    profiles.forEach(printProfile);
   }
 }
 
 function runWorkerProcess(backend) {
   const args = [...process.execArgv, scriptPath, '--worker', backend, '--networks', networkNames.join(',')];
   if (flags.quick) args.push('--quick');
+  if (flags.profile) args.push('--profile');
   try {
     const stdout = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
     return JSON.parse(stdout);
@@ -165,6 +170,15 @@ function printTable(rows, machine, notes) {
   console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const row of body) console.log(line(row));
   if (notes.length) console.log(`\n${notes.map((n) => `note: ${n}`).join('\n')}`);
+}
+
+function printProfile(profile) {
+  console.log(`\n${profile.name} on ${profile.backend}: kernel time per step (tf.profile; the rest of the step is JS: tape, tidy, allocation)`);
+  for (const kind of ['plain', 'instrumented']) {
+    const p = profile[kind];
+    const top = p.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(1)} (${k.calls}×)`).join(', ');
+    console.log(`  ${kind.padEnd(12)} step ${p.stepMs.toFixed(1)} ms, kernels ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} calls: ${top}`);
+  }
 }
 
 // ──── Worker: one backend, every network ────
@@ -209,6 +223,7 @@ async function runWorker(backendChoice, names) {
         break;
       }
     }
+    const profile = flags.profile ? { plain: await profileStep(tf, () => runStep('plain')), instrumented: await profileStep(tf, () => runStep('instrumented')) } : undefined;
     rows.push({
       name,
       backend,
@@ -217,12 +232,31 @@ async function runWorker(backendChoice, names) {
       plainSteps: times.plain.length,
       instrumentedSteps: times.instrumented.length,
       capped,
+      profile,
     });
     trainer.dispose();
     model.dispose();
     tf.dispose(batches.flatMap((b) => [b.x, b.y]));
   }
   return { rows };
+}
+
+/** Kernel time of one step by kernel name, slowest first. */
+async function profileStep(tf, step) {
+  let stepMs = 0;
+  const info = await tf.profile(() => {
+    stepMs = step();
+  });
+  const byName = new Map();
+  // Names ending in __op are custom-gradient scopes wrapping a kernel that is listed too.
+  for (const kernel of info.kernels.filter((k) => !k.name.endsWith('__op'))) {
+    const entry = byName.get(kernel.name) ?? { name: kernel.name, ms: 0, calls: 0 };
+    entry.ms += kernel.kernelTimeMs;
+    entry.calls++;
+    byName.set(kernel.name, entry);
+  }
+  const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
+  return { stepMs, kernelMs: kernels.reduce((sum, k) => sum + k.ms, 0), kernelCalls: kernels.reduce((sum, k) => sum + k.calls, 0), kernels };
 }
 
 /** Uniform images and random labels: step time does not depend on the values. */
