@@ -25,13 +25,16 @@ const nodeCommon = {
   // tfjs-node is optional (its install downloads libtensorflow and fails offline); it is
   // required lazily at run time and must stay out of the bundle.
   external: ['@tensorflow/tfjs-node'],
+  // jsonc-parser's UMD build requires its own files at run time, which a bundle cannot
+  // resolve; its ESM build bundles cleanly.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
 };
 
 const builds = [
   { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', '@tensorflow/tfjs-node'] },
   { ...nodeCommon, entryPoints: ['src/engine/childMain.ts'], outfile: 'dist/engine.js' },
   { ...nodeCommon, entryPoints: ['src/engine/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
-  { ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
+  { ...common, platform: 'browser', target: 'es2022', format: 'iife', alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' }, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
 ].filter((b) => existsSync(path.join(root, b.entryPoints[0])));
 
 const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
