@@ -1,12 +1,12 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
-import { meanKernel, sumKernel } from './channelReduction';
 import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
 import { fusedBatchNormKernel } from './FusedBatchNorm';
 import { fusedConv2DKernel } from './FusedConv2D';
 import { maxPoolGradKernel } from './MaxPoolGrad';
+import { sliceKernel } from './Slice';
 import { tileKernel } from './Tile';
 
 export const wasmKernels: readonly ProjectKernel[] = [
@@ -17,8 +17,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   maxPoolGradKernel,
   tileKernel,
   ...broadcastingBinaryKernels,
-  sumKernel,
-  meanKernel,
+  sliceKernel,
   fusedBatchNormKernel,
 ];
 
