@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Log, Result } from 'sarif';
 import { docsLink, FINDING_CODES, type FindingCode, type Severity } from '../../shared/codes';
 import type { Finding } from '../../shared/findings';
 import type { Report } from '../../shared/report';
@@ -9,7 +10,7 @@ const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const TOOL_NAME = 'Gradient Lens';
 const TOOL_URI = 'https://github.com/gradient-lens/gradient-lens';
 
-const LEVELS: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
+const LEVELS: Record<Severity, Result.level> = { error: 'error', warning: 'warning', info: 'note' };
 
 export interface SarifOptions {
   /** Result locations are relative to this folder when the model file is inside it (code scanning wants repo-relative paths). */
@@ -20,7 +21,7 @@ export interface SarifOptions {
 export function sarifReport(report: Report, options: SarifOptions = {}): string {
   const ruleIds: FindingCode[] = [...FINDING_CODES];
   const artifactUri = artifactUriFor(report.model.path, options.baseDir ?? process.cwd());
-  const sarif = {
+  const sarif: Log = {
     $schema: SARIF_SCHEMA,
     version: '2.1.0',
     runs: [
@@ -45,7 +46,7 @@ export function sarifReport(report: Report, options: SarifOptions = {}): string 
   return `${JSON.stringify(sarif, null, 2)}\n`;
 }
 
-function resultFor(finding: Finding, report: Report, artifactUri: string, ruleIndex: number) {
+function resultFor(finding: Finding, report: Report, artifactUri: string, ruleIndex: number): Result {
   const range = report.model.layers.find((layer) => layer.name === finding.layer)?.range;
   // A finding about the whole run (e.g. the learning rate) points at the top of the file.
   const region = range ? { startLine: range.start.line + 1, startColumn: range.start.character + 1 } : { startLine: 1, startColumn: 1 };
