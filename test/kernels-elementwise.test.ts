@@ -1,5 +1,5 @@
 // The wasm kernels that replace stock ones for speed (broadcasting binary ops, per-channel
-// FusedBatchNorm, Slice) against direct JS references, including the shapes they hand back to
+// FusedBatchNorm, Slice, transposed BatchMatMul) against direct JS references, including the shapes they hand back to
 // the stock kernels.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ function coordinates(flat: number, shape: number[]): number[] {
 }
 
 test('the speed kernels are the project’s on wasm', () => {
-  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'FusedBatchNorm', 'Slice']) {
+  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'FusedBatchNorm', 'Slice', 'BatchMatMul']) {
     assert.ok(isProjectKernel(name, 'wasm'), name);
   }
 });
@@ -137,4 +137,35 @@ test('FusedBatchNorm equals (x − mean) / √(var + ε) · scale + offset', () 
   const expected = Array.from(xv, (value, i) => ((value - mv[i % 5]) / Math.sqrt(vv[i % 5] + epsilon)) * sv[i % 5] + ov[i % 5]);
   assertClose(y.dataSync(), expected, 'rank-4 statistics');
   tf.dispose([x, mean, variance, offset, scale, y]);
+});
+
+test('BatchMatMul with and without transposes equals the row-by-column definition', () => {
+  const cases: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }> = [
+    { a: [32, 300], b: [32, 10], transposeA: true, transposeB: false },
+    { a: [32, 10], b: [300, 10], transposeA: false, transposeB: true },
+    { a: [7, 5], b: [9, 7], transposeA: true, transposeB: true },
+    { a: [3, 6, 4], b: [3, 6, 5], transposeA: true, transposeB: false },
+    { a: [2, 4, 6], b: [1, 5, 6], transposeA: false, transposeB: true },
+    { a: [6, 8], b: [8, 3], transposeA: false, transposeB: false },
+  ];
+  cases.forEach((c, n) => {
+    const a = tf.randomNormal(c.a, 0, 1, 'float32', n);
+    const b = tf.randomNormal(c.b, 0, 1, 'float32', 20 + n);
+    const product = tf.matMul(a, b, c.transposeA, c.transposeB);
+    const matrices = (t: tf.Tensor, transpose: boolean): number[][][] => {
+      const batches = (t.rank === 3 ? t.arraySync() : [t.arraySync()]) as number[][][];
+      return batches.map((m) => (transpose ? m[0].map((_, j) => m.map((row) => row[j])) : m));
+    };
+    const left = matrices(a, c.transposeA);
+    const right = matrices(b, c.transposeB);
+    const batchCount = Math.max(left.length, right.length);
+    const expected: number[] = [];
+    for (let batch = 0; batch < batchCount; batch++) {
+      const l = left[left.length === 1 ? 0 : batch];
+      const r = right[right.length === 1 ? 0 : batch];
+      for (const row of l) for (let j = 0; j < r[0].length; j++) expected.push(row.reduce((sum, v, k) => sum + v * r[k][j], 0));
+    }
+    assertClose(product.dataSync(), expected, JSON.stringify(c));
+    tf.dispose([a, b, product]);
+  });
 });

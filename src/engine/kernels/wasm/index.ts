@@ -1,4 +1,5 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
+import { batchMatMulKernel } from './BatchMatMul';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
 import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
@@ -19,6 +20,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   ...broadcastingBinaryKernels,
   sliceKernel,
   fusedBatchNormKernel,
+  batchMatMulKernel,
 ];
 
 export function registerWasmKernels(): void {
