@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FINDING_CODES, FIX_CODES } from '../src/shared/codes';
@@ -123,4 +123,17 @@ test('exit codes: 0 without error findings, 2 for bad flags, one line on stderr'
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   }
   assert.equal(runCli(['analyze']).status, 2);
+});
+
+test('--verify-fixes reruns the vanishing sample with its top fix and reports before/after', () => {
+  const result = runCli(['analyze', VANISHING, '--steps', '15', '--verify-fixes', '--format', 'json']);
+  const report = JSON.parse(result.stdout);
+  const verification = report.verifications.find((v: { findingCode: string }) => v.findingCode === 'vanishing-gradient');
+  assert.ok(verification, JSON.stringify(report.verifications));
+  assert.equal(verification.error, undefined);
+  assert.ok(verification.before.firstLastRatio < 1e-3);
+  assert.ok(verification.after.firstLastRatio > 1000 * verification.before.firstLastRatio, JSON.stringify(verification));
+  assert.ok(!verification.remaining.includes('vanishing-gradient'));
+  const folder = path.dirname(path.join(repoRoot, VANISHING));
+  assert.deepEqual(readdirSync(folder).filter((name) => name.includes('gradient-lens-verify')), [], 'the edited copy is removed');
 });
