@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadDataset } from '../src/engine/data/load';
+import { shippedSubsetFolder } from '../src/engine/data/fashionMnist';
 import type { Dataset } from '../src/engine/data/dataset';
 import { InputError } from '../src/engine/errors';
 
@@ -93,6 +94,14 @@ test('the bundled Fashion-MNIST subset loads: 4000 images of 784 values in [0, 1
   const perClass = new Array(10).fill(0);
   for (const label of data.y) perClass[label]++;
   assert.deepEqual(perClass, new Array(10).fill(400));
+});
+
+test('the subset is found by walking up from the bundle folder (dist/) and from the compiled tests, and missing elsewhere', () => {
+  const root = path.resolve(__dirname, '../..');
+  const expected = path.join(root, 'data', 'fashion-mnist');
+  assert.equal(shippedSubsetFolder(path.join(root, 'dist')), expected);
+  assert.equal(shippedSubsetFolder(path.join(root, 'out', 'src', 'engine', 'data')), expected);
+  assert.throws(() => shippedSubsetFolder(scratch), /Fashion-MNIST subset .* is missing/);
 });
 
 test("'auto' picks the subset for 28×28×1, 28×28 and 784 inputs with 10 classes, synthetic otherwise", async () => {
@@ -281,6 +290,10 @@ test('bad data inputs give an InputError that names the file and the problem', a
 
   const unknown = file('notes.csv', Buffer.from('1,2,3\n'));
   await assertInputError(loadDataset(unknown, [4, 4, 1], 3, 1), unknown, /not a recognised data file/);
+
+  const noExamples = file('empty-images-idx3-ubyte', idxBytes('uint8', [0, 4, 4], []));
+  file('empty-labels-idx1-ubyte', idxBytes('uint8', [0], []));
+  await assertInputError(loadDataset(noExamples, [4, 4, 1], 3, 1), noExamples, /no examples/);
 
   const emptyFolder = freshFolder();
   await assertInputError(loadDataset(emptyFolder, [4, 4, 1], 3, 1), emptyFolder, /no data files/);

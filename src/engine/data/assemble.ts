@@ -17,11 +17,12 @@ export function assembleDataset(name: string, examples: NumericArray, labels: Nu
   if (examples.shape.length < 2) {
     throw new InputError(files.examples, `has shape ${formatShape(examples.shape)}; expected [examples, ...${formatShape(inputShape)}] for the model's input ${formatShape(inputShape)}`);
   }
+  if (size === 0) throw new InputError(files.examples, 'holds no examples');
   const exampleShape = examples.shape.slice(1);
   if (!shapesFit(exampleShape, inputShape)) {
     throw new InputError(files.examples, `holds examples of shape ${formatShape(exampleShape)}, but the model's input is ${formatShape(inputShape)}`);
   }
-  const labelCount = labels.shape[0];
+  const labelCount = labels.shape[0] ?? 0;
   if (labelCount !== size) throw new InputError(files.labels, `has ${labelCount} labels, but ${files.examples} has ${size} examples`);
   return {
     name,
