@@ -68,7 +68,7 @@ const ARCHITECTURES = {
   'relu-large-init-6conv': () => convStack({ depth: 6, activation: 'relu', init: () => randomNormal(0.5), poolEvery: 3 }),
   'relu-tiny-init-8conv': () => convStack({ depth: 8, activation: 'relu', init: () => randomNormal(1e-3), poolEvery: 4 }),
   'relu-negative-bias': () => convStack({ depth: 4, activation: 'relu', init: heNormal, bias: -4, poolEvery: 2 }),
-  'tanh-large-init-4conv': () => convStack({ depth: 4, activation: 'tanh', init: () => randomNormal(1.0), poolEvery: 2 }),
+  'tanh-large-init-6conv': () => convStack({ depth: 6, activation: 'tanh', init: () => randomNormal(2.0), poolEvery: 3 }),
 };
 
 // Bias initializers are not a spec option of keras-json.mjs: set them on the written config.

@@ -80,12 +80,19 @@ export const saturationRule: Rule = {
     if (!hit) return undefined;
     const progress = h.lossProgress();
     const activation = h.layerInfo(hit.name)?.activation;
+    const update = earlyUpdateRatio(h);
+    const rateNote = update && update.ratio > threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
     return {
       code: 'saturated-activation',
       severity: gatedSeverity(progress),
       layer: hit.name,
-      message: `${hit.name}: ${fmt(hit.value * 100)} % of its ${activation ?? 'activation'} outputs sit in the flat tails (threshold ${fmt(threshold('saturatedFraction') * 100)} %), where almost no gradient passes; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
-      evidence: { ...progressEvidence(progress), saturatedFraction: round(hit.value), persistentFraction: round(hit.hitFraction) },
+      message: `${hit.name}: ${fmt(hit.value * 100)} % of its ${activation ?? 'activation'} outputs sit in the flat tails (threshold ${fmt(threshold('saturatedFraction') * 100)} %), where almost no gradient passes${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      evidence: {
+        ...progressEvidence(progress),
+        saturatedFraction: round(hit.value),
+        persistentFraction: round(hit.hitFraction),
+        ...(update ? { earlyUpdateRatio: round(update.ratio) } : {}),
+      },
       fixes: [],
     };
   },

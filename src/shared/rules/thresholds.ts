@@ -20,7 +20,7 @@ export const THRESHOLDS = {
   /** Loss within this fraction of ln C (chance level for C classes) counts as "stuck near ln C". */
   chanceLossBand: t(0.1, 'FACTS.md: a vanished 10-conv sigmoid net sits at 2.30 = ln 10 ± 1 %'),
   /** Loss must fall by at least this fraction of its start for the run to count as learning. */
-  minRelativeImprovement: t(0.1, 'cases: healthy controls fall by ≥ 25 % within 40 steps'),
+  minRelativeImprovement: t(0.1, 'AUTOTRAINER: slow convergence = no one-step accuracy gain ≥ 0.01; cases: healthy controls fall ≥ 27 % in 60 steps'),
   /** Loss above this multiple of ln C (or rising this much over the run) counts as diverging. */
   divergingLossFactor: t(3, 'FACTS.md: an exploding net with softmax output reads loss 13–14.6 for ln C = 2.3'),
   divergingRiseFactor: t(1.5, 'cases: a final loss 1.5× the start never happened on a healthy control'),
@@ -61,8 +61,6 @@ export const THRESHOLDS = {
   oscillationAmplitude: t(0.35, 'cases: healthy batch noise ≤ 0.2 of the loss level; lr-too-high SGD ≥ 0.5'),
   /** Fraction of consecutive loss changes that flip sign (up/down) that oscillation needs. */
   oscillationSignFlips: t(0.4, 'AUTOTRAINER: ≥ 20 % of peak/trough pairs differ; random walk flips 50 %'),
-  /** A loss that falls by less than this fraction of its start is slow (but not stuck at chance). */
-  slowImprovement: t(0.1, 'AUTOTRAINER: no one-step accuracy gain ≥ 0.01; cases: healthy controls fall ≥ 25 %'),
 } as const;
 
 export type ThresholdName = keyof typeof THRESHOLDS;

@@ -110,7 +110,7 @@ export const oscillatingLossRule: Rule = {
 
 // ──── slow-convergence ────
 
-/** The catch-all progress symptom: the loss barely moved and no other rule found why. */
+/** The catch-all progress symptom: the loss did not learn (barely fell, or ended at chance level) and no other rule found why. */
 export const slowConvergenceRule: Rule = {
   code: 'slow-convergence',
   live: false,
@@ -127,12 +127,15 @@ export const slowConvergenceRule: Rule = {
   ],
   evaluate(h) {
     const progress = h.lossProgress();
-    if (progress.diverging || progress.relativeImprovement >= threshold('slowImprovement')) return undefined;
+    if (progress.diverging || progress.learning) return undefined;
     const update = largestUpdateRatio(h);
+    const why = progress.stuckAtChance
+      ? 'a model that learns ends clearly below chance level'
+      : `a ${fmt(progress.relativeImprovement * 100)} % fall; a learning model falls ≥ ${fmt(threshold('minRelativeImprovement') * 100)} %`;
     return {
       code: 'slow-convergence',
       severity: 'warning',
-      message: `${describeProgress(progress, h.length, h.ctx.numClasses, fmt)} (a ${fmt(progress.relativeImprovement * 100)} % fall; a learning model falls ≥ ${fmt(threshold('slowImprovement') * 100)} %)${update ? `; the largest update ratio is ${fmt(update.ratio)} (${update.layer})` : ''}`,
+      message: `${describeProgress(progress, h.length, h.ctx.numClasses, fmt)} (${why})${update ? `; the largest update ratio is ${fmt(update.ratio)} (${update.layer})` : ''}`,
       evidence: { ...progressEvidence(progress), ...(update ? { updateRatio: round(update.ratio) } : {}), steps: h.length },
       fixes: [],
     };
