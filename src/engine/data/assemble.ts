@@ -48,6 +48,12 @@ function examplesToFloat(examples: NumericArray, file: string): Float32Array {
   const count = examples.values.length;
   const x = new Float32Array(count);
   const scale = examples.unsignedBytes ? 1 / 255 : 1;
+  // Integers below 64 bits are always finite: a plain typed-array loop (the bundled subset's 3 M pixels).
+  if (examples.integer && !(examples.values instanceof BigInt64Array)) {
+    const values = examples.values;
+    for (let i = 0; i < count; i++) x[i] = values[i] * scale;
+    return x;
+  }
   for (let i = 0; i < count; i++) {
     const value = Number(examples.values[i]) * scale;
     if (!Number.isFinite(value)) throw new InputError(file, `holds a non-finite value (${value}) at element ${i}`);
