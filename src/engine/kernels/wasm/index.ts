@@ -1,11 +1,13 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
 import { batchMatMulKernel } from './BatchMatMul';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
+import { channelReductionKernels } from './channelReduction';
 import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
 import { fusedBatchNormKernel } from './FusedBatchNorm';
 import { fusedConv2DKernel } from './FusedConv2D';
+import { identityKernel } from './Identity';
 import { maxPoolGradKernel } from './MaxPoolGrad';
 import { sliceKernel } from './Slice';
 import { tileKernel } from './Tile';
@@ -21,6 +23,8 @@ export const wasmKernels: readonly ProjectKernel[] = [
   sliceKernel,
   fusedBatchNormKernel,
   batchMatMulKernel,
+  ...channelReductionKernels,
+  identityKernel,
 ];
 
 export function registerWasmKernels(): void {
