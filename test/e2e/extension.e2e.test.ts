@@ -1,0 +1,166 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { locateModel } from '../../src/shared/locator';
+import {
+  ensureCodeServer,
+  ensureVsix,
+  findExtensionLog,
+  installExtension,
+  makeRunFolders,
+  processAlive,
+  startCodeServer,
+  writeUserSettings,
+  type RunFolders,
+  type RunningCodeServer,
+} from './codeServer';
+import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRows, runCommand, waitFor, waitForHook } from './workbench';
+
+// The extension in a real VS Code (code-server) driven through Chromium: Analyze on the
+// 10-conv sigmoid sample, markers in Problems, charts in the panel, the preferred quick fix
+// through the lightbulb, then Stop on a long run and the engine process gone.
+
+const MODEL = 'samples/vanishing-sigmoid-10conv/keras2.json';
+const ANALYSIS_STEPS = 30;
+const baseSettings = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'security.workspace.trust.enabled': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'gradientLens.steps': ANALYSIS_STEPS,
+  'gradientLens.batchSize': 16,
+};
+
+let folders: RunFolders;
+let server: RunningCodeServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+
+before(async () => {
+  const started = Date.now();
+  const installDir = ensureCodeServer();
+  const vsix = ensureVsix();
+  folders = makeRunFolders();
+  console.log(`e2e run folder (screenshots, logs): ${folders.root}`);
+  writeUserSettings(folders, baseSettings);
+  installExtension(installDir, folders, vsix);
+  server = await startCodeServer(installDir, folders);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(`${server.url}?folder=${encodeURIComponent(folders.workspace)}`);
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  console.log(`e2e set-up (install check, vsix, code-server, browser): ${Date.now() - started} ms`);
+});
+
+after(async () => {
+  if (page && folders) await page.screenshot({ path: path.join(folders.screenshots, 'final.png') }).catch(() => undefined);
+  await browser?.close();
+  await server?.stop();
+});
+
+function screenshot(name: string): Promise<Buffer> {
+  return page.screenshot({ path: path.join(folders.screenshots, `${name}.png`) });
+}
+
+function extensionLog(): string {
+  const file = findExtensionLog(folders);
+  return file ? fs.readFileSync(file, 'utf8') : '';
+}
+
+test('Analyze Gradients marks the vanishing first conv layer, charts every layer, and the preferred quick fix edits the file', { timeout: 420_000 }, async () => {
+  const modelFile = path.join(folders.workspace, MODEL);
+  const originalText = fs.readFileSync(modelFile, 'utf8');
+  const located = locateModel(originalText);
+  const firstConv = located.layers.find((layer) => layer.className === 'Conv2D')!;
+  const instrumentedCount = located.layers.filter((layer) => ['Conv2D', 'Dense'].includes(layer.className)).length;
+  const markerLine = firstConv.range.start.line + 1;
+
+  await openFile(page, MODEL);
+  const runStarted = Date.now();
+  await runCommand(page, 'Gradient Lens: Analyze Gradients');
+  await panelFrame(page, 60_000);
+
+  const hook = await waitForHook(page, 'the analysis to finish in the panel', (h) => ['done', 'failed', 'cancelled'].includes(h.status.phase), 300_000);
+  console.log(`analysis of ${ANALYSIS_STEPS} steps, from the command to the panel's done: ${Date.now() - runStarted} ms`);
+  assert.equal(hook.status.phase, 'done', `run ended as ${hook.status.phase}: ${hook.status.message ?? ''}`);
+  assert.equal(hook.stepCount, ANALYSIS_STEPS);
+  assert.equal(hook.charts.gradientRms.seriesCount, instrumentedCount, 'one gradient series per instrumented layer');
+  assert.ok(hook.charts.gradientRms.pointsPerSeries.every((points) => points > 0), 'every gradient series has points');
+  assert.ok(hook.charts.gradientFlow.pointsPerSeries[0]! >= instrumentedCount, 'a flow bar per instrumented layer');
+  assert.ok(hook.findingCount >= 1);
+
+  const rows = await waitFor(
+    'a vanishing-gradient marker in Problems',
+    async () => {
+      const texts = await problemRows(page);
+      return texts.some((text) => text.includes('vanishing-gradient')) ? texts : undefined;
+    },
+    30_000,
+  );
+  const vanishingRow = rows.find((text) => text.includes('vanishing-gradient'))!;
+  assert.match(vanishingRow, new RegExp(`Ln ${markerLine}\\b`), `marker on line ${markerLine} (the first Conv2D): ${vanishingRow}`);
+  assert.match(vanishingRow, /Gradient Lens/);
+  await screenshot('1-analysis-panel-and-problems');
+
+  await goToLine(page, markerLine + 1);
+  await page.keyboard.press('Control+.');
+  const actions = page.locator('.action-widget .monaco-list-row.action');
+  await actions.first().waitFor({ state: 'visible', timeout: 15_000 });
+  const offered = await actions.allInnerTexts();
+  console.log(`quick fixes offered: ${offered.map((t) => t.trim()).join(' | ')}`);
+  await screenshot('2-quick-fixes');
+  await page.keyboard.press('Enter');
+
+  const editedText = await waitFor(
+    'the quick fix to change the model file',
+    async () => {
+      await page.keyboard.press('Control+S');
+      const text = fs.readFileSync(modelFile, 'utf8');
+      return text !== originalText ? text : undefined;
+    },
+    30_000,
+    1000,
+  );
+  const edited = locateModel(editedText);
+  const editedConv = edited.layers.find((layer) => layer.name === firstConv.name)!;
+  const next = edited.layers[edited.layers.indexOf(editedConv) + 1];
+  const usesRelu = editedConv.activation !== undefined && editedConv.activation !== 'sigmoid';
+  const batchNormInserted = next?.className === 'BatchNormalization';
+  assert.ok(usesRelu || batchNormInserted, `after the fix ${firstConv.name} uses ${editedConv.activation}, next layer ${next?.className}`);
+  const staleRows = await problemRows(page).catch(() => []);
+  assert.ok(!staleRows.some((text) => text.includes('Gradient Lens')), 'markers of the edited file are cleared as stale');
+  await screenshot('3-after-fix');
+});
+
+test('Stop Analysis cancels a long run and the engine process is gone; the run follows the fix, so the panel compares', { timeout: 240_000 }, async () => {
+  writeUserSettings(folders, { ...baseSettings, 'gradientLens.steps': 5000 });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const logBefore = extensionLog().length;
+
+  await runCommand(page, 'Gradient Lens: Analyze Gradients');
+  const running = await waitForHook(page, 'the long run to be under way', (h) => h.status.phase === 'running' && h.stepCount >= 3, 180_000);
+  assert.ok(running.charts.loss.seriesCount >= 2, `the previous run is drawn for comparison (loss series: ${running.charts.loss.seriesCount})`);
+  const pidMatch = /engine process (\d+) started/.exec(extensionLog().slice(logBefore));
+  assert.ok(pidMatch, 'the log names the engine process');
+  const enginePid = Number(pidMatch[1]);
+  assert.ok(processAlive(enginePid), `engine ${enginePid} runs`);
+  await screenshot('4-long-run');
+
+  const stopRequested = Date.now();
+  await runCommand(page, 'Gradient Lens: Stop Analysis');
+  const stopped = await waitForHook(page, 'the panel to show the run stopped', (h) => h.status.phase === 'cancelled', 30_000);
+  await waitFor('the engine process to exit', async () => (processAlive(enginePid) ? undefined : true), 15_000, 200);
+  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop, at step ${stopped.stepCount} of 5000`);
+  assert.ok(stopped.stepCount < 5000);
+  await screenshot('5-stopped');
+
+  const delays = [...extensionLog().matchAll(/event loop max delay ([\d.]+) ms/g)].map((m) => Number(m[1]));
+  console.log(`extension host event loop max delay per run: ${delays.join(', ')} ms`);
+  assert.ok(delays.length >= 2, 'each run logs its event-loop delay');
+});
