@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../../shared/codes';
 import type { LayerStepStats, StepStats } from '../../shared/stats';
 import { UsageError } from '../errors';
+import { summariseGradient } from './gradientStats';
 import { activationFigureCount, activationFigures, sampledElementCount, summariseActivation } from './activationStats';
 import { planForward, type ForwardPlan } from './forwardPlan';
 import { computeLoss, knownLosses, parseLossName, type LossKind } from './losses';
@@ -17,13 +18,12 @@ export interface TrainerOptions {
   seed: number;
 }
 
-/** Gradient and weight figures per instrumented layer in the vector read back each step. */
-const GRADIENT_FIGURES = 6;
 const DROPOUT_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 
 /**
- * Trains a model one batch at a time. `stepInstrumented` gathers every per-layer figure into
- * one tensor and reads it back with a single `dataSync` (FACTS.md: 1.01–1.15× a plain step).
+ * Trains a model one batch at a time. `stepInstrumented` gathers everything it reports (loss,
+ * weight and update norms, reduced activation figures, the kernel gradients) into one tensor
+ * read back with a single `dataSync`, and derives the per-layer figures in plain JS.
  */
 export class Trainer {
   readonly instrumentedLayers: string[];
@@ -77,35 +77,21 @@ export class Trainer {
 
     const layers = this.plan.instrumented;
     const weightsBefore = layers.map((layer) => tf.clone(layer.variable));
-    const gradientFigures = tf.tidy(() =>
-      tf.stack(
-        layers.flatMap((layer, i) => {
-          const g = grads[layer.variable.name] ?? tf.zerosLike(layer.variable);
-          const absolute = tf.abs(g);
-          return [
-            tf.sum(tf.square(g)),
-            tf.mean(absolute),
-            tf.max(absolute),
-            tf.mean(tf.cast(tf.equal(g, 0), 'float32')),
-            tf.sum(tf.cast(tf.logicalNot(tf.isFinite(g)), 'float32')),
-            tf.sum(tf.square(weightsBefore[i])),
-          ];
-        }),
-      ),
-    );
+    const gradients = layers.map((layer) => grads[layer.variable.name] ?? tf.zerosLike(layer.variable));
     const clipped = this.clip(grads);
     this.optimizer.applyGradients(clipped);
     const readBack = tf.tidy(() => {
-      const updates = layers.map((layer, i) => tf.sum(tf.squaredDifference(layer.variable, weightsBefore[i])));
       const correct = tf.sum(tf.cast(tf.equal(tf.argMax(outputs[0], -1), tf.argMax(y, -1)), 'float32'));
-      const head = tf.stack([value, correct, ...updates]);
+      const weightFigures = layers.flatMap((layer, i) => [tf.sum(tf.square(weightsBefore[i])), tf.sum(tf.squaredDifference(layer.variable, weightsBefore[i]))]);
+      const head = tf.stack([value, correct, ...weightFigures]);
       const activations = layers.map((layer) => activationFigures(outputs[layer.activationIndex], layer.activationKind));
-      return tf.concat([head, gradientFigures, ...activations]);
+      return tf.concat([head, ...activations, ...gradients.map((g) => g.reshape([-1]))]);
     });
     const data = readBack.dataSync() as Float32Array;
 
     const stats = this.unpack(data, step, x.shape[0], outputs);
-    tf.dispose([value, readBack, gradientFigures, ...weightsBefore, ...outputs]);
+    tf.dispose([value, readBack, ...weightsBefore, ...outputs]);
+    tf.dispose(gradients);
     tf.dispose(grads);
     if (clipped !== grads) tf.dispose(clipped);
     return stats;
@@ -118,27 +104,23 @@ export class Trainer {
 
   private unpack(data: Float32Array, step: number, batchSize: number, outputs: tf.Tensor[]): StepStats {
     const layers = this.plan.instrumented;
-    const figuresStart = 2 + layers.length;
-    let offset = figuresStart + layers.length * GRADIENT_FIGURES;
+    let activationOffset = 2 + 2 * layers.length;
+    let gradientOffset = activationOffset + layers.reduce((n, layer) => n + activationFigureCount(outputs[layer.activationIndex], layer.activationKind), 0);
     const layerStats: LayerStepStats[] = layers.map((layer, i) => {
-      const f = figuresStart + i * GRADIENT_FIGURES;
-      const gradL2 = Math.sqrt(data[f]);
-      const weightL2 = Math.sqrt(data[f + 5]);
-      const updateL2 = Math.sqrt(data[2 + i]);
+      const weightL2 = Math.sqrt(data[2 + 2 * i]);
+      const updateL2 = Math.sqrt(data[3 + 2 * i]);
       const activation = outputs[layer.activationIndex];
-      const start = offset;
-      offset += activationFigureCount(activation, layer.activationKind);
+      const activationEnd = activationOffset + activationFigureCount(activation, layer.activationKind);
+      const activationSummary = summariseActivation(data.subarray(activationOffset, activationEnd), sampledElementCount(activation), layer.activationKind);
+      activationOffset = activationEnd;
+      const gradientSummary = summariseGradient(data.subarray(gradientOffset, gradientOffset + layer.variable.size));
+      gradientOffset += layer.variable.size;
       return {
         layer: layer.name,
-        gradL2,
-        gradRms: gradL2 / Math.sqrt(layer.variable.size),
-        gradMeanAbs: data[f + 1],
-        gradMaxAbs: data[f + 2],
-        gradZeroFraction: data[f + 3],
-        gradNonFinite: data[f + 4],
+        ...gradientSummary,
         weightL2,
         updateRatio: weightL2 > 0 ? updateL2 / weightL2 : 0,
-        ...summariseActivation(data.subarray(start, offset), sampledElementCount(activation), layer.activationKind),
+        ...activationSummary,
       };
     });
     return { step, loss: data[0], accuracy: data[1] / batchSize, layers: layerStats };
