@@ -2,7 +2,7 @@
 
 One step = forward, softmax cross-entropy on logits, backward, per-layer gradient norms read
 back to the host (as the engine reads its statistics once per step), Adam step. Batch 32,
-threads = the machine's cores. Prints JSON {network: {"medianMs", "steps"}} on stdout.
+threads = the machine's cores. Prints JSON {network: {"medianMs", "minMs", "steps"}} on stdout.
 """
 import argparse
 import json
@@ -48,7 +48,7 @@ def main():
     result = {}
     for name in args.networks:
         times = step_times(name, args.steps, args.warmup, args.batch_size)
-        result[name] = {'medianMs': statistics.median(times), 'steps': len(times)}
+        result[name] = {'medianMs': statistics.median(times), 'minMs': min(times), 'steps': len(times)}
     print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'networks': result}))
 
 
