@@ -142,7 +142,7 @@ test('SARIF 2.1.0: schema, one run, a rule per finding code with its docs link, 
   assert.equal(vanishing.ruleId, 'vanishing-gradient');
   assert.equal(run.tool.driver.rules[vanishing.ruleIndex].id, 'vanishing-gradient');
   assert.equal(vanishing.level, 'error');
-  assert.match(vanishing.message.text, /gradient RMS 5\.7e-9.*Use ReLU/);
+  assert.match(vanishing.message.text, /gradient RMS 5\.7e-9.*loss stuck at 2\.29\. Suggested fix: Use ReLU instead of sigmoid in 2 hidden layers\.$/);
   const location = vanishing.locations[0].physicalLocation;
   assert.equal(location.artifactLocation.uri, 'models/my%20model.json');
   assert.deepEqual(location.region, { startLine: 11, startColumn: 7 });

@@ -55,10 +55,14 @@ function resultFor(finding: Finding, report: Report, artifactUri: string, ruleIn
     ruleId: finding.code,
     ruleIndex,
     level: LEVELS[finding.severity],
-    message: { text: fix ? `${finding.message} Suggested fix: ${fix.title}.` : finding.message },
+    message: { text: fix ? `${asSentence(finding.message)} Suggested fix: ${asSentence(fix.title)}` : finding.message },
     locations: [{ physicalLocation: { artifactLocation: { uri: artifactUri, index: 0 }, region } }],
     properties: { evidence: finding.evidence, ...(finding.step === undefined ? {} : { step: finding.step }) },
   };
+}
+
+function asSentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 /** "vanishing-gradient" → "VanishingGradient" (SARIF's rule `name` is an identifier-like label). */
