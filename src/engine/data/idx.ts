@@ -29,8 +29,8 @@ export function parseIdx(bytes: Uint8Array, file: string): NumericArray {
     throw new InputError(file, `is truncated: shape [${shape.join(', ')}] needs ${expectedBytes} bytes, the file has ${bytes.length}`);
   }
   const values = type.make(count);
-  if (typeCode === 0x08) {
-    values.set(bytes.subarray(headerSize, expectedBytes) as never);
+  if (values instanceof Uint8Array) {
+    values.set(bytes.subarray(headerSize, expectedBytes));
   } else {
     for (let i = 0; i < count; i++) values[i] = type.read(view, headerSize + i * type.size);
   }
