@@ -36,7 +36,7 @@ function candidates(finding: Finding, ctx: FixContext): Planner[] {
     case 'vanishing-gradient':
       return [useRelu, batchNorm, leakyFromSaturating, initializer];
     case 'saturated-activation':
-      return [useRelu, batchNorm, initializer, leakyFromSaturating];
+      return rateTooHighEvidence(finding) ? [lowerRate, useRelu, batchNorm] : [useRelu, batchNorm, initializer, leakyFromSaturating];
     case 'exploding-gradient':
       return badInitEvidence(finding) ? [initializer, batchNorm, clip, lowerRate] : [lowerRate, clip, initializer, batchNorm];
     case 'non-finite':

@@ -158,7 +158,7 @@ export function planUseLeakyRelu(ctx: FixContext, from: 'relu' | 'saturating'): 
     if (!activation || !wanted.has(activation)) continue;
     if (plan.tree.className(layer) === 'Activation') {
       // Same name, so whatever reads this layer keeps reading it.
-      plan.edits.replaceNode(layer, layerEntry('LeakyReLU', leakyReluConfig(plan.tree.layerName(layer)!, plan.dtype(layer), ctx.format), ctx.format, functionalWiring(plan, layer)));
+      plan.edits.replaceNode(layer, layerEntry('LeakyReLU', leakyReluConfig(plan.tree.layerName(layer)!, plan.dtype(layer), ctx.format), ctx.format, functionalWiring(layer)));
     } else {
       plan.setActivation(layer, 'linear');
       plan.insertAfter(layer, [{ className: 'LeakyReLU', config: leakyReluConfig(plan.newName('leaky_re_lu'), plan.dtype(layer), ctx.format) }]);
@@ -168,7 +168,8 @@ export function planUseLeakyRelu(ctx: FixContext, from: 'relu' | 'saturating'): 
   return plan.fix('use-leaky-relu', `Use LeakyReLU (slope 0.1) in ${switched} hidden layer${switched === 1 ? '' : 's'}`);
 }
 
-function functionalWiring(plan: LayerPlan, layer: Node): Record<string, unknown> {
+/** The graph fields of a layer entry (Functional `name`/`inbound_nodes`, Keras 3 `build_config`), for a replacement to keep. */
+function functionalWiring(layer: Node): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
   for (const key of ['name', 'inbound_nodes', 'build_config']) {
     const node = child(layer, key);

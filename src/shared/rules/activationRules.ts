@@ -5,7 +5,6 @@ import { threshold } from './thresholds';
 import { earlyUpdateRatio } from './trainingRules';
 
 const RELU_FAMILY = new Set(['relu', 'relu6', 'elu', 'selu']);
-const SATURATING = new Set(['sigmoid', 'tanh', 'hard_sigmoid', 'hardSigmoid', 'softsign']);
 
 /**
  * The first layer (in file order) on which `value` reaches `limit` on at least the persistent

@@ -1,4 +1,3 @@
-import type { Finding } from '../findings';
 import { fmt, History, median, round } from './history';
 import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
 import { threshold } from './thresholds';

@@ -1,6 +1,6 @@
 import type { FindingCode, Severity } from '../codes';
 import type { Finding } from '../findings';
-import type { History, LossProgress } from './history';
+import { round, type History, type LossProgress } from './history';
 
 /** One finding code's decision over the history. */
 export interface Rule {
@@ -36,13 +36,9 @@ export function describeProgress(progress: LossProgress, steps: number, numClass
 
 export function progressEvidence(progress: LossProgress): Record<string, number> {
   return {
-    initialLoss: round4(progress.initialLoss),
-    finalLoss: round4(progress.finalLoss),
-    chanceLoss: round4(progress.chanceLoss),
-    relativeImprovement: round4(progress.relativeImprovement),
+    initialLoss: round(progress.initialLoss),
+    finalLoss: round(progress.finalLoss),
+    chanceLoss: round(progress.chanceLoss),
+    relativeImprovement: round(progress.relativeImprovement),
   };
-}
-
-function round4(x: number): number {
-  return Number.isFinite(x) && x !== 0 ? Number(x.toPrecision(4)) : x;
 }
