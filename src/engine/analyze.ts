@@ -32,10 +32,15 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   const findings: Finding[] = [];
   let diagnoser: ReturnType<typeof createDiagnoser> | undefined;
   let layers: LayerInfo[] = [];
-  const withFixes = (finding: Finding): Finding => ({
-    ...finding,
-    fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved }),
-  });
+  // A planner failing on one finding must not cost the user the run and the other findings.
+  const withFixes = (finding: Finding): Finding => {
+    try {
+      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved }) };
+    } catch (error) {
+      sink({ type: 'log', message: `no fixes for ${finding.code}: ${(error as Error).message}` });
+      return { ...finding, fixes: [] };
+    }
+  };
 
   const run = await trainLoadedModel(loaded, resolved, {
     signal,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertNever, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
+import { assertNever, ENGINE_PROTOCOL_VERSION, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
 import { analyze } from './analyze';
 import { describeFailure } from './train/failure';
 
@@ -21,6 +21,9 @@ function send(msg: EngineToHostMessage): Promise<void> {
 
 async function run(start: StartMessage): Promise<void> {
   try {
+    if (start.protocolVersion !== ENGINE_PROTOCOL_VERSION) {
+      throw new Error(`the extension speaks engine protocol ${start.protocolVersion}, this engine ${ENGINE_PROTOCOL_VERSION}; reinstall the extension`);
+    }
     await analyze(start.modelPath, start.options, (msg) => void send(msg), cancellation.signal);
   } catch (error) {
     await send(describeFailure(error, start.modelPath));
