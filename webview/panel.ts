@@ -34,8 +34,14 @@ export class Panel {
   private readonly rmsChart: GradientRmsChart;
   private readonly charts: PanelChart[];
   private readonly sections: HTMLElement[] = [];
-  private readonly scheduler = new RedrawScheduler(() => this.redraw());
+  private readonly scheduler = new RedrawScheduler(() => this.redrawSlice());
   private readonly hiddenLayers: Set<string>;
+  /** Charts on screen (IntersectionObserver), and the model version each chart last showed. */
+  private readonly onScreen = new Set<PanelChart>();
+  private readonly syncedVersion = new Map<PanelChart, number>();
+  private readonly drawnVersion = new Map<PanelChart, number>();
+  /** Charts still to draw in the current redraw cycle, one per animation frame. */
+  private cycle: PanelChart[] = [];
   private drawnLayout = -1;
   private drawnFindings = -1;
   private redraws = 0;
@@ -86,7 +92,19 @@ export class Panel {
       this.chartSection('activationHealth', 'Activation health (latest step)', activationBody),
     );
 
+    const visibility = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const chart = this.charts.find((c) => c.canvas === entry.target);
+        if (!chart) continue;
+        if (entry.isIntersecting) this.onScreen.add(chart);
+        else this.onScreen.delete(chart);
+      }
+      this.scheduler.request();
+    });
+    for (const chart of this.charts) visibility.observe(chart.canvas);
+
     observeThemeChanges(() => this.applyTheme());
+    Object.defineProperty(window, '__gradientLens', { configurable: true, get: () => this.testHook() });
     let scrollSave: ReturnType<typeof setTimeout> | undefined;
     window.addEventListener(
       'scroll',
@@ -96,7 +114,7 @@ export class Panel {
       },
       { passive: true },
     );
-    this.redraw();
+    this.scheduler.request();
   }
 
   /** Folds the message into the model now; the drawing waits for the next coalesced frame. */
@@ -112,7 +130,7 @@ export class Panel {
         this.model.addFinding(message.finding);
         break;
       case 'status':
-        this.model.status = message.status;
+        this.model.setStatus(message.status);
         break;
       case 'clear':
         this.model.clear();
@@ -125,7 +143,25 @@ export class Panel {
     this.scheduler.request();
   }
 
-  private redraw(): void {
+  /** One frame's share of a redraw: the cheap DOM parts first, then one chart per frame. */
+  private redrawSlice(): boolean {
+    if (this.cycle.length === 0) {
+      this.renderDom();
+      // Charts off screen or in a closed section are brought up to date when they come into view.
+      this.cycle = this.charts.filter((c) => this.onScreen.has(c) && this.drawnVersion.get(c) !== this.model.version);
+    }
+    const chart = this.cycle.shift();
+    if (chart) this.drawChart(chart);
+    if (this.cycle.length > 0) return true;
+    this.redraws++;
+    if (!this.scrollRestored && this.model.hasRun) {
+      this.scrollRestored = true;
+      window.scrollTo(0, this.host.ui.scrollTop);
+    }
+    return false;
+  }
+
+  private renderDom(): void {
     const model = this.model;
     this.toolbar.render(model.modelPath, model.status);
     this.empty.hidden = model.hasRun;
@@ -136,20 +172,14 @@ export class Panel {
       this.findings.render(model.findings);
       this.findingsBadge.textContent = String(model.findings.length);
     }
-    for (const chart of this.charts) chart.render(model);
     if (this.drawnLayout !== model.layoutVersion) {
       this.drawnLayout = model.layoutVersion;
+      this.syncChart(this.rmsChart); // the legend takes its colours
       this.legend.rebuild(model.instrumented, model.instrumented.map((_, i) => this.rmsChart.layerColor(i)), this.hiddenLayers);
       this.legendSection.setAttribute('heading', `Layers (${model.instrumented.length})`);
       model.instrumented.forEach((layer, i) => {
         if (this.hiddenLayers.has(layer.name)) this.rmsChart.setLayerVisible(i, false);
       });
-    }
-    this.redraws++;
-    this.publishTestHook();
-    if (!this.scrollRestored && model.hasRun) {
-      this.scrollRestored = true;
-      window.scrollTo(0, this.host.ui.scrollTop);
     }
   }
 
@@ -160,7 +190,19 @@ export class Panel {
     setPanelBackground(theme.background);
     for (const chart of this.charts) chart.setTheme(theme);
     this.legend.recolor(this.model.instrumented.map((_, i) => this.rmsChart.layerColor(i)));
-    this.publishTestHook();
+  }
+
+  private syncChart(chart: PanelChart): void {
+    if (this.syncedVersion.get(chart) === this.model.version) return;
+    chart.sync(this.model);
+    this.syncedVersion.set(chart, this.model.version);
+  }
+
+  private drawChart(chart: PanelChart): void {
+    if (this.drawnVersion.get(chart) === this.model.version) return;
+    this.syncChart(chart);
+    chart.draw();
+    this.drawnVersion.set(chart, this.model.version);
   }
 
   private highlightLayer(index: number | null): void {
@@ -204,16 +246,24 @@ export class Panel {
     exportButton.title = `Save the ${heading.toLowerCase()} chart as a PNG image`;
     exportButton.className = 'export-png';
     exportButton.addEventListener('click', () => {
-      if (chart) this.host.post({ type: 'exportChart', chart: id, dataUrl: chart.toPng() });
+      if (!chart) return;
+      this.drawChart(chart);
+      this.host.post({ type: 'exportChart', chart: id, dataUrl: chart.toPng() });
     });
     section.append(exportButton);
     return section;
   }
 
-  private publishTestHook(): void {
+  /** Computed when read, so the panel spends nothing on it unless a test looks. */
+  private testHook(): ViewTestHook {
     const model = this.model;
-    const charts = Object.fromEntries(this.charts.map((c) => [c.id, c.summary()])) as ViewTestHook['charts'];
-    window.__gradientLens = {
+    const charts = Object.fromEntries(
+      this.charts.map((c) => {
+        this.syncChart(c);
+        return [c.id, c.summary()];
+      }),
+    ) as ViewTestHook['charts'];
+    return {
       stepCount: model.stepCount,
       layerCount: model.instrumented.length,
       findingCount: model.findings.length,

@@ -40,6 +40,8 @@ export class RunModel {
   settings: ViewSettings = DEFAULT_VIEW_SETTINGS;
   /** Bumped when the set of layers changes, so views rebuild datasets and the legend. */
   layoutVersion = 0;
+  /** Bumped on every change, so charts already drawn for this version are not drawn again. */
+  version = 0;
   /** Bumped when the findings change, so the list is rebuilt only then. */
   findingsVersion = 0;
   private layerSlot = new Map<string, number>();
@@ -48,6 +50,11 @@ export class RunModel {
   constructor() {
     this.gradientRms = this.makeRmsStore();
     this.current = this.makeTrace('this run');
+  }
+
+  setStatus(status: RunStatus): void {
+    this.status = status;
+    this.version++;
   }
 
   get stepCount(): number {
@@ -59,6 +66,7 @@ export class RunModel {
   }
 
   applySnapshot(msg: SnapshotMessage): void {
+    this.version++;
     this.status = msg.status;
     this.modelPath = msg.modelPath;
     this.settings = msg.settings;
@@ -71,6 +79,7 @@ export class RunModel {
   }
 
   appendSteps(steps: StepStats[]): void {
+    this.version++;
     for (const step of steps) {
       // A `steps` message may overlap a snapshot that raced it: keep each step once.
       if (step.step <= this.current.lossAccuracy.lastStep) continue;
@@ -86,11 +95,13 @@ export class RunModel {
   }
 
   addFinding(finding: Finding): void {
+    this.version++;
     this.findings.push(finding);
     this.findingsVersion++;
   }
 
   clear(): void {
+    this.version++;
     this.status = { phase: 'idle' };
     this.modelPath = null;
     this.findings = [];

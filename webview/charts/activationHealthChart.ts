@@ -21,7 +21,7 @@ export class ActivationHealthChart implements PanelChart {
     this.chart = new Chart<'bar', (number | null)[], string>(this.canvas, { type: 'bar', data: { labels: [], datasets: [] }, options: this.options() });
   }
 
-  render(model: RunModel): void {
+  sync(model: RunModel): void {
     const latest = model.current.latest;
     const recorded = (latest?.layers ?? []).filter((l) => l.deadFraction !== undefined || l.saturatedFraction !== undefined);
     const column = (pick: (l: LayerStepStats) => number | undefined) => recorded.map((l) => pick(l) ?? null);
@@ -33,8 +33,11 @@ export class ActivationHealthChart implements PanelChart {
             { label: 'dead units (ReLU)', data: column((l) => l.deadFraction), backgroundColor: withAlpha(this.theme.red, 0.8) },
             { label: 'saturated (sigmoid/tanh)', data: column((l) => l.saturatedFraction), backgroundColor: withAlpha(this.theme.orange, 0.8) },
           ];
-    this.chart.update('none');
     setAriaLabel(this.canvas, describe(recorded, latest?.step));
+  }
+
+  draw(): void {
+    this.chart.update('none');
   }
 
   setTheme(theme: ThemeColors): void {

@@ -4,7 +4,7 @@ import type { RunModel } from '../runModel';
 import { formatNumber } from '../format';
 import { classifyFlow, type FlowHealth } from '../health';
 import { withAlpha, type ThemeColors } from '../theme';
-import { Chart, axisStyle, commonOptions, createCanvas, setAriaLabel, summarize, type PanelChart } from './setup';
+import { Chart, axisStyle, commonOptions, createCanvas, powerOfTenLabel, setAriaLabel, summarize, type PanelChart } from './setup';
 
 type FlowDataset = ChartDataset<'bar' | 'line', (number | null)[]>;
 
@@ -31,7 +31,7 @@ export class GradientFlowChart implements PanelChart {
     container.append(this.legend());
   }
 
-  render(model: RunModel): void {
+  sync(model: RunModel): void {
     const names = model.instrumented.map((l) => l.name);
     const latest = model.current.latest;
     const byName = indexStats(latest);
@@ -78,8 +78,11 @@ export class GradientFlowChart implements PanelChart {
     this.chart.data.datasets = datasets;
     // The built-in legend only tells this run from the previous one; the colour key does the rest.
     this.chart.options.plugins!.legend!.display = datasets.length > 1;
-    this.chart.update('none');
     setAriaLabel(this.canvas, this.describe(latest, names.length));
+  }
+
+  draw(): void {
+    this.chart.update('none');
   }
 
   setTheme(theme: ThemeColors): void {
@@ -153,7 +156,11 @@ export class GradientFlowChart implements PanelChart {
       interaction: { mode: 'index' as const, intersect: false },
       scales: {
         x: { type: 'category' as const, ...axisStyle(theme, ''), ticks: { ...axisStyle(theme, '').ticks, autoSkip: true, maxRotation: 60 } },
-        y: { type: 'logarithmic' as const, ...axisStyle(theme, 'gradient RMS') },
+        y: {
+          type: 'logarithmic' as const,
+          ...axisStyle(theme, 'gradient RMS'),
+          ticks: { ...axisStyle(theme, '').ticks, callback: powerOfTenLabel, autoSkip: true },
+        },
       },
       plugins: {
         ...base.plugins,

@@ -3,7 +3,7 @@ import type { ChartPoint } from '../seriesStore';
 import type { RunModel } from '../runModel';
 import { formatNumber } from '../format';
 import { layerPalette, withAlpha, type ThemeColors } from '../theme';
-import { Chart, axisStyle, commonOptions, createCanvas, setAriaLabel, summarize, type PanelChart } from './setup';
+import { Chart, axisStyle, commonOptions, createCanvas, powerOfTenLabel, setAriaLabel, summarize, type PanelChart } from './setup';
 
 type RmsDataset = ChartDataset<'line', ChartPoint[]>;
 
@@ -31,7 +31,7 @@ export class GradientRmsChart implements PanelChart {
     this.chart = new Chart<'line', ChartPoint[]>(this.canvas, { type: 'line', data: { datasets: [] }, options: this.options() });
   }
 
-  render(model: RunModel): void {
+  sync(model: RunModel): void {
     const store = model.gradientRms;
     if (this.layoutVersion !== model.layoutVersion) {
       this.layoutVersion = model.layoutVersion;
@@ -46,11 +46,11 @@ export class GradientRmsChart implements PanelChart {
         pointRadius: 0,
         pointHoverRadius: 3,
         pointHitRadius: 4,
+        spanGaps: true,
       }));
     }
     const datasets = this.chart.data.datasets;
     for (let i = 0; i < datasets.length; i++) datasets[i].data = store.points(i);
-    this.chart.update('none');
     setAriaLabel(this.canvas, this.describe(model));
   }
 
@@ -69,6 +69,10 @@ export class GradientRmsChart implements PanelChart {
 
   layerColor(index: number): string {
     return this.colors[index] ?? this.theme.foreground;
+  }
+
+  draw(): void {
+    this.chart.update('none');
   }
 
   setTheme(theme: ThemeColors): void {
@@ -118,7 +122,11 @@ export class GradientRmsChart implements PanelChart {
       },
       scales: {
         x: { type: 'linear' as const, ...axisStyle(theme, 'step') },
-        y: { type: 'logarithmic' as const, ...axisStyle(theme, 'gradient RMS') },
+        y: {
+          type: 'logarithmic' as const,
+          ...axisStyle(theme, 'gradient RMS'),
+          ticks: { ...axisStyle(theme, '').ticks, callback: powerOfTenLabel, autoSkip: true },
+        },
       },
       plugins: {
         ...base.plugins,

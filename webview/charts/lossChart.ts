@@ -20,7 +20,7 @@ export class LossChart implements PanelChart {
     this.chart = new Chart<'line', ChartPoint[]>(this.canvas, { type: 'line', data: { datasets: [] }, options: this.options() });
   }
 
-  render(model: RunModel): void {
+  sync(model: RunModel): void {
     const current = model.current.lossAccuracy;
     const datasets: LossDataset[] = [
       this.dataset('loss', current.points(LOSS_SERIES), this.theme.blue, 'y', false),
@@ -36,8 +36,11 @@ export class LossChart implements PanelChart {
     // Files without accuracy (e.g. a regression loss) get no empty accuracy series or axis.
     this.chart.data.datasets = datasets.filter((d) => d.data.length > 0 || d.yAxisID === 'y');
     this.chart.options.scales!.y1!.display = this.chart.data.datasets.some((d) => d.yAxisID === 'y1');
-    this.chart.update('none');
     setAriaLabel(this.canvas, this.describe(model));
+  }
+
+  draw(): void {
+    this.chart.update('none');
   }
 
   setTheme(theme: ThemeColors): void {

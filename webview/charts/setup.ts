@@ -35,7 +35,10 @@ export { Chart };
 export interface PanelChart {
   readonly id: ChartId;
   readonly canvas: HTMLCanvasElement;
-  render(model: RunModel): void;
+  /** Puts the model's current data into the chart (and its aria-label) without drawing. */
+  sync(model: RunModel): void;
+  /** Draws what `sync` put in; the panel calls it only for charts on screen. */
+  draw(): void;
   setTheme(theme: ThemeColors): void;
   summary(): ChartDataSummary;
   /** The chart as `data:image/png;base64,…`, on the panel's background so it reads outside VS Code. */
@@ -107,7 +110,8 @@ export function axisStyle(theme: ThemeColors, title: string) {
   return {
     grid: { color: theme.gridLines },
     border: { color: theme.gridLines },
-    ticks: { color: theme.mutedForeground, font: { family: theme.fontFamily } },
+    // Measuring every tick label on every update is most of an axis' cost: sample a few.
+    ticks: { color: theme.mutedForeground, font: { family: theme.fontFamily }, sampleSize: 8 },
     title: { display: title !== '', text: title, color: theme.mutedForeground, font: { family: theme.fontFamily } },
   };
 }
@@ -116,6 +120,12 @@ interface DrawnDataset {
   data: unknown[];
   borderColor?: unknown;
   backgroundColor?: unknown;
+}
+
+/** Log axes span many decades here; label only the powers of ten. */
+export function powerOfTenLabel(value: string | number): string {
+  const exponent = Math.log10(Number(value));
+  return Number.isInteger(exponent) ? `1e${exponent}` : '';
 }
 
 export function summarize(datasets: DrawnDataset[], canvas: HTMLCanvasElement): ChartDataSummary {
