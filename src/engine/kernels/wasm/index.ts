@@ -1,7 +1,6 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
 import { batchMatMulKernel } from './BatchMatMul';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
-import { channelReductionKernels } from './channelReduction';
 import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
@@ -23,7 +22,6 @@ export const wasmKernels: readonly ProjectKernel[] = [
   sliceKernel,
   fusedBatchNormKernel,
   batchMatMulKernel,
-  ...channelReductionKernels,
   identityKernel,
 ];
 
