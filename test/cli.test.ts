@@ -61,7 +61,7 @@ function withoutTimings(report: Record<string, any>): Record<string, any> {
 }
 
 test('--format json prints one object valid against the contract, with ranges on layer names, repeatable by seed', () => {
-  const first = runCli(['analyze', VANISHING, '--steps', '15', '--seed', '7', '--format', 'json']);
+  const first = runCli(['analyze', VANISHING, '--steps', '15', '--batch-size', '8', '--seed', '7', '--format', 'json']);
   assert.ok(first.status === 0 || first.status === 1, first.stderr);
   const report = JSON.parse(first.stdout);
   assert.deepEqual(schemaProblems(report), []);
@@ -74,7 +74,7 @@ test('--format json prints one object valid against the contract, with ranges on
     assert.equal(textAt(text, layer.range).replace(/"/g, ''), layer.name, `range of ${layer.name}`);
   }
 
-  const second = JSON.parse(runCli(['analyze', VANISHING, '--steps', '15', '--seed', '7', '--format', 'json']).stdout);
+  const second = JSON.parse(runCli(['analyze', VANISHING, '--steps', '15', '--batch-size', '8', '--seed', '7', '--format', 'json']).stdout);
   assert.deepEqual(withoutTimings(second), withoutTimings(report));
 });
 
@@ -82,7 +82,7 @@ test('text report of the vanishing sample: first/last conv gradient RMS below 1e
   const folder = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-cli-'));
   try {
     const out = path.join(folder, 'report.txt');
-    const result = runCli(['analyze', VANISHING, '--steps', '20', '--out', out]);
+    const result = runCli(['analyze', VANISHING, '--steps', '20', '--batch-size', '8', '--out', out]);
     assert.equal(result.status, 1, result.stderr);
     assert.equal(result.stdout, '');
     const report = readFileSync(out, 'utf8');
@@ -126,7 +126,7 @@ test('exit codes: 0 without error findings, 2 for bad flags, one line on stderr'
 });
 
 test('--verify-fixes reruns the vanishing sample with its top fix and reports before/after', () => {
-  const result = runCli(['analyze', VANISHING, '--steps', '15', '--verify-fixes', '--format', 'json']);
+  const result = runCli(['analyze', VANISHING, '--steps', '15', '--batch-size', '8', '--verify-fixes', '--format', 'json']);
   const report = JSON.parse(result.stdout);
   const verification = report.verifications.find((v: { findingCode: string }) => v.findingCode === 'vanishing-gradient');
   assert.ok(verification, JSON.stringify(report.verifications));
