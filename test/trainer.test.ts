@@ -166,3 +166,23 @@ test('softmax output with an exploding init still shows gradients (loss from log
 test('unknown loss names are refused with the known list', () => {
   assert.throws(() => new Trainer(tinyConvNet(), { optimizer: 'adam', learningRate: 0.001, loss: 'hinge_of_doom', seed: 1 }), /unknown loss "hinge_of_doom".*categorical_crossentropy/);
 });
+
+test('every optimizer and loss spelling trains with a finite, falling loss', () => {
+  const { x, y } = batch(8, 6);
+  const optimizers = ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad', 'adadelta', 'adamax'] as const;
+  const losses = ['categorical_crossentropy', 'sparseCategoricalCrossentropy', 'MeanSquaredError', 'mse', 'binary_crossentropy'];
+  for (const optimizer of optimizers) {
+    for (const loss of losses) {
+      const outputActivation = loss === 'binary_crossentropy' ? 'sigmoid' : 'softmax';
+      const model = tinyConvNet({ outputActivation, seed: 9 });
+      const learningRate = optimizer === 'adadelta' ? 1 : optimizer === 'sgd' || optimizer === 'momentum' ? 0.1 : 0.01;
+      const trainer = new Trainer(model, { optimizer, learningRate, loss, seed: 9 });
+      const first = trainer.stepInstrumented(x, y, 0).loss;
+      for (let step = 1; step < 15; step++) trainer.stepPlain(x, y);
+      const last = trainer.stepInstrumented(x, y, 15).loss;
+      trainer.dispose();
+      assert.ok(Number.isFinite(first) && Number.isFinite(last), `${optimizer}/${loss}: ${first} → ${last}`);
+      assert.ok(last < first, `${optimizer}/${loss}: loss ${first} → ${last}`);
+    }
+  }
+});
