@@ -260,8 +260,9 @@ describe('webview panel in Chromium', () => {
     assert.equal(state.stepCount, STEPS);
     assert.equal(state.layerCount, LAYERS);
     assert.equal(state.charts.gradientRms.seriesCount, LAYERS);
+    // 100 layers share the chart's 10,000-point total: 50 buckets of a min and a max each.
     for (const points of state.charts.gradientRms.pointsPerSeries) {
-      assert.ok(points > POINT_BUDGET / 4 && points <= POINT_BUDGET, `${points} points in a series`);
+      assert.ok(points >= 25 && points <= 100, `${points} points in a series`);
     }
     assert.deepEqual(state.charts.gradientFlow.pointsPerSeries, [LAYERS]);
     assert.ok(state.charts.loss.pointsPerSeries.every((n) => n <= POINT_BUDGET));

@@ -65,7 +65,7 @@ export class Panel {
     findingsSection.append(this.findingsBadge);
 
     const rmsBody = document.createElement('div');
-    this.rmsChart = new GradientRmsChart(rmsBody, this.theme, (index) => this.highlightLayer(index));
+    this.rmsChart = new GradientRmsChart(rmsBody, this.theme, (index) => this.legend.highlight(index));
     this.legend = new LayerLegend({
       onToggle: (index, visible) => this.toggleLayer(index, visible),
       onHighlight: (index) => this.highlightLayer(index),

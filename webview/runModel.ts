@@ -14,6 +14,13 @@ import { BucketedSeries } from './seriesStore';
 export const LOSS_SERIES = 0;
 export const ACCURACY_SERIES = 1;
 
+/**
+ * Most points the per-layer chart draws over all its layers. Rasterising the lines is most of
+ * a frame's cost and grows with points drawn, so with many layers each gets fewer than
+ * `chartPointBudget` (100 layers: 100 points each, still one bucket per few pixels).
+ */
+export const GRADIENT_CHART_TOTAL_POINTS = 10_000;
+
 /** Loss/accuracy history and the last step of one run: all the before/after overlay needs. */
 export interface RunTrace {
   label: string;
@@ -131,7 +138,9 @@ export class RunModel {
   }
 
   private makeRmsStore(): BucketedSeries {
-    return new BucketedSeries(this.instrumented.length, this.bucketCapacity(), true);
+    const layers = this.instrumented.length;
+    const shareOfTotal = Math.floor(GRADIENT_CHART_TOTAL_POINTS / 2 / Math.max(1, layers));
+    return new BucketedSeries(layers, Math.max(2, Math.min(this.bucketCapacity(), shareOfTotal)), true);
   }
 
   private makeTrace(label: string): RunTrace {

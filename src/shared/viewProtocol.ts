@@ -45,7 +45,11 @@ export interface ComparisonRun {
 }
 
 export interface ViewSettings {
-  /** Most points drawn per series; the panel downsamples (min-max per bucket) above it. */
+  /**
+   * Most points drawn per series; the panel downsamples (min-max per bucket) above it. The
+   * per-layer gradient chart also keeps its total points bounded, so with many layers each of
+   * its series gets fewer.
+   */
   chartPointBudget: number;
 }
 
