@@ -23,7 +23,9 @@ import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRows, runCommand,
 // through the lightbulb, then Stop on a long run and the engine process gone.
 
 const MODEL = 'samples/vanishing-sigmoid-10conv/keras2.json';
-const ANALYSIS_STEPS = 30;
+// Long enough that Stop lands mid-run (VS Code here does not pick up a settings file changed
+// while it runs, so both runs use the same count), short enough for CI: ~10–40 s per run.
+const ANALYSIS_STEPS = 120;
 const baseSettings = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
@@ -110,7 +112,7 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
 
   await goToLine(page, markerLine + 1);
   await page.keyboard.press('Control+.');
-  const actions = page.locator('.action-widget .monaco-list-row.action');
+  const actions = page.getByRole('option').filter({ hasText: /relu|batchnormalization|initializ/i });
   await actions.first().waitFor({ state: 'visible', timeout: 15_000 });
   const offered = await actions.allInnerTexts();
   console.log(`quick fixes offered: ${offered.map((t) => t.trim()).join(' | ')}`);
@@ -139,8 +141,6 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
 });
 
 test('Stop Analysis cancels a long run and the engine process is gone; the run follows the fix, so the panel compares', { timeout: 240_000 }, async () => {
-  writeUserSettings(folders, { ...baseSettings, 'gradientLens.steps': 5000 });
-  await new Promise((resolve) => setTimeout(resolve, 2000));
   const logBefore = extensionLog().length;
 
   await runCommand(page, 'Gradient Lens: Analyze Gradients');
@@ -156,8 +156,8 @@ test('Stop Analysis cancels a long run and the engine process is gone; the run f
   await runCommand(page, 'Gradient Lens: Stop Analysis');
   const stopped = await waitForHook(page, 'the panel to show the run stopped', (h) => h.status.phase === 'cancelled', 30_000);
   await waitFor('the engine process to exit', async () => (processAlive(enginePid) ? undefined : true), 15_000, 200);
-  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop, at step ${stopped.stepCount} of 5000`);
-  assert.ok(stopped.stepCount < 5000);
+  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop, at step ${stopped.stepCount} of ${ANALYSIS_STEPS}`);
+  assert.ok(stopped.stepCount < ANALYSIS_STEPS);
   await screenshot('5-stopped');
 
   const delays = [...extensionLog().matchAll(/event loop max delay ([\d.]+) ms/g)].map((m) => Number(m[1]));
