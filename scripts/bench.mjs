@@ -26,6 +26,7 @@ const ROUND = 5;
 const SLOW_ROUND = 2;
 /** A warm-up step slower than this marks the backend as slow for that network. */
 const SLOW_STEP_MS = 500;
+const PROFILED_STEPS = 5;
 const ALL_BACKENDS = ['tensorflow', 'wasm', 'cpu'];
 
 const { values: flags } = parseArgs({
@@ -50,7 +51,7 @@ if (flags.help) {
   --quick     fewer steps (${10} per kind instead of 30)
   --json      print { networks: [{ name, backend, engineMs, instrumentedMs, pytorchMs, ratioToPytorch, instrumentationOverhead, ... }] }
               pytorchMs uses threads = cores; ratioToPytorch divides by the better of that and one thread
-  --profile   also time each kernel of one plain and one instrumented step (tf.profile) and print where the time goes
+  --profile   also time each kernel over ${PROFILED_STEPS} plain and ${PROFILED_STEPS} instrumented steps (tf.profile) and print where the time goes
   --backends  default: every backend that initialises here
   --networks  default: the benchmarked reference networks (src/engine/reference/networks.ts)`);
   process.exit(0);
@@ -185,11 +186,11 @@ function printTable(rows, machine, notes) {
 }
 
 function printProfile(profile) {
-  console.log(`\n${profile.name} on ${profile.backend}: kernel time per step (tf.profile; the rest of the step is JS: tape, tidy, allocation)`);
+  console.log(`\n${profile.name} on ${profile.backend}: kernel time per step (tf.profile, mean of ${PROFILED_STEPS} steps; the rest of the step is JS: tape, tidy, allocation)`);
   for (const kind of ['plain', 'instrumented']) {
     const p = profile[kind];
-    const top = p.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(1)} (${k.calls}×)`).join(', ');
-    console.log(`  ${kind.padEnd(12)} step ${p.stepMs.toFixed(1)} ms, kernels ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} calls: ${top}`);
+    const top = p.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(1)} (${Math.round(k.calls)}×)`).join(', ');
+    console.log(`  ${kind.padEnd(12)} step ${p.stepMs.toFixed(1)} ms, kernels ${p.kernelMs.toFixed(1)} ms in ${Math.round(p.kernelCalls)} calls: ${top}`);
   }
 }
 
@@ -255,18 +256,18 @@ async function runWorker(backendChoice, names) {
   return { rows };
 }
 
-/** Kernel time of one step by kernel name, slowest first. */
+/** Kernel time per step by kernel name, slowest first, averaged over a few steps (one step is too noisy). */
 async function profileStep(tf, step) {
   let stepMs = 0;
   const info = await tf.profile(() => {
-    stepMs = step();
+    for (let i = 0; i < PROFILED_STEPS; i++) stepMs += step() / PROFILED_STEPS;
   });
   const byName = new Map();
   // Names ending in __op are custom-gradient scopes wrapping a kernel that is listed too.
   for (const kernel of info.kernels.filter((k) => !k.name.endsWith('__op'))) {
     const entry = byName.get(kernel.name) ?? { name: kernel.name, ms: 0, calls: 0 };
-    entry.ms += kernel.kernelTimeMs;
-    entry.calls++;
+    entry.ms += kernel.kernelTimeMs / PROFILED_STEPS;
+    entry.calls += 1 / PROFILED_STEPS;
     byName.set(kernel.name, entry);
   }
   const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
