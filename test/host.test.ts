@@ -112,12 +112,12 @@ test('the view throttle sends the first update at once and coalesces the rest in
   throttle.push([2]);
   throttle.push([3, 4]);
   assert.equal(flushed.length, 1, 'held back within the interval');
-  await new Promise((resolve) => setTimeout(resolve, 80));
+  await new Promise((resolve) => setTimeout(resolve, 150));
   assert.deepEqual(flushed, [[1], [2, 3, 4]]);
   throttle.push([5]);
   throttle.push([6]);
   throttle.discard();
-  await new Promise((resolve) => setTimeout(resolve, 80));
+  await new Promise((resolve) => setTimeout(resolve, 150));
   assert.deepEqual(flushed, [[1], [2, 3, 4], [5]], 'a discarded update is never sent');
   throttle.dispose();
 });
