@@ -106,11 +106,18 @@ export function summarise(scored, entries) {
     healthyCases: healthy.length,
     recall: problems.length ? detected.length / problems.length : null,
     falseAlarms: healthy.filter((s) => s.falseAlarm).length,
+    failedRuns: scored.filter((s) => s.error).length,
     fixAccuracy: detected.length ? detected.filter((s) => s.fixCorrect).length / detected.length : null,
     verifiedFixes: verified.length,
-    verifiedImproved: verified.filter((s) => s.verification.after.finalLoss < s.verification.before.finalLoss).length,
+    // NaN arrives as null: a run that ends non-finite improved when the fix ends finite.
+    verifiedImproved: verified.filter((s) => typeof s.verification.after.finalLoss === 'number' && !(s.verification.after.finalLoss >= s.verification.before.finalLoss)).length,
     perCode,
   };
+}
+
+/** Losses arrive through JSON, where NaN became null. */
+function loss(x) {
+  return typeof x === 'number' ? x.toFixed(2) : 'NaN';
 }
 
 function pct(x) {
@@ -120,12 +127,12 @@ function pct(x) {
 function printTable(scored, summary) {
   const lines = ['case | label | reported (warning/error) | top fix | verdict', '---|---|---|---|---'];
   for (const s of scored) {
-    const verdict = s.healthy ? (s.falseAlarm ? 'FALSE ALARM' : 'ok') : !s.detected ? 'MISSED' : s.fixCorrect ? 'ok' : 'wrong fix';
-    const fix = s.healthy ? '' : `${s.topFix ?? '–'}${s.verification ? ` (loss ${s.verification.before.finalLoss.toFixed(2)} → ${s.verification.after.finalLoss.toFixed(2)})` : ''}`;
+    const verdict = s.error ? 'RUN FAILED' : s.healthy ? (s.falseAlarm ? 'FALSE ALARM' : 'ok') : !s.detected ? 'MISSED' : s.fixCorrect ? 'ok' : 'wrong fix';
+    const fix = s.healthy ? '' : `${s.topFix ?? '–'}${s.verification ? ` (loss ${loss(s.verification.before.finalLoss)} → ${loss(s.verification.after.finalLoss)})` : ''}`;
     lines.push(`${s.id} | ${s.healthy ? 'healthy' : s.primary} | ${s.codes.join(', ') || '–'} | ${fix} | ${verdict}`);
   }
   lines.push('');
-  lines.push(`recall ${pct(summary.recall)} (${summary.problemCases} problem cases), false alarms ${summary.falseAlarms} of ${summary.healthyCases} healthy, fix accuracy ${pct(summary.fixAccuracy)}`);
+  lines.push(`recall ${pct(summary.recall)} (${summary.problemCases} problem cases), false alarms ${summary.falseAlarms} of ${summary.healthyCases} healthy, fix accuracy ${pct(summary.fixAccuracy)}, failed runs ${summary.failedRuns}`);
   if (summary.verifiedFixes) lines.push(`verified fixes: ${summary.verifiedImproved} of ${summary.verifiedFixes} lowered the final loss`);
   lines.push('', 'code | labelled | reported | precision | recall', '---|---|---|---|---');
   for (const [code, c] of Object.entries(summary.perCode)) lines.push(`${code} | ${c.labelled} | ${c.reported} | ${pct(c.precision)} | ${pct(c.recall)}`);
@@ -141,12 +148,18 @@ async function main() {
   const scored = [];
   for (const entry of entries) {
     const started = Date.now();
-    const report = await analyseCase(entry, manifest.defaults, options);
-    const score = scoreCase(entry, report);
-    score.finalLoss = report.history.loss[report.history.loss.length - 1];
+    let score;
+    try {
+      const report = await analyseCase(entry, manifest.defaults, options);
+      score = scoreCase(entry, report);
+      score.finalLoss = report.history.loss[report.history.loss.length - 1];
+    } catch (error) {
+      // A run that fails scores as a miss (or, on a healthy model, as no alarm) and is listed, not fatal.
+      score = { id: entry.id, healthy: entry.healthy, primary: entry.primary, detected: false, falseAlarm: false, codes: [], error: error.message };
+    }
     score.seconds = (Date.now() - started) / 1000;
     scored.push(score);
-    if (!flag('--json')) process.stderr.write(`${entry.id}: ${score.codes.join(', ') || 'no problems'} (${score.seconds.toFixed(1)} s)\n`);
+    if (!flag('--json')) process.stderr.write(`${entry.id}: ${score.error ?? (score.codes.join(', ') || 'no problems')} (${score.seconds.toFixed(1)} s)\n`);
   }
   const summary = summarise(scored, entries);
   if (flag('--json')) console.log(JSON.stringify({ summary, cases: scored }, null, 2));

@@ -58,7 +58,7 @@ export const THRESHOLDS = {
 
   // ──── loss curve ────
   /** Median |Δloss| between steps over ln C, in the second half, above which the loss oscillates. */
-  oscillationAmplitude: t(0.35, 'cases: healthy batch noise ≤ 0.2 of the loss level; lr-too-high SGD ≥ 0.5'),
+  oscillationAmplitude: t(0.35, 'cases: healthy controls swing ≤ 0.02·ln C (LeNet Adam at lr 0.03: 0.13·ln C); oscillating-tanh SGD cases ≥ 15·ln C'),
   /** Fraction of consecutive loss changes that flip sign (up/down) that oscillation needs. */
   oscillationSignFlips: t(0.4, 'AUTOTRAINER: ≥ 20 % of peak/trough pairs differ; random walk flips 50 %'),
 } as const;
