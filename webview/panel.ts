@@ -45,6 +45,7 @@ export class Panel {
   private drawnLayout = -1;
   private drawnFindings = -1;
   private redraws = 0;
+  private idleCatchUp = false;
   private scrollRestored = false;
 
   constructor(
@@ -154,11 +155,25 @@ export class Panel {
     if (chart) this.drawChart(chart);
     if (this.cycle.length > 0) return true;
     this.redraws++;
+    this.catchUpWhenIdle();
     if (!this.scrollRestored && this.model.hasRun) {
       this.scrollRestored = true;
       window.scrollTo(0, this.host.ui.scrollTop);
     }
     return false;
+  }
+
+  /** Off-screen charts are drawn when the panel has nothing else to do, so scrolling finds them ready. */
+  private catchUpWhenIdle(): void {
+    if (this.idleCatchUp) return;
+    this.idleCatchUp = true;
+    requestIdleCallback(() => {
+      this.idleCatchUp = false;
+      const stale = this.charts.find((c) => !this.onScreen.has(c) && this.drawnVersion.get(c) !== this.model.version);
+      if (!stale) return;
+      this.drawChart(stale);
+      this.catchUpWhenIdle();
+    });
   }
 
   private renderDom(): void {
