@@ -9,8 +9,8 @@ export interface GradientSummary {
 
 /**
  * Gradient figures of one layer in one pass over its read-back gradient. Kernels are small
- * next to activations, so reading them back costs less than the dozen TF.js ops per layer
- * the same figures would take on the backend (each op has its own dispatch overhead).
+ * next to activations, so reading them back costs less than the dozen TF.js kernels per layer
+ * the same figures would take on the backend (each kernel has its own dispatch cost).
  */
 export function summariseGradient(values: Float32Array): GradientSummary {
   let sumSquares = 0;
@@ -37,4 +37,17 @@ export function summariseGradient(values: Float32Array): GradientSummary {
     gradZeroFraction: count > 0 ? zeros / count : 0,
     gradNonFinite: nonFinite,
   };
+}
+
+/** ‖W‖ before the update and ‖ΔW‖/‖W‖, from the kernel read back before and after it. */
+export function summariseUpdate(before: Float32Array, after: Float32Array): { weightL2: number; updateRatio: number } {
+  let weightSquares = 0;
+  let updateSquares = 0;
+  for (let i = 0; i < before.length; i++) {
+    const delta = after[i] - before[i];
+    weightSquares += before[i] * before[i];
+    updateSquares += delta * delta;
+  }
+  const weightL2 = Math.sqrt(weightSquares);
+  return { weightL2, updateRatio: weightL2 > 0 ? Math.sqrt(updateSquares) / weightL2 : 0 };
 }

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../../shared/codes';
 import type { LayerStepStats, StepStats } from '../../shared/stats';
 import { UsageError } from '../errors';
-import { summariseGradient } from './gradientStats';
-import { activationFigureCount, activationFigures, sampledElementCount, summariseActivation } from './activationStats';
+import { summariseGradient, summariseUpdate } from './gradientStats';
+import { activationFigureCount, activationFigures, summariseActivation } from './activationStats';
 import { planForward, type ForwardPlan } from './forwardPlan';
 import { computeLoss, knownLosses, parseLossName, type LossKind } from './losses';
 import { createOptimizer } from './optimizers';
@@ -19,6 +19,22 @@ export interface TrainerOptions {
 }
 
 const DROPOUT_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+
+/** Fraction of rows whose highest score is at the label's class (labels one-hot). */
+function batchAccuracy(scores: Float32Array, labels: Float32Array, classes: number): number {
+  const rows = scores.length / classes;
+  let correct = 0;
+  for (let row = 0; row < rows; row++) {
+    let best = 0;
+    let label = 0;
+    for (let c = 1; c < classes; c++) {
+      if (scores[row * classes + c] > scores[row * classes + best]) best = c;
+      if (labels[row * classes + c] > labels[row * classes + label]) label = c;
+    }
+    if (best === label) correct++;
+  }
+  return rows > 0 ? correct / rows : 0;
+}
 
 /**
  * Trains a model one batch at a time. `stepInstrumented` gathers everything it reports (loss,
@@ -81,11 +97,19 @@ export class Trainer {
     const clipped = this.clip(grads);
     this.optimizer.applyGradients(clipped);
     const readBack = tf.tidy(() => {
-      const correct = tf.sum(tf.cast(tf.equal(tf.argMax(outputs[0], -1), tf.argMax(y, -1)), 'float32'));
-      const weightFigures = layers.flatMap((layer, i) => [tf.sum(tf.square(weightsBefore[i])), tf.sum(tf.squaredDifference(layer.variable, weightsBefore[i]))]);
-      const head = tf.stack([value, correct, ...weightFigures]);
-      const activations = layers.map((layer) => activationFigures(outputs[layer.activationIndex], layer.activationKind));
-      return tf.concat([head, ...activations, ...gradients.map((g) => g.reshape([-1]))]);
+      const activations = layers.flatMap((layer) => activationFigures(outputs[layer.activationIndex], layer.activationKind));
+      // Scores, labels and kernels are small: reading them back and reducing in JS takes
+      // fewer kernel dispatches than argMax/equal/sum and per-layer norms on the backend.
+      const flat = (t: tf.Tensor) => tf.reshape(t, [-1]);
+      return tf.concat([
+        tf.reshape(value, [1]),
+        flat(outputs[0]),
+        flat(y),
+        ...activations,
+        ...gradients.map(flat),
+        ...weightsBefore.map(flat),
+        ...layers.map((layer) => flat(layer.variable)),
+      ]);
     });
     const data = readBack.dataSync() as Float32Array;
 
@@ -104,26 +128,25 @@ export class Trainer {
 
   private unpack(data: Float32Array, step: number, batchSize: number, outputs: tf.Tensor[]): StepStats {
     const layers = this.plan.instrumented;
-    let activationOffset = 2 + 2 * layers.length;
+    const scores = outputs[0].size;
+    const accuracy = batchAccuracy(data.subarray(1, 1 + scores), data.subarray(1 + scores, 1 + 2 * scores), scores / batchSize);
+    let activationOffset = 1 + 2 * scores;
     let gradientOffset = activationOffset + layers.reduce((n, layer) => n + activationFigureCount(outputs[layer.activationIndex], layer.activationKind), 0);
-    const layerStats: LayerStepStats[] = layers.map((layer, i) => {
-      const weightL2 = Math.sqrt(data[2 + 2 * i]);
-      const updateL2 = Math.sqrt(data[3 + 2 * i]);
+    const kernelsSize = layers.reduce((n, layer) => n + layer.variable.size, 0);
+    let weightOffset = gradientOffset + kernelsSize;
+    const layerStats: LayerStepStats[] = layers.map((layer) => {
+      const size = layer.variable.size;
       const activation = outputs[layer.activationIndex];
       const activationEnd = activationOffset + activationFigureCount(activation, layer.activationKind);
-      const activationSummary = summariseActivation(data.subarray(activationOffset, activationEnd), sampledElementCount(activation), layer.activationKind);
+      const activationSummary = summariseActivation(data.subarray(activationOffset, activationEnd), activation, layer.activationKind);
       activationOffset = activationEnd;
-      const gradientSummary = summariseGradient(data.subarray(gradientOffset, gradientOffset + layer.variable.size));
-      gradientOffset += layer.variable.size;
-      return {
-        layer: layer.name,
-        ...gradientSummary,
-        weightL2,
-        updateRatio: weightL2 > 0 ? updateL2 / weightL2 : 0,
-        ...activationSummary,
-      };
+      const gradientSummary = summariseGradient(data.subarray(gradientOffset, gradientOffset + size));
+      gradientOffset += size;
+      const update = summariseUpdate(data.subarray(weightOffset, weightOffset + size), data.subarray(weightOffset + kernelsSize, weightOffset + kernelsSize + size));
+      weightOffset += size;
+      return { layer: layer.name, ...gradientSummary, ...update, ...activationSummary };
     });
-    return { step, loss: data[0], accuracy: data[1] / batchSize, layers: layerStats };
+    return { step, loss: data[0], accuracy, layers: layerStats };
   }
 
   /** Keras semantics: `clipnorm` bounds each gradient tensor's own norm, `clipvalue` each element. */
