@@ -1,0 +1,24 @@
+// Colour classes of the gradient-flow bars (thresholds from AUTOTRAINER, see webview/health.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifyFlow } from '../webview/health';
+
+test('layers far below the last layer are vanishing, far above exploding', () => {
+  assert.deepEqual(classifyFlow([1e-9, 1e-5, 1e-2, 5, 1e-2], [false, false, false, false, false]), [
+    'vanishing',
+    'healthy',
+    'healthy',
+    'exploding',
+    'healthy',
+  ]);
+});
+
+test('non-finite values and counts are flagged, and the reference skips them', () => {
+  assert.deepEqual(classifyFlow([1e-3, NaN, 1e-3, 2e-3], [false, false, false, true]), ['healthy', 'non-finite', 'healthy', 'non-finite']);
+});
+
+test('a net where every layer blows up or dies together is still coloured', () => {
+  assert.deepEqual(classifyFlow([1e6, 2e6], [false, false]), ['exploding', 'exploding']);
+  assert.deepEqual(classifyFlow([1e-12, 1e-12], [false, false]), ['vanishing', 'vanishing']);
+  assert.deepEqual(classifyFlow([0, 0], [false, false]), ['vanishing', 'vanishing']);
+});
