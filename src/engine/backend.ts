@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { BackendChoice } from '../shared/codes';
 import { registerKernelsFor } from './kernels';
@@ -79,11 +80,12 @@ async function activate(backend: string, reason: string): Promise<void> {
 
 /**
  * The .wasm binaries sit next to the bundle (scripts/build.mjs copies them into dist/); when the
- * engine runs unbundled (tests from out/), they are in the package's own dist folder.
+ * engine runs unbundled (tests from out/), they are in the package's own dist folder, resolved
+ * at run time from this file (a plain `require.resolve` would make esbuild try to bundle it).
  */
 function defaultWasmDir(): string {
   if (existsSync(path.join(__dirname, WASM_BINARY))) return __dirname;
-  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+  return path.dirname(createRequire(__filename).resolve('@tensorflow/tfjs-backend-wasm'));
 }
 
 function firstLine(text: string): string {
