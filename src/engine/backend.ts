@@ -20,6 +20,9 @@ class BackendUnavailable extends Error {
  * Makes `choice` the active TF.js backend, registers the project's kernels for it and returns
  * the name of the backend in use ('tensorflow' | 'wasm' | 'cpu'). 'auto' takes the first that
  * works of tfjs-node, wasm, cpu; an explicit choice that cannot be used throws.
+ *
+ * Call it before creating any tensor: TF.js moves a cpu tensor made by `cast(int32 → float32)`
+ * (e.g. `oneHot(...).toFloat()`) to wasm with its int32 bytes, so its values arrive corrupted.
  */
 export async function selectBackend(choice: BackendChoice, opts: { wasmDir?: string } = {}): Promise<string> {
   const attempts: Record<Exclude<BackendChoice, 'auto'>, () => Promise<void>> = {
