@@ -2,12 +2,14 @@
 // recall over problem cases, false alarms on healthy ones, per-code precision/recall, fix
 // accuracy (top fix among the accepted ones) and, with --verify-fixes, how much the top fix helped.
 //
-//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME] [--cli PATH]
+//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME] [--cli PATH] [--write-measured]
+//
+// --write-measured stores each case's measured numbers in cases.json (`measured`), the evidence behind its label.
 //
 // Needs `node scripts/build.mjs` first (npm run eval does it). Cases run one at a time: the
 // machine has 2 cores and every run trains a model.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -79,6 +81,17 @@ export function scoreCase(entry, report) {
     layer: chosen?.layer,
     verification: chosen && report.verifications?.find((v) => v.findingCode === chosen.code),
   };
+}
+
+/** The numbers behind a label: loss start/end against ln C, first/last gradient RMS ratio, worst dead fraction, findings. */
+function measuredNote(report) {
+  const losses = report.history.loss;
+  const fmt = (x) => (typeof x === 'number' ? Number(x.toPrecision(3)) : 'NaN');
+  const summary = report.layerSummary ?? [];
+  const firstLast = summary.length > 1 ? summary[0].ratioToLast : undefined;
+  const dead = Math.max(0, ...summary.map((l) => l.deadFraction ?? 0));
+  const findings = report.findings.map((f) => `${f.severity} ${f.code}${f.layer ? ` (${f.layer})` : ''}`).join(', ') || 'none';
+  return `${report.run.optimizer} lr ${report.run.learningRate}, ${report.run.steps} steps on ${report.run.data}: loss ${fmt(losses[0])} → ${fmt(losses[losses.length - 1])}; first/last gradient RMS ${fmt(firstLast)}; max dead fraction ${fmt(dead)}; findings: ${findings}`;
 }
 
 /** Recall, false alarms, per-code precision/recall and fix accuracy over scored cases. */
@@ -153,6 +166,7 @@ async function main() {
       const report = await analyseCase(entry, manifest.defaults, options);
       score = scoreCase(entry, report);
       score.finalLoss = report.history.loss[report.history.loss.length - 1];
+      score.measured = measuredNote(report);
     } catch (error) {
       // A run that fails scores as a miss (or, on a healthy model, as no alarm) and is listed, not fatal.
       score = { id: entry.id, healthy: entry.healthy, primary: entry.primary, detected: false, falseAlarm: false, codes: [], error: error.message };
@@ -162,6 +176,13 @@ async function main() {
     if (!flag('--json')) process.stderr.write(`${entry.id}: ${score.error ?? (score.codes.join(', ') || 'no problems')} (${score.seconds.toFixed(1)} s)\n`);
   }
   const summary = summarise(scored, entries);
+  if (flag('--write-measured')) {
+    for (const entry of manifest.cases) {
+      const score = scored.find((s) => s.id === entry.id);
+      if (score?.measured) entry.measured = score.measured;
+    }
+    writeFileSync(path.join(casesDir, 'cases.json'), JSON.stringify(manifest, null, 2) + '\n');
+  }
   if (flag('--json')) console.log(JSON.stringify({ summary, cases: scored }, null, 2));
   else printTable(scored, summary);
 }

@@ -23,6 +23,8 @@ const optimizer: Planner = (ctx) => planChangeOptimizer(ctx);
 const badInitEvidence = (finding: Finding) => typeof finding.evidence.peakStep === 'number' && finding.evidence.peakStep === 0;
 /** True when the first updates were far too large: the learning rate, not the architecture, did the damage. */
 const rateTooHighEvidence = (finding: Finding) => typeof finding.evidence.earlyUpdateRatio === 'number' && finding.evidence.earlyUpdateRatio > THRESHOLDS.updateRatioHigh.value;
+/** True when the units were dead before any update: the initial weights or biases are the cause. */
+const deadFromInitEvidence = (finding: Finding) => typeof finding.evidence.deadAtStart === 'number' && finding.evidence.deadAtStart >= THRESHOLDS.deadFraction.value;
 const onSgd = (ctx: FixContext) => ctx.options.optimizer === 'sgd' || ctx.options.optimizer === 'momentum';
 
 /**
@@ -42,7 +44,8 @@ function candidates(finding: Finding, ctx: FixContext): Planner[] {
     case 'non-finite':
       return [lowerRate, clip, initializer];
     case 'dying-relu':
-      return rateTooHighEvidence(finding) ? [lowerRate, leakyFromRelu, batchNorm] : [leakyFromRelu, initializer, lowerRate, batchNorm];
+      if (rateTooHighEvidence(finding)) return [lowerRate, leakyFromRelu, batchNorm];
+      return deadFromInitEvidence(finding) ? [initializer, leakyFromRelu, batchNorm] : [leakyFromRelu, initializer, lowerRate, batchNorm];
     case 'poor-initialization':
       return [initializer, batchNorm];
     case 'learning-rate-too-high':

@@ -51,15 +51,20 @@ export const dyingReluRule: Rule = {
     // A huge first update is what kills ReLUs under a too-high learning rate; the fixes read it.
     const update = earlyUpdateRatio(h);
     const rateNote = update && update.ratio > threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
+    // Dead before any update means the initial weights or biases killed the units, not training.
+    const atStart = h.steps[0]?.layers.find((l) => l.layer === hit.name);
+    const deadAtStart = (byActivation ? atStart?.deadFraction : atStart?.gradZeroFraction) ?? 0;
+    const startNote = deadAtStart >= threshold('deadFraction') ? `; ${fmt(deadAtStart * 100)} % were dead at step 0, before any update` : '';
     return {
       code: 'dying-relu',
       severity: gatedSeverity(progress),
       layer: hit.name,
-      message: `${hit.name}: ${fmt(hit.value * 100)} % ${what} (median over the second half of the run, threshold ${fmt(threshold('deadFraction') * 100)} %)${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `${hit.name}: ${fmt(hit.value * 100)} % ${what} (median over the second half of the run, threshold ${fmt(threshold('deadFraction') * 100)} %)${startNote}${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: {
         ...progressEvidence(progress),
         [byActivation ? 'deadFraction' : 'gradZeroFraction']: round(hit.value),
         persistentFraction: round(hit.hitFraction),
+        deadAtStart: round(deadAtStart),
         ...(update ? { earlyUpdateRatio: round(update.ratio) } : {}),
       },
       fixes: [],
