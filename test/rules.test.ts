@@ -241,3 +241,17 @@ test('same steps in → same findings out', () => {
   const second = run(context(sigmoidLayers), sigmoidHistory(60)).all;
   assert.deepEqual(first, second);
 });
+
+test('observe stays cheap over a long diverged run (10,000 steps × 20 layers)', () => {
+  const layers: LayerSpec[] = Array.from({ length: 20 }, (_, i) => ({ name: `conv2d_${i}`, activation: 'tanh', size: 576, units: 8 }));
+  const diagnoser = createDiagnoser(context(layers, 'sgd', 2));
+  const started = Date.now();
+  for (let step = 0; step < 10_000; step++) {
+    diagnoser.observe({ step, loss: step % 2 ? 210 : 90, layers: layers.map((spec) => layerStats(spec, 0.5, { saturatedFraction: 1, updateRatio: 1 })) });
+  }
+  const findings = diagnoser.finish();
+  const elapsed = Date.now() - started;
+  // Quadratic work over the history would take minutes here; linear takes about a second.
+  assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
+  assert.ok(findings.some((f) => f.code === 'oscillating-loss'));
+});

@@ -1,3 +1,4 @@
+import type { StepStats } from '../stats';
 import { fmt, History, median, round } from './history';
 import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
 import { threshold } from './thresholds';
@@ -9,25 +10,27 @@ export const nonFiniteRule: Rule = {
   code: 'non-finite',
   live: true,
   explainedBy: [],
-  evaluate(h) {
-    const index = h.steps.findIndex((s) => !Number.isFinite(s.loss) || s.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms)));
+  evaluate(h, final) {
+    const broken = (s: StepStats) => !Number.isFinite(s.loss) || s.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms));
+    // Live, every step is checked as it arrives, so only the newest needs looking at.
+    const index = final ? h.steps.findIndex(broken) : broken(h.steps[h.length - 1]) ? h.length - 1 : -1;
     if (index < 0) return undefined;
     const step = h.steps[index];
-    const broken = step.layers.find((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms));
+    const brokenLayer = step.layers.find((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms));
     const previous = index > 0 ? h.steps[index - 1] : undefined;
     const lastFiniteLoss = previous?.loss ?? NaN;
-    const where = broken ? `${broken.layer} gradient has ${broken.gradNonFinite} non-finite values` : 'the loss is non-finite';
+    const where = brokenLayer ? `${brokenLayer.layer} gradient has ${brokenLayer.gradNonFinite} non-finite values` : 'the loss is non-finite';
     const before = previous ? `; the step before, loss was ${fmt(lastFiniteLoss)} and the largest gradient RMS ${fmt(maxRms(previous.layers))}` : '';
     return {
       code: 'non-finite',
       severity: 'error',
-      layer: broken?.layer,
+      layer: brokenLayer?.layer,
       step: step.step,
       message: `${where} at step ${step.step} (loss ${fmt(step.loss)})${before}: training has broken down`,
       evidence: {
         step: step.step,
         loss: String(step.loss),
-        nonFiniteValues: broken?.gradNonFinite ?? 0,
+        nonFiniteValues: brokenLayer?.gradNonFinite ?? 0,
         ...(previous ? { lastFiniteLoss: round(lastFiniteLoss), maxGradRmsBefore: round(maxRms(previous.layers)) } : {}),
       },
       fixes: [],
@@ -52,7 +55,7 @@ export const explodingRule: Rule = {
   live: true,
   explainedBy: [],
   evaluate(h, final) {
-    if (!final && !brokenAtLatestStep(h)) return undefined;
+    if (!final && !newlyBroken(h)) return undefined;
     const finite = h.finiteSteps();
     const layers = h.gradientLayers();
     if (finite.length === 0 || layers.length === 0) return undefined;
@@ -133,15 +136,23 @@ export const explodingRule: Rule = {
   },
 };
 
-/** Cheap test that keeps the live check O(layers) per step until something has actually broken. */
-function brokenAtLatestStep(h: History): boolean {
-  const latest = h.steps[h.length - 1];
-  if (!latest) return false;
+function isBroken(h: History, step: StepStats | undefined): boolean {
+  if (!step) return false;
   return (
-    !Number.isFinite(latest.loss) ||
-    latest.loss > threshold('divergingLossFactor') * h.chanceLoss ||
-    latest.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms))
+    !Number.isFinite(step.loss) ||
+    step.loss > threshold('divergingLossFactor') * h.chanceLoss ||
+    step.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms))
   );
+}
+
+/**
+ * The live check runs on the step where the run breaks (and the one after, when the gradients
+ * of the breaking step were still finite), so it costs O(layers) per step, not O(steps), even
+ * when a diverged run stays broken for thousands of steps; `finish` decides on everything.
+ */
+function newlyBroken(h: History): boolean {
+  const latest = h.steps[h.length - 1];
+  return isBroken(h, latest) && !isBroken(h, h.steps[h.length - 3]);
 }
 
 // ──── vanishing-gradient ────
