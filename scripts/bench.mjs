@@ -116,6 +116,12 @@ async function runBench() {
       instrumentedMinMs: row.instrumentedMinMs,
       pytorchMinMs,
       ratioToPytorchOfMinimums: pytorchMinMs ? row.instrumentedMinMs / pytorchMinMs : null,
+      // CPU time per step (process CPU, all threads) against PyTorch on one thread, the
+      // engine's own setting (wasm is single-threaded in Node): least bent by a busy machine.
+      instrumentedCpuMs: row.instrumentedCpuMs,
+      pytorchSingleThreadCpuMs: pytorchSingleThread?.cpuMedianMs ?? null,
+      cpuRatioToPytorch: pytorchSingleThread ? row.instrumentedCpuMs / pytorchSingleThread.cpuMedianMs : null,
+      cpuInstrumentationOverhead: row.instrumentedCpuMs / row.engineCpuMs,
       plainSteps: row.plainSteps,
       instrumentedSteps: row.instrumentedSteps,
       capped: row.capped,
@@ -162,7 +168,7 @@ function measureTorch() {
 }
 
 function printTable(rows, machine, notes) {
-  const header = ['network', 'backend', 'engine ms', 'instrumented ms', 'PyTorch ms', 'PyTorch 1-thread ms', 'instrumented/PyTorch best', 'same, fastest steps', 'instrumented/plain', 'steps'];
+  const header = ['network', 'backend', 'engine ms', 'instrumented ms', 'PyTorch ms', 'PyTorch 1-thread ms', 'instrumented/PyTorch best', 'same, fastest steps', 'same, CPU time vs 1 thread', 'instrumented/plain', 'same, CPU time', 'steps'];
   const body = rows.map((r) => [
     r.name,
     r.backend,
@@ -172,7 +178,9 @@ function printTable(rows, machine, notes) {
     fixed(r.pytorchSingleThreadMs),
     r.ratioToPytorch === null ? '–' : `${r.ratioToPytorch.toFixed(1)}×`,
     r.ratioToPytorchOfMinimums === null ? '–' : `${r.ratioToPytorchOfMinimums.toFixed(1)}×`,
+    r.cpuRatioToPytorch === null ? '–' : `${r.cpuRatioToPytorch.toFixed(1)}×`,
     `${r.instrumentationOverhead.toFixed(3)}×`,
+    `${r.cpuInstrumentationOverhead.toFixed(3)}×`,
     `${r.plainSteps}+${r.instrumentedSteps}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
@@ -212,14 +220,19 @@ async function runWorker(backendChoice, names) {
     const trainer = new Trainer(model, { optimizer: 'adam', learningRate: 1e-3, loss: 'categorical_crossentropy', seed: SEED });
     const batches = syntheticBatches(tf, 4);
     const times = { plain: [], instrumented: [] };
+    const cpuTimes = { plain: [], instrumented: [] };
     let step = 0;
     const runStep = (kind) => {
       const { x, y } = batches[step % batches.length];
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       if (kind === 'plain') trainer.stepPlain(x, y);
       else trainer.stepInstrumented(x, y, step);
       step++;
-      return performance.now() - start;
+      const wallMs = performance.now() - start;
+      const cpu = process.cpuUsage(cpuStart);
+      cpuTimes[kind].push((cpu.user + cpu.system) / 1000);
+      return wallMs;
     };
     // A slow backend (stock-speed cpu takes seconds per step on the 10-conv nets) gets one
     // warm-up step per kind and shorter rounds, so the whole bench stays within minutes.
@@ -228,6 +241,7 @@ async function runWorker(backendChoice, names) {
     for (let i = 1; i < plan.warmup && slowStepMs < SLOW_STEP_MS; i++) slowStepMs = Math.max(runStep('plain'), runStep('instrumented'));
     const roundSize = slowStepMs < SLOW_STEP_MS ? ROUND : SLOW_ROUND;
     let capped = false;
+    cpuTimes.plain.length = cpuTimes.instrumented.length = 0; // warm-up steps do not count
     for (let roundIndex = 0; times.plain.length < plan.steps; roundIndex++) {
       const order = roundIndex % 2 === 0 ? ['plain', 'instrumented'] : ['instrumented', 'plain'];
       for (const kind of order) for (let i = 0; i < roundSize; i++) times[kind].push(runStep(kind));
@@ -236,19 +250,21 @@ async function runWorker(backendChoice, names) {
         break;
       }
     }
-    const profile = flags.profile ? { plain: await profileStep(tf, () => runStep('plain')), instrumented: await profileStep(tf, () => runStep('instrumented')) } : undefined;
-    rows.push({
+    const row = {
       name,
       backend,
       engineMs: median(times.plain),
       instrumentedMs: median(times.instrumented),
+      engineCpuMs: median(cpuTimes.plain),
+      instrumentedCpuMs: median(cpuTimes.instrumented),
       engineMinMs: Math.min(...times.plain),
       instrumentedMinMs: Math.min(...times.instrumented),
       plainSteps: times.plain.length,
       instrumentedSteps: times.instrumented.length,
       capped,
-      profile,
-    });
+    };
+    if (flags.profile) row.profile = { plain: await profileStep(tf, () => runStep('plain')), instrumented: await profileStep(tf, () => runStep('instrumented')) };
+    rows.push(row);
     trainer.dispose();
     model.dispose();
     tf.dispose(batches.flatMap((b) => [b.x, b.y]));
