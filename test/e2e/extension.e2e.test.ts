@@ -23,9 +23,10 @@ import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRows, runCommand,
 // through the lightbulb, then Stop on a long run and the engine process gone.
 
 const MODEL = 'samples/vanishing-sigmoid-10conv/keras2.json';
-// Long enough that Stop lands mid-run (VS Code here does not pick up a settings file changed
-// while it runs, so both runs use the same count), short enough for CI: ~10–40 s per run.
-const ANALYSIS_STEPS = 120;
+// Long enough that Stop lands mid-run even when the browser UI lags by 10 s on a busy 2-core
+// machine (code-server here does not pick up a settings file changed while it runs, so both
+// runs use the same count): 15–40 s per run.
+const ANALYSIS_STEPS = 400;
 const baseSettings = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
@@ -110,10 +111,20 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
   assert.match(vanishingRow, /Gradient Lens/);
   await screenshot('1-analysis-panel-and-problems');
 
-  await goToLine(page, markerLine + 1);
-  await page.keyboard.press('Control+.');
   const actions = page.getByRole('option').filter({ hasText: /relu|batchnormalization|initializ/i });
-  await actions.first().waitFor({ state: 'visible', timeout: 15_000 });
+  // Code actions are asked for after the cursor settles; on a busy machine the first Ctrl+. can come too early.
+  await waitFor(
+    'the quick fixes on the marker line (Ctrl+.)',
+    async () => {
+      await page.keyboard.press('Escape');
+      await goToLine(page, markerLine + 1);
+      await page.keyboard.press('Control+.');
+      await actions.first().waitFor({ state: 'visible', timeout: 5000 });
+      return true;
+    },
+    60_000,
+    1000,
+  );
   const offered = await actions.allInnerTexts();
   console.log(`quick fixes offered: ${offered.map((t) => t.trim()).join(' | ')}`);
   await screenshot('2-quick-fixes');
@@ -140,25 +151,26 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
   await screenshot('3-after-fix');
 });
 
-test('Stop Analysis cancels a long run and the engine process is gone; the run follows the fix, so the panel compares', { timeout: 240_000 }, async () => {
+test('Stop Analysis cancels a running analysis and the engine process is gone; the run follows the fix, so the panel compares', { timeout: 240_000 }, async () => {
   const logBefore = extensionLog().length;
-
   await runCommand(page, 'Gradient Lens: Analyze Gradients');
-  const running = await waitForHook(page, 'the long run to be under way', (h) => h.status.phase === 'running' && h.stepCount >= 3, 180_000);
-  assert.ok(running.charts.loss.seriesCount >= 2, `the previous run is drawn for comparison (loss series: ${running.charts.loss.seriesCount})`);
-  const pidMatch = /engine process (\d+) started/.exec(extensionLog().slice(logBefore));
-  assert.ok(pidMatch, 'the log names the engine process');
-  const enginePid = Number(pidMatch[1]);
-  assert.ok(processAlive(enginePid), `engine ${enginePid} runs`);
-  await screenshot('4-long-run');
+  const running = await waitForHook(page, 'the second run to be under way', (h) => h.status.phase === 'running' && h.stepCount >= 1, 180_000);
 
   const stopRequested = Date.now();
   await runCommand(page, 'Gradient Lens: Stop Analysis');
-  const stopped = await waitForHook(page, 'the panel to show the run stopped', (h) => h.status.phase === 'cancelled', 30_000);
+  console.log(`Stop issued from the palette ${Date.now() - stopRequested} ms after the panel showed step ${running.stepCount}`);
+  const stopped = await waitForHook(page, 'the panel to show the run stopped', (h) => h.status.phase !== 'running', 30_000);
+  assert.equal(stopped.status.phase, 'cancelled', `the run ended as ${stopped.status.phase} before Stop took effect`);
+  const runLog = extensionLog().slice(logBefore);
+  const pidMatch = /engine process (\d+) started/.exec(runLog);
+  assert.ok(pidMatch, 'the log names the engine process');
+  const enginePid = Number(pidMatch[1]);
   await waitFor('the engine process to exit', async () => (processAlive(enginePid) ? undefined : true), 15_000, 200);
-  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop, at step ${stopped.stepCount} of ${ANALYSIS_STEPS}`);
+  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop was issued, at step ${stopped.stepCount} of ${ANALYSIS_STEPS}`);
   assert.ok(stopped.stepCount < ANALYSIS_STEPS);
-  await screenshot('5-stopped');
+  assert.match(runLog, /stopping the analysis/);
+  assert.ok(running.charts.loss.seriesCount >= 2, `the run before the fix is drawn for comparison (loss series: ${running.charts.loss.seriesCount})`);
+  await screenshot('4-stopped-with-comparison');
 
   const delays = [...extensionLog().matchAll(/event loop max delay ([\d.]+) ms/g)].map((m) => Number(m[1]));
   console.log(`extension host event loop max delay per run: ${delays.join(', ')} ms`);

@@ -51,7 +51,8 @@ export async function runCommand(page: Page, label: string, timeoutMs = 90_000):
       } catch {
         return undefined;
       }
-      await page.keyboard.press('Enter');
+      // A click runs exactly this row; Enter would run whichever row has the focus.
+      await row.click();
       return true;
     },
     timeoutMs,
@@ -121,7 +122,7 @@ export async function waitForHook(page: Page, what: string, accept: (hook: ViewT
       return accept(hook) ? hook : undefined;
     },
     timeoutMs,
-    1000,
+    300,
   );
 }
 
