@@ -1,8 +1,13 @@
+import { installBatchNormTraining } from './batchNormTraining';
 import { registerCpuKernels } from './cpu';
 import { registerWasmKernels } from './wasm';
 
-/** Registers the project's kernels for a backend; a no-op for backends that need none. */
+/**
+ * Registers the project's kernels for a backend (none for tfjs-node, which has them all), and
+ * the closed-form BatchNormalization gradient, which helps every backend.
+ */
 export function registerKernelsFor(backendName: string): void {
   if (backendName === 'wasm') registerWasmKernels();
   else if (backendName === 'cpu') registerCpuKernels();
+  installBatchNormTraining();
 }

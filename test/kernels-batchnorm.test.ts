@@ -1,0 +1,100 @@
+// The closed-form training BatchNormalization against TF.js autodiff of the textbook formula,
+// on both backends: output, gradients for x, γ and β, and the moving statistics.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/engine/backend';
+
+const TOLERANCE = 1e-4;
+
+function relativeError(actual: tf.Tensor, expected: tf.Tensor): number {
+  const a = actual.dataSync();
+  const e = expected.dataSync();
+  assert.equal(a.length, e.length);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < e.length; i++) {
+    scale = Math.max(scale, Math.abs(e[i]));
+    worst = Math.max(worst, Math.abs(a[i] - e[i]));
+  }
+  return worst / (scale || 1);
+}
+
+for (const backendName of ['wasm', 'cpu'] as const) {
+  for (const shape of [[6, 5, 4, 3], [16, 7]]) {
+    test(`${backendName}: BatchNormalization ${shape} in training matches autodiff of (x − μ)/√(σ² + ε)·γ + β`, async () => {
+      await selectBackend(backendName);
+      const channels = shape[shape.length - 1];
+      const epsilon = 1e-3;
+      const momentum = 0.9;
+      const layer = tf.layers.batchNormalization({ axis: -1, epsilon, momentum, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' });
+      const x = tf.randomNormal(shape, 2, 3, 'float32', 1);
+      const weights = tf.randomNormal(shape, 0, 1, 'float32', 2);
+      layer.build(x.shape);
+      // getWeights hands out the variables themselves; the test needs the values before training.
+      const [gamma, beta, movingMean, movingVariance] = layer.getWeights().map((w) => tf.clone(w));
+      const axes = shape.slice(0, -1).map((_, axis) => axis);
+
+      const input = tf.variable(x);
+      const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, weights)));
+      const layerGamma = layer.trainableWeights[0].read();
+      const layerBeta = layer.trainableWeights[1].read();
+      const [g, b] = [tf.variable(gamma), tf.variable(beta)];
+      const textbook = tf.variableGrads(() => {
+        const { mean, variance } = tf.moments(input, axes);
+        return tf.sum(tf.mul(tf.add(tf.mul(tf.div(tf.sub(input, mean), tf.sqrt(tf.add(variance, epsilon))), g), b), weights));
+      }, [input, g, b]);
+      const pairs: Array<[string, tf.Tensor, tf.Tensor]> = [
+        ['x', viaLayer.grads[input.name], textbook.grads[input.name]],
+        ['gamma', viaLayer.grads[(layerGamma as tf.Variable).name], textbook.grads[g.name]],
+        ['beta', viaLayer.grads[(layerBeta as tf.Variable).name], textbook.grads[b.name]],
+      ];
+      for (const [name, actual, expected] of pairs) {
+        assert.ok(actual && expected, `gradient for ${name}`);
+        const err = relativeError(actual, expected);
+        assert.ok(err <= TOLERANCE, `d/d${name}: relative error ${err}`);
+      }
+
+      // One training-mode forward pass moves the averages toward the batch statistics.
+      layer.setWeights([gamma, beta, movingMean, movingVariance]);
+      const y = layer.apply(x, { training: true }) as tf.Tensor;
+      const { mean, variance } = tf.moments(x, axes);
+      const expectedOutput = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+      assert.ok(relativeError(y, expectedOutput) <= TOLERANCE, 'output');
+      const [, , newMean, newVariance] = layer.getWeights();
+      const towards = (old: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(old, momentum), tf.mul(batch, 1 - momentum));
+      assert.ok(relativeError(newMean, towards(movingMean, mean)) <= TOLERANCE, 'moving mean');
+      assert.ok(relativeError(newVariance, towards(movingVariance, variance)) <= TOLERANCE, 'moving variance');
+      assert.equal(newMean.shape[0], channels);
+
+      // Inference uses the moving statistics (the layer's own code path).
+      const inference = layer.apply(x, { training: false }) as tf.Tensor;
+      const expectedInference = tf.add(tf.mul(tf.div(tf.sub(x, newMean), tf.sqrt(tf.add(newVariance, epsilon))), gamma), beta);
+      assert.ok(relativeError(inference, expectedInference) <= TOLERANCE, 'inference');
+    });
+  }
+}
+
+test('a training step with BatchNormalization leaks no tensors', async () => {
+  await selectBackend('wasm');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 2], filters: 4, kernelSize: 3, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization({}),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3 }),
+    ],
+  });
+  const x = tf.randomNormal([4, 8, 8, 2], 0, 1, 'float32', 3);
+  const labels = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]);
+  const optimizer = tf.train.sgd(0.1);
+  const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+  step();
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 20; i++) step();
+  assert.equal(tf.memory().numTensors, tensors);
+  model.dispose();
+  optimizer.dispose();
+  tf.dispose([x, labels]);
+});
