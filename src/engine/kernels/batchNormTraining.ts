@@ -66,19 +66,22 @@ export function normalizeInTraining(
 ): { normalized: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = Array.from({ length: x.rank - 1 }, (_, axis) => axis);
   const { mean, variance } = tf.moments(x, axes);
-  const normalize = tf.customGrad(((...tensors: tf.Tensor[]) => {
-    const [input, gamma, beta] = tensors;
-    const value = tf.batchNorm(input, mean, variance, beta as tf.Tensor1D, gamma as tf.Tensor1D, epsilon);
+  const normalize = tf.customGrad(((...args: unknown[]) => {
+    const [input, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    // The gradient runs after the layer's scope has disposed its own tensors: everything it
+    // reads goes through `save`, which keeps a reference until backpropagation is done.
+    save([input, gamma, mean, variance]);
     return {
-      value,
-      gradFunc: (dy: tf.Tensor) => {
-        const count = input.size / gamma.size;
-        const inverseStd = tf.rsqrt(tf.add(variance, epsilon));
-        const centred = tf.mul(tf.sub(input, mean), inverseStd);
+      value: tf.batchNorm(input, mean, variance, beta as tf.Tensor1D, gamma as tf.Tensor1D, epsilon),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedInput, savedGamma, savedMean, savedVariance] = saved;
+        const count = savedInput.size / savedGamma.size;
+        const inverseStd = tf.rsqrt(tf.add(savedVariance, epsilon));
+        const centred = tf.mul(tf.sub(savedInput, savedMean), inverseStd);
         const betaGrad = tf.sum(dy, axes);
         const gammaGrad = tf.sum(tf.mul(dy, centred), axes);
         const inputGrad = tf.mul(
-          tf.div(tf.mul(gamma, inverseStd), count),
+          tf.div(tf.mul(savedGamma, inverseStd), count),
           tf.sub(tf.sub(tf.mul(dy, count), betaGrad), tf.mul(centred, gammaGrad)),
         );
         return [inputGrad, gammaGrad, betaGrad];
