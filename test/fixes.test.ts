@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseTree, type ParseError } from 'jsonc-parser';
 import { applyEdits, planFixes } from '../src/shared/fixes/index';
+import { proposedLearningRate } from '../src/shared/fixes/trainingFixes';
 import { locateModel, locateTrainingConfig } from '../src/shared/locator';
 import type { FixContext } from '../src/shared/diagnosis';
 import type { Finding, Fix } from '../src/shared/findings';
@@ -233,4 +234,13 @@ test('no planner produces overlapping edits on any case file', () => {
     const ctx = context(file);
     for (const code of codes) for (const fix of planFixes(finding(code), ctx)) assertValidModel(applyEdits(ctx.text, fix.edits));
   }
+});
+
+test('learning-rate fixes go back to the optimizer default when far off it, else by 10×', () => {
+  assert.equal(proposedLearningRate(1e-6, 'adam', 'raise'), 0.001);
+  assert.equal(proposedLearningRate(3, 'sgd', 'lower'), 0.01);
+  assert.equal(proposedLearningRate(0.2, 'adam', 'lower'), 0.001);
+  assert.equal(proposedLearningRate(0.001, 'sgd', 'raise'), 0.01);
+  assert.equal(proposedLearningRate(0.01, 'sgd', 'lower'), 0.001);
+  assert.equal(proposedLearningRate(0.05, 'sgd', 'lower'), 0.005);
 });

@@ -96,7 +96,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   if (warnings.length > 0) report.warnings = warnings;
   loaded.model.dispose();
   if (options.verifyFixes && !run.cancelled) {
-    report.verifications = await verifyFixes(loaded, resolved, run, findings, (message) => sink({ type: 'log', message }), signal);
+    report.verifications = await verifyFixes(loaded, options, resolved, run, findings, (message) => sink({ type: 'log', message }), signal);
   }
   report.run.durationMs = Date.now() - started;
   sink({ type: 'done', report });

@@ -2,12 +2,13 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Finding, FixVerification } from '../../shared/findings';
 import type { FindingCode } from '../../shared/codes';
-import type { ResolvedRunOptions } from '../../shared/runOptions';
+import type { ResolvedRunOptions, RunOptions } from '../../shared/runOptions';
 import type { StepStats } from '../../shared/stats';
 import { createDiagnoser } from '../../shared/rules/index';
 import { applyEdits } from '../../shared/fixes/index';
 import { trainLoadedModel, type TrainedRun } from './trainLoaded';
 import { loadModelFile, type LoadedModel } from '../model/load';
+import { resolveRunOptions } from './options';
 
 type RunFigures = FixVerification['before'];
 
@@ -34,11 +35,14 @@ function remainingCodes(run: TrainedRun, resolved: ResolvedRunOptions): FindingC
 
 /**
  * Applies each finding's best fix to the file text in memory and trains the edited model with
- * the same options and seed. The edited text is written next to the model (so TF.js weight
+ * the same seed and data. Settings are resolved again from the edited file (the caller's explicit
+ * options still win), so a fix that edits the training config — learning rate, optimizer,
+ * clipping — takes effect in the re-run. The edited text is written next to the model (so TF.js weight
  * shard paths still resolve) under a hidden name, and removed afterwards.
  */
 export async function verifyFixes(
   original: LoadedModel,
+  requested: RunOptions,
   resolved: ResolvedRunOptions,
   before: TrainedRun,
   findings: Finding[],
@@ -67,10 +71,11 @@ export async function verifyFixes(
       writeFileSync(editedPath, applyEdits(original.text, fix.edits));
       const edited = await loadModelFile(editedPath, { seed: resolved.seed });
       try {
-        log(`verifying ${fix.code} for ${finding.code}${finding.layer ? ` at ${finding.layer}` : ''}`);
-        const after = await trainLoadedModel(edited, resolved, { signal });
+        const editedResolved = resolveRunOptions({ ...requested, data: resolved.data }, edited.trainingConfig, original.path, resolved.backend, []);
+        log(`verifying ${fix.code} for ${finding.code}${finding.layer ? ` at ${finding.layer}` : ''} (${editedResolved.optimizer} lr ${editedResolved.learningRate})`);
+        const after = await trainLoadedModel(edited, editedResolved, { signal });
         verification.after = runFigures(after.history);
-        verification.remaining = remainingCodes(after, resolved);
+        verification.remaining = remainingCodes(after, editedResolved);
       } finally {
         edited.model.dispose();
       }

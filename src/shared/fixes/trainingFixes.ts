@@ -1,5 +1,6 @@
 import type { Node } from 'jsonc-parser';
 import type { OptimizerName } from '../codes';
+import { DEFAULT_LEARNING_RATE } from '../runOptions';
 import type { FixContext } from '../diagnosis';
 import type { Fix } from '../findings';
 import { locateTrainingConfig, type TrainingConfigLocation } from '../locator';
@@ -86,14 +87,21 @@ class TrainingPlan {
   }
 }
 
-/** Learning rates a fix proposes: a factor of 10, rounded to one significant digit so the file reads well. */
-function scaledRate(rate: number, factor: number): number {
-  return Number((rate * factor).toPrecision(1));
+/**
+ * The learning rate a fix proposes: a factor of 10 toward the optimizer's Keras default, or the
+ * default itself when the rate is more than 10× off it (a 1e-6 Adam rate raised only to 1e-5
+ * still would not train). Rounded to one significant digit so the file reads well.
+ */
+export function proposedLearningRate(current: number, optimizer: OptimizerName, direction: 'lower' | 'raise'): number {
+  const standard = DEFAULT_LEARNING_RATE[optimizer];
+  if (direction === 'raise' && current * 10 < standard) return standard;
+  if (direction === 'lower' && current / 10 > standard) return standard;
+  return Number((current * (direction === 'lower' ? 0.1 : 10)).toPrecision(1));
 }
 
 export function planLearningRate(ctx: FixContext, direction: 'lower' | 'raise'): Fix {
   const current = ctx.options.learningRate;
-  const next = scaledRate(current, direction === 'lower' ? 0.1 : 10);
+  const next = proposedLearningRate(current, ctx.options.optimizer, direction);
   const code = direction === 'lower' ? 'lower-learning-rate' : 'raise-learning-rate';
   const title = `${direction === 'lower' ? 'Lower' : 'Raise'} the learning rate from ${current} to ${next}`;
   const plan = new TrainingPlan(ctx);
