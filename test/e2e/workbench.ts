@@ -51,8 +51,10 @@ export async function runCommand(page: Page, label: string, timeoutMs = 90_000):
       } catch {
         return undefined;
       }
-      // A click runs exactly this row; Enter would run whichever row has the focus.
-      await row.click();
+      // Enter runs the focused (first) row; a click the matching one when it is further down.
+      const first = page.locator(QUICK_ROWS).first();
+      if ((await first.innerText()).includes(label)) await page.keyboard.press('Enter');
+      else await row.click();
       return true;
     },
     timeoutMs,
@@ -84,7 +86,8 @@ export async function openFile(page: Page, relativePath: string): Promise<void> 
 
 /** Moves the cursor to a one-based line with Go to Line (Ctrl+G). */
 export async function goToLine(page: Page, line: number): Promise<void> {
-  await page.locator('.monaco-editor .view-lines').first().click();
+  // The text editor in the editor area (the Chat and other views hold monaco editors too).
+  await page.locator('.part.editor .editor-instance .monaco-editor .view-lines').first().click({ timeout: 5000 });
   await page.keyboard.press('Control+G');
   const input = page.locator(QUICK_INPUT);
   await input.waitFor({ state: 'visible', timeout: 5000 });
