@@ -279,8 +279,8 @@ async function profileStep(tf, step) {
     for (let i = 0; i < PROFILED_STEPS; i++) stepMs += step() / PROFILED_STEPS;
   });
   const byName = new Map();
-  // Names ending in __op are custom-gradient scopes wrapping a kernel that is listed too.
-  for (const kernel of info.kernels.filter((k) => !k.name.endsWith('__op'))) {
+  // Custom-gradient scopes ('…__op', 'unnamed scope') wrap kernels that are listed too.
+  for (const kernel of info.kernels.filter((k) => !k.name.endsWith('__op') && k.name !== 'unnamed scope')) {
     const entry = byName.get(kernel.name) ?? { name: kernel.name, ms: 0, calls: 0 };
     entry.ms += kernel.kernelTimeMs / PROFILED_STEPS;
     entry.calls += 1 / PROFILED_STEPS;
