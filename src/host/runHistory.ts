@@ -76,10 +76,6 @@ export class RunHistory {
     this.status = { phase: 'idle' };
   }
 
-  get isActive(): boolean {
-    return this.status.phase === 'starting' || this.status.phase === 'running';
-  }
-
   snapshot(settings: ViewSettings): SnapshotMessage {
     return {
       type: 'snapshot',
