@@ -23,10 +23,9 @@ import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRows, runCommand,
 // through the lightbulb, then Stop on a long run and the engine process gone.
 
 const MODEL = 'samples/vanishing-sigmoid-10conv/keras2.json';
-// Long enough that Stop lands mid-run even when the browser UI lags by 10 s on a busy 2-core
-// machine (code-server here does not pick up a settings file changed while it runs, so both
-// runs use the same count): 15–40 s per run.
-const ANALYSIS_STEPS = 400;
+const ANALYSIS_STEPS = 200;
+/** The Stop test's run: far longer than any machine takes to press Stop. */
+const LONG_RUN_STEPS = 100_000;
 const baseSettings = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
@@ -74,6 +73,18 @@ function screenshot(name: string): Promise<Buffer> {
 function extensionLog(): string {
   const file = findExtensionLog(folders);
   return file ? fs.readFileSync(file, 'utf8') : '';
+}
+
+/** Where the log stands now; a reloaded window writes a new log file, read from its start. */
+function logMark(): { file: string | undefined; length: number } {
+  const file = findExtensionLog(folders);
+  return { file, length: file ? fs.readFileSync(file, 'utf8').length : 0 };
+}
+
+function extensionLogSince(mark: { file: string | undefined; length: number }): string {
+  const file = findExtensionLog(folders);
+  if (!file) return '';
+  return fs.readFileSync(file, 'utf8').slice(file === mark.file ? mark.length : 0);
 }
 
 test('Analyze Gradients marks the vanishing first conv layer, charts every layer, and the preferred quick fix edits the file', { timeout: 420_000 }, async () => {
@@ -151,10 +162,25 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
   await screenshot('3-after-fix');
 });
 
-test('Stop Analysis cancels a running analysis and the engine process is gone; the run follows the fix, so the panel compares', { timeout: 240_000 }, async () => {
-  const logBefore = extensionLog().length;
+test('the run after the fix is drawn against the run before it', { timeout: 240_000 }, async () => {
   await runCommand(page, 'Gradient Lens: Analyze Gradients');
-  const running = await waitForHook(page, 'the second run to be under way', (h) => h.status.phase === 'running' && h.stepCount >= 1, 180_000);
+  const after = await waitForHook(page, 'the run after the fix to finish', (h) => ['done', 'failed', 'cancelled'].includes(h.status.phase) && h.stepCount > 0, 180_000);
+  assert.equal(after.status.phase, 'done');
+  assert.ok(after.charts.loss.seriesCount >= 2, `the run before the fix is drawn for comparison (loss series: ${after.charts.loss.seriesCount})`);
+  await screenshot('4-before-after');
+});
+
+test('Stop Analysis cancels a running analysis and the engine process is gone', { timeout: 300_000 }, async () => {
+  // code-server reads a changed settings file only on reload: reload the window with a run
+  // length no machine finishes before Stop.
+  writeUserSettings(folders, { ...baseSettings, 'gradientLens.steps': LONG_RUN_STEPS });
+  await runCommand(page, 'Developer: Reload Window');
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  await openFile(page, MODEL);
+  const logBefore = logMark();
+  await runCommand(page, 'Gradient Lens: Analyze Gradients');
+  const running = await waitForHook(page, 'the long run to be under way', (h) => h.status.phase === 'running' && h.stepCount >= 1, 180_000);
+  assert.equal(running.status.totalSteps, LONG_RUN_STEPS, 'the reloaded window uses the new step count');
 
   const stopRequested = Date.now();
   // A palette pick on a busy machine is sometimes lost; the host logs every Stop it receives.
@@ -162,27 +188,23 @@ test('Stop Analysis cancels a running analysis and the engine process is gone; t
     'the host to receive Stop',
     async () => {
       await runCommand(page, 'Gradient Lens: Stop Analysis');
-      const received = () => extensionLog().slice(logBefore).includes('stopping the analysis');
-      return (await waitFor('the stop in the log', async () => (received() ? true : undefined), 4000, 250).catch(() => undefined));
+      const received = () => extensionLogSince(logBefore).includes('stopping the analysis');
+      return await waitFor('the stop in the log', async () => (received() ? true : undefined), 4000, 250).catch(() => undefined);
     },
     60_000,
     0,
   );
-  console.log(`Stop received by the host ${Date.now() - stopRequested} ms after the panel showed step ${running.stepCount}`);
   const stopped = await waitForHook(page, 'the panel to show the run stopped', (h) => h.status.phase !== 'running', 30_000);
-  assert.equal(stopped.status.phase, 'cancelled', `the run ended as ${stopped.status.phase} before Stop took effect`);
-  const runLog = extensionLog().slice(logBefore);
+  assert.equal(stopped.status.phase, 'cancelled');
+  const runLog = extensionLogSince(logBefore);
   const pidMatch = /engine process (\d+) started/.exec(runLog);
   assert.ok(pidMatch, 'the log names the engine process');
   const enginePid = Number(pidMatch[1]);
   await waitFor('the engine process to exit', async () => (processAlive(enginePid) ? undefined : true), 15_000, 200);
-  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop was issued, at step ${stopped.stepCount} of ${ANALYSIS_STEPS}`);
-  assert.ok(stopped.stepCount < ANALYSIS_STEPS);
-  assert.match(runLog, /stopping the analysis/);
-  assert.ok(running.charts.loss.seriesCount >= 2, `the run before the fix is drawn for comparison (loss series: ${running.charts.loss.seriesCount})`);
-  await screenshot('4-stopped-with-comparison');
+  console.log(`stop: engine ${enginePid} gone ${Date.now() - stopRequested} ms after Stop was first issued, at step ${stopped.stepCount} of ${LONG_RUN_STEPS}`);
+  await screenshot('5-stopped');
 
   const delays = [...extensionLog().matchAll(/event loop max delay ([\d.]+) ms/g)].map((m) => Number(m[1]));
-  console.log(`extension host event loop max delay per run: ${delays.join(', ')} ms`);
-  assert.ok(delays.length >= 2, 'each run logs its event-loop delay');
+  console.log(`extension host event loop max delay per run (this window): ${delays.join(', ')} ms`);
+  assert.ok(delays.length >= 1, 'each run logs its event-loop delay');
 });
