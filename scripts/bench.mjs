@@ -48,7 +48,7 @@ const plan = flags.quick
 
 if (flags.help) {
   console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...]
-  --quick     fewer steps (${10} per kind instead of 30)
+  --quick     fewer steps (10 per kind instead of 30) and a 6 s budget per slow network
   --json      print { networks: [{ name, backend, engineMs, instrumentedMs, pytorchMs, ratioToPytorch, instrumentationOverhead, ... }] }
               pytorchMs uses threads = cores; ratioToPytorch divides by the better of that and one thread
   --profile   also time each kernel over ${PROFILED_STEPS} plain and ${PROFILED_STEPS} instrumented steps (tf.profile) and print where the time goes
