@@ -89,7 +89,7 @@ test('before/after: the previous run is the comparison after a fix or a re-run, 
   assert.equal(chooseComparison({ ...previous, steps: [] }, { kind: 'rerun' }), null);
   assert.equal(chooseComparison(previous, { kind: 'rerun' })?.label, 'previous run');
   const afterFix = chooseComparison(previous, { kind: 'after-fix', fixTitle: "Use 'relu' in conv2d" });
-  assert.equal(afterFix?.label, "before: Use 'relu' in conv2d");
+  assert.equal(afterFix?.label, 'before fix');
   assert.equal(afterFix?.steps, previous.steps);
 });
 

@@ -97,6 +97,7 @@ export class AnalysisController implements vscode.Disposable {
     await this.revealPanel(document);
 
     this.log.info(`analysing ${modelPath} with ${JSON.stringify(options)}`);
+    if (effectiveTrigger.kind === 'after-fix') this.log.info(`drawn against the run before the fix "${effectiveTrigger.fixTitle}"`);
     const engine = new EngineProcess({
       enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath,
       execPath: engineRuntime((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key)),

@@ -19,6 +19,7 @@ export function chooseComparison(previous: ComparisonRun | undefined, trigger: R
     case 'rerun':
       return { ...previous, label: 'previous run' };
     case 'after-fix':
-      return { ...previous, label: `before: ${trigger.fixTitle}` };
+      // Legends are narrow: the fix's full title would be cut off there.
+      return { ...previous, label: 'before fix' };
   }
 }
