@@ -4,6 +4,7 @@ import type { Finding, Fix } from '../src/shared/findings';
 import type { LayerInfo } from '../src/shared/model';
 import type { Range } from '../src/shared/textRange';
 import type { ComparisonRun } from '../src/shared/viewProtocol';
+import { emptyStepSeries, StepSeriesBuilder } from '../src/shared/stepSeries';
 import { describeFinding, MODEL_LEVEL_RANGE, rangesIntersect } from '../src/host/diagnosticModel';
 import { canApplyEdits, chooseFixes } from '../src/host/fixSelection';
 import { chooseComparison, decideAnalyze } from '../src/host/runDecisions';
@@ -83,14 +84,16 @@ test('a second Analyze while one runs asks to restart; otherwise it starts', () 
 });
 
 test('before/after: the previous run is the comparison after a fix or a re-run, not on a fresh analysis', () => {
-  const previous: ComparisonRun = { label: 'previous run', layers: [], steps: [{ step: 0, loss: 2.3, layers: [] }], findings: [] };
+  const recorded = new StepSeriesBuilder([]);
+  recorded.append([{ step: 0, loss: 2.3, layers: [] }]);
+  const previous: ComparisonRun = { label: 'previous run', layers: [], series: recorded.build(), findings: [] };
   assert.equal(chooseComparison(previous, { kind: 'fresh' }), null);
   assert.equal(chooseComparison(undefined, { kind: 'rerun' }), null);
-  assert.equal(chooseComparison({ ...previous, steps: [] }, { kind: 'rerun' }), null);
+  assert.equal(chooseComparison({ ...previous, series: emptyStepSeries() }, { kind: 'rerun' }), null);
   assert.equal(chooseComparison(previous, { kind: 'rerun' })?.label, 'previous run');
   const afterFix = chooseComparison(previous, { kind: 'after-fix', fixTitle: "Use 'relu' in conv2d" });
   assert.equal(afterFix?.label, 'before fix');
-  assert.equal(afterFix?.steps, previous.steps);
+  assert.equal(afterFix?.series, previous.series);
 });
 
 test('settings become run options; unset or invalid overrides are left to the model file and defaults', () => {
@@ -130,7 +133,8 @@ test('the run history gives a snapshot with every step so far, and the report re
   history.addSteps([{ step: 0, loss: 2.3, layers: [] }, { step: 1, loss: 2.2, layers: [] }]);
   history.addFinding(finding({ layer: 'conv2d' }));
   const live = history.snapshot({ chartPointBudget: 400 });
-  assert.equal(live.steps.length, 2);
+  assert.deepEqual([...live.series.step], [0, 1]);
+  assert.deepEqual([...live.series.loss], [2.3, 2.2]);
   assert.deepEqual(live.status, { phase: 'running', step: 2, totalSteps: 3, message: 'backend wasm' });
   assert.deepEqual(live.layers.map((l) => l.name), ['conv2d', 'conv2d_9', 'dense']);
 
@@ -145,7 +149,28 @@ test('the run history gives a snapshot with every step so far, and the report re
   assert.equal(history.status.phase, 'cancelled');
   assert.equal(history.status.step, 2);
   assert.equal(history.findings.length, 2);
-  assert.equal(history.asComparison().steps.length, 2);
+  assert.equal(history.asComparison().series.step.length, 2);
   history.clear();
   assert.equal(history.snapshot({ chartPointBudget: 400 }).modelPath, null);
+});
+
+test('step series: typed-array columns in step order, NaN where a step lacks a layer or accuracy, exact-size buffers', () => {
+  const builder = new StepSeriesBuilder(['conv2d', 'dense']);
+  const layer = (name: string, gradRms: number) => ({ layer: name, gradL2: 0, gradRms, gradMeanAbs: 0, gradMaxAbs: 0, gradZeroFraction: 0, gradNonFinite: 0, weightL2: 1, updateRatio: 0 });
+  const many = Array.from({ length: 100 }, (_, i) => ({ step: i + 1, loss: 2 - i / 100, accuracy: i / 100, layers: [layer('dense', 0.1), layer('conv2d', 1e-8 * (i + 1))] }));
+  builder.append([{ step: 0, loss: 2.3, layers: [layer('dense', 0.05)] }]);
+  builder.append(many);
+  const series = builder.build();
+  assert.equal(builder.length, 101);
+  assert.deepEqual(series.layers, ['conv2d', 'dense']);
+  assert.ok(series.gradRms instanceof Float64Array && series.step instanceof Float64Array);
+  assert.equal(series.gradRms.buffer.byteLength, 101 * 2 * 8, 'no spare capacity travels with the snapshot');
+  assert.ok(Number.isNaN(series.gradRms[0]), 'step 0 had no conv2d');
+  assert.equal(series.gradRms[1], 0.05);
+  assert.ok(Number.isNaN(series.accuracy[0]));
+  assert.equal(series.gradRms[100 * 2], 1e-6);
+  assert.equal(series.step[100], 100);
+  assert.equal(series.latest?.step, 100);
+  builder.append([{ step: 101, loss: 1, layers: [] }]);
+  assert.equal(series.step.length, 101, 'a built series is a copy, not a view of the growing buffers');
 });

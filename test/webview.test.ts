@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import type { Finding } from '../src/shared/findings';
-import type { RunStatus, ViewTestHook, ViewToHostMessage } from '../src/shared/viewProtocol';
+import { VIEW_PROTOCOL_VERSION, type RunStatus, type ViewTestHook, type ViewToHostMessage } from '../src/shared/viewProtocol';
 import { serveHarness, type Harness } from './webviewHarness';
 
 const root = path.resolve(__dirname, '../..');
@@ -210,7 +210,7 @@ describe('webview panel in Chromium', () => {
 
   test('posts ready with the protocol version and shows the empty state', async () => {
     const posted = await page.evaluate(() => window.__posted);
-    assert.deepEqual(posted[0], { type: 'ready', protocolVersion: 1 });
+    assert.deepEqual(posted[0], { type: 'ready', protocolVersion: VIEW_PROTOCOL_VERSION });
     assert.equal(await page.locator('.empty-state').isVisible(), true);
   });
 

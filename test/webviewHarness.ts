@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { VIEW_PROTOCOL_VERSION } from '../src/shared/viewProtocol';
 
 const NONCE = 'gradientlenstest';
 
@@ -109,20 +110,34 @@ function steps(from, count, layerCount, scale) {
   for (let s = from; s < from + count; s++) out.push(step(s, layerCount, scale));
   return out;
 }
+// The columns the host's StepSeriesBuilder makes (src/shared/stepSeries.ts), typed arrays and all.
+function series(list, layerCount) {
+  const names = layers(layerCount).filter((l) => l.instrumented).map((l) => l.name);
+  const gradRms = new Float64Array(list.length * names.length).fill(NaN);
+  list.forEach((s, i) => s.layers.forEach((l) => { gradRms[i * names.length + names.indexOf(l.layer)] = l.gradRms; }));
+  return {
+    layers: names,
+    step: Float64Array.from(list, (s) => s.step),
+    loss: Float64Array.from(list, (s) => s.loss),
+    accuracy: Float64Array.from(list, (s) => s.accuracy ?? NaN),
+    gradRms,
+    latest: list.length ? list[list.length - 1] : null,
+  };
+}
 onmessage = async ({ data }) => {
   if (data.cmd === 'snapshot') {
     const spec = data.spec;
     postMessage({
       deliver: {
         type: 'snapshot',
-        protocolVersion: 1,
+        protocolVersion: ${VIEW_PROTOCOL_VERSION},
         status: spec.status,
         modelPath: spec.modelPath,
         layers: layers(spec.layers),
-        steps: steps(0, spec.steps, spec.layers),
+        series: series(steps(0, spec.steps, spec.layers), spec.layers),
         findings: spec.findings,
         comparison: spec.comparisonScale === undefined ? null
-          : { label: 'previous run', layers: layers(spec.layers), steps: steps(0, spec.steps, spec.layers, spec.comparisonScale), findings: [] },
+          : { label: 'previous run', layers: layers(spec.layers), series: series(steps(0, spec.steps, spec.layers, spec.comparisonScale), spec.layers), findings: [] },
         settings: { chartPointBudget: spec.budget },
       },
       done: true,

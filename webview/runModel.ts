@@ -1,5 +1,6 @@
 import type { Finding } from '../src/shared/findings';
 import type { StepStats } from '../src/shared/stats';
+import type { StepSeries } from '../src/shared/stepSeries';
 import {
   DEFAULT_VIEW_SETTINGS,
   type ComparisonRun,
@@ -81,8 +82,22 @@ export class RunModel {
     this.findingsVersion++;
     this.setLayers(msg.layers);
     this.current = this.makeTrace('this run');
-    this.appendSteps(msg.steps);
+    this.appendSeries(msg.series);
     this.comparison = msg.comparison ? this.traceOf(msg.comparison) : null;
+  }
+
+  private appendSeries(series: StepSeries): void {
+    const width = series.layers.length;
+    const slots = series.layers.map((name) => this.layerSlot.get(name));
+    for (let i = 0; i < series.step.length; i++) {
+      this.rmsScratch.fill(NaN);
+      slots.forEach((slot, column) => {
+        if (slot !== undefined) this.rmsScratch[slot] = series.gradRms[i * width + column];
+      });
+      this.gradientRms.append(series.step[i], this.rmsScratch);
+      this.current.lossAccuracy.append(series.step[i], [series.loss[i], series.accuracy[i]]);
+    }
+    this.current.latest = series.latest;
   }
 
   appendSteps(steps: StepStats[]): void {
@@ -129,11 +144,9 @@ export class RunModel {
 
   private traceOf(run: ComparisonRun): RunTrace {
     const trace = this.makeTrace(run.label);
-    for (const step of run.steps) {
-      if (step.step <= trace.lossAccuracy.lastStep) continue;
-      trace.lossAccuracy.append(step.step, [step.loss, step.accuracy ?? NaN]);
-      trace.latest = step;
-    }
+    const { step, loss, accuracy } = run.series;
+    for (let i = 0; i < step.length; i++) trace.lossAccuracy.append(step[i], [loss[i], accuracy[i]]);
+    trace.latest = run.series.latest;
     return trace;
   }
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { EngineToHostMessage } from '../shared/engineProtocol';
 import { assertNever } from '../shared/engineProtocol';
@@ -106,7 +107,11 @@ export class AnalysisController implements vscode.Disposable {
     this.active = run;
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, true);
     this.eventLoop.start();
-    engine.onMessage((message) => this.handle(run, message));
+    engine.onMessage((message) => {
+      const started = performance.now();
+      this.handle(run, message);
+      this.eventLoop.noteHandled(message.type, performance.now() - started);
+    });
     run.ended = engine.start(modelPath, options).then((result) => {
       // A run stopped by signal sends no report: the history still ends, as cancelled.
       if (result.kind === 'killed') this.endWithoutReport(run);
@@ -173,7 +178,7 @@ export class AnalysisController implements vscode.Disposable {
         this.diagnostics.replaceAll(report.findings);
         this.panel.sendSnapshot();
         this.statusBar.show(this.history.status);
-        if (this.history.steps.length > 0) this.previousRuns.set(run.modelPath, this.history.asComparison());
+        if (this.history.stepCount > 0) this.previousRuns.set(run.modelPath, this.history.asComparison());
         this.log.info(
           `run ${report.run.cancelled ? 'cancelled' : 'done'}: ${report.run.stepsCompleted ?? report.run.steps} steps in ${report.run.durationMs} ms ` +
             `(median step ${report.run.stepMsMedian} ms, backend ${report.run.backend}), ${report.findings.length} finding(s)`,
@@ -218,7 +223,10 @@ export class AnalysisController implements vscode.Disposable {
     this.log.info(`engine process ${run.engine.pid ?? '?'} ended`);
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, false);
     const delay = this.eventLoop.stop();
-    this.log.info(`event loop max delay ${delay.maxMs.toFixed(1)} ms (p99 ${delay.p99Ms.toFixed(1)} ms)`);
+    this.log.info(
+      `event loop max delay ${delay.maxMs.toFixed(1)} ms (p99 ${delay.p99Ms.toFixed(1)} ms); slowest engine message handled in ${delay.slowestHandling.ms.toFixed(1)} ms (${delay.slowestHandling.type})` +
+        (delay.stalls.length ? `; stalls ${delay.stalls.map((s) => `${s.gapMs.toFixed(0)} ms at +${s.atMs.toFixed(0)} ms after ${s.lastType}`).join(', ')}` : ''),
+    );
   }
 
   private async revealPanel(document: vscode.TextDocument): Promise<void> {

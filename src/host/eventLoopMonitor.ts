@@ -1,4 +1,15 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+
+export interface EventLoopReport {
+  maxMs: number;
+  p99Ms: number;
+  /** The engine message whose handling took longest: tells our own work from the rest of the host's. */
+  slowestHandling: { type: string; ms: number };
+  stalls: Array<{ atMs: number; gapMs: number; lastType: string }>;
+}
+
+const TICK_MS = 10;
+const STALL_MS = 40;
 
 /**
  * Measures how long the extension host's event loop stalls during a run (the quality bar is
@@ -6,19 +17,40 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
  */
 export class EventLoopMonitor {
   private histogram: IntervalHistogram | undefined;
+  private slowestHandling = { type: 'none', ms: 0 };
+  private lastType = 'none';
+  private stalls: EventLoopReport['stalls'] = [];
+  private ticker: NodeJS.Timeout | undefined;
 
   start(): void {
     this.histogram?.disable();
     this.histogram = monitorEventLoopDelay({ resolution: 10 });
     this.histogram.enable();
+    this.slowestHandling = { type: 'none', ms: 0 };
+    this.stalls = [];
+    const startedAt = performance.now();
+    let last = startedAt;
+    clearInterval(this.ticker);
+    this.ticker = setInterval(() => {
+      const now = performance.now();
+      if (now - last > STALL_MS) this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, lastType: this.lastType });
+      last = now;
+    }, TICK_MS);
+  }
+
+  noteHandled(type: string, ms: number): void {
+    this.lastType = type;
+    if (ms > this.slowestHandling.ms) this.slowestHandling = { type, ms };
   }
 
   /** Stops measuring; the largest delay seen since `start`, in milliseconds. */
-  stop(): { maxMs: number; p99Ms: number } {
+  stop(): EventLoopReport {
     const histogram = this.histogram;
     this.histogram = undefined;
-    if (!histogram) return { maxMs: 0, p99Ms: 0 };
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+    if (!histogram) return { maxMs: 0, p99Ms: 0, slowestHandling: this.slowestHandling, stalls: [] };
     histogram.disable();
-    return { maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6 };
+    return { maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, slowestHandling: this.slowestHandling, stalls: this.stalls };
   }
 }

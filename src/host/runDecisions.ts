@@ -12,7 +12,7 @@ export type RunTrigger = { kind: 'fresh' } | { kind: 'rerun' } | { kind: 'after-
 
 /** The previous run of the same file to draw dashed, or null. */
 export function chooseComparison(previous: ComparisonRun | undefined, trigger: RunTrigger): ComparisonRun | null {
-  if (!previous || previous.steps.length === 0) return null;
+  if (!previous || previous.series.step.length === 0) return null;
   switch (trigger.kind) {
     case 'fresh':
       return null;

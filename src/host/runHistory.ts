@@ -2,6 +2,7 @@ import type { Finding } from '../shared/findings';
 import type { LayerInfo } from '../shared/model';
 import type { Report } from '../shared/report';
 import type { StepStats } from '../shared/stats';
+import { StepSeriesBuilder } from '../shared/stepSeries';
 import {
   VIEW_PROTOCOL_VERSION,
   type ComparisonRun,
@@ -23,7 +24,8 @@ export class RunHistory {
   status: RunStatus = { phase: 'idle' };
   modelPath: string | null = null;
   layers: LayerInfo[] = [];
-  steps: StepStats[] = [];
+  /** The steps as the panel draws them; StepStats objects are not kept (a long run would hold millions). */
+  private series = new StepSeriesBuilder([]);
   findings: Finding[] = [];
   comparison: ComparisonRun | null = null;
   report: Report | undefined;
@@ -32,7 +34,7 @@ export class RunHistory {
     this.status = { phase: 'starting', step: 0, totalSteps };
     this.modelPath = modelPath;
     this.layers = [];
-    this.steps = [];
+    this.series = new StepSeriesBuilder([]);
     this.findings = [];
     this.comparison = comparison;
     this.report = undefined;
@@ -40,11 +42,16 @@ export class RunHistory {
 
   ready(layers: LayerInfo[], totalSteps: number, backend: string): void {
     this.layers = layers;
+    this.series = new StepSeriesBuilder(layers.filter((layer) => layer.instrumented).map((layer) => layer.name));
     this.status = { phase: 'running', step: 0, totalSteps, message: `backend ${backend}` };
   }
 
+  get stepCount(): number {
+    return this.series.length;
+  }
+
   addSteps(steps: readonly StepStats[]): void {
-    this.steps.push(...steps);
+    this.series.append(steps);
     const last = steps[steps.length - 1];
     if (last) this.status = { ...this.status, step: last.step + 1 };
   }
@@ -57,7 +64,7 @@ export class RunHistory {
   finish(report: Report): void {
     this.report = report;
     this.findings = [...report.findings];
-    const completed = report.run.stepsCompleted ?? this.steps.length;
+    const completed = report.run.stepsCompleted ?? this.series.length;
     this.status = {
       phase: report.run.cancelled ? 'cancelled' : 'done',
       step: completed,
@@ -83,7 +90,7 @@ export class RunHistory {
       status: this.status,
       modelPath: this.modelPath,
       layers: toViewLayers(this.layers),
-      steps: this.steps,
+      series: this.series.build(),
       findings: this.findings,
       comparison: this.comparison,
       settings,
@@ -92,6 +99,6 @@ export class RunHistory {
 
   /** This run, as the "before" of a later run of the same file. */
   asComparison(): ComparisonRun {
-    return { label: 'previous run', layers: toViewLayers(this.layers), steps: this.steps, findings: this.findings };
+    return { label: 'previous run', layers: toViewLayers(this.layers), series: this.series.build(), findings: this.findings };
   }
 }

@@ -1,6 +1,7 @@
 import type { Finding } from './findings';
 import type { LayerInfo } from './model';
 import type { StepStats } from './stats';
+import type { StepSeries } from './stepSeries';
 
 /**
  * Messages between the extension host and the Gradient Lens side panel (the webview), sent
@@ -18,7 +19,7 @@ import type { StepStats } from './stats';
  *
  * Bump the version when a message changes shape; additions of optional fields do not bump it.
  */
-export const VIEW_PROTOCOL_VERSION = 1;
+export const VIEW_PROTOCOL_VERSION = 2;
 
 /** The subset of LayerInfo the panel needs, in model-file order. */
 export type ViewLayer = Pick<LayerInfo, 'name' | 'className'> & { instrumented: boolean };
@@ -40,7 +41,7 @@ export interface ComparisonRun {
   /** Shown in legends, e.g. "before fix" or the time the run finished. */
   label: string;
   layers: ViewLayer[];
-  steps: StepStats[];
+  series: StepSeries;
   findings: Finding[];
 }
 
@@ -67,8 +68,8 @@ export interface SnapshotMessage {
   /** Absolute path of the analysed model file; null before the first run. */
   modelPath: string | null;
   layers: ViewLayer[];
-  /** Every step so far, in order. */
-  steps: StepStats[];
+  /** Every step so far, in order, as typed-array columns (binary in postMessage, not JSON). */
+  series: StepSeries;
   findings: Finding[];
   comparison: ComparisonRun | null;
   settings: ViewSettings;
