@@ -5,7 +5,11 @@ export interface EventLoopReport {
   p99Ms: number;
   /** The engine message whose handling took longest: tells our own work from the rest of the host's. */
   slowestHandling: { type: string; ms: number };
-  stalls: Array<{ atMs: number; gapMs: number; lastType: string }>;
+  /**
+   * Ticks that came late. `cpuMs` is the process's CPU time over the gap: near the gap, the
+   * host was busy (our code, VS Code's, or GC); near zero, it was waiting for a core.
+   */
+  stalls: Array<{ atMs: number; gapMs: number; cpuMs: number; lastType: string }>;
 }
 
 const TICK_MS = 10;
@@ -30,11 +34,17 @@ export class EventLoopMonitor {
     this.stalls = [];
     const startedAt = performance.now();
     let last = startedAt;
+    let lastCpu = process.cpuUsage();
     clearInterval(this.ticker);
     this.ticker = setInterval(() => {
       const now = performance.now();
-      if (now - last > STALL_MS) this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, lastType: this.lastType });
+      const cpu = process.cpuUsage();
+      if (now - last > STALL_MS) {
+        const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+        this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, cpuMs, lastType: this.lastType });
+      }
       last = now;
+      lastCpu = cpu;
     }, TICK_MS);
   }
 
