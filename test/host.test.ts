@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Finding, Fix } from '../src/shared/findings';
@@ -8,7 +9,7 @@ import { emptyStepSeries, StepSeriesBuilder } from '../src/shared/stepSeries';
 import { describeFinding, MODEL_LEVEL_RANGE, rangesIntersect } from '../src/host/diagnosticModel';
 import { canApplyEdits, chooseFixes } from '../src/host/fixSelection';
 import { chooseComparison, decideAnalyze } from '../src/host/runDecisions';
-import { runOptionsFromSettings, viewSettingsFromSettings, engineRuntime } from '../src/host/settingsModel';
+import { runOptionsFromSettings, viewSettingsFromSettings, engineRuntime, resolveDataSetting } from '../src/host/settingsModel';
 import { UpdateThrottle } from '../src/host/updateThrottle';
 import { RunHistory } from '../src/host/runHistory';
 
@@ -173,4 +174,11 @@ test('step series: typed-array columns in step order, NaN where a step lacks a l
   assert.equal(series.latest?.step, 100);
   builder.append([{ step: 101, loss: 1, layers: [] }]);
   assert.equal(series.step.length, 101, 'a built series is a copy, not a view of the growing buffers');
+});
+
+test('a relative data setting is resolved against the workspace folder; keywords and absolute paths stay', () => {
+  assert.equal(resolveDataSetting('data/train-images-idx3-ubyte.gz', '/w'), path.resolve('/w', 'data/train-images-idx3-ubyte.gz'));
+  assert.equal(resolveDataSetting('fashion-mnist', '/w'), 'fashion-mnist');
+  assert.equal(resolveDataSetting('/abs/x.npy', '/w'), '/abs/x.npy');
+  assert.equal(resolveDataSetting(undefined, '/w'), undefined);
 });

@@ -12,7 +12,7 @@ import { COMMANDS, CONTEXT_KEYS, PANEL_VIEW_ID, SETTINGS_SECTION } from './ids';
 import type { PanelViewProvider } from './panelProvider';
 import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
 import type { RunHistory } from './runHistory';
-import { engineRuntime, runOptionsFromSettings } from './settingsModel';
+import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './settingsModel';
 import type { RunStatusBar } from './statusBar';
 
 interface ActiveRun {
@@ -90,7 +90,9 @@ export class AnalysisController implements vscode.Disposable {
     const fixTitle = this.fixesApplied.get(modelPath);
     this.fixesApplied.delete(modelPath);
     const effectiveTrigger: RunTrigger = fixTitle !== undefined ? { kind: 'after-fix', fixTitle } : trigger;
-    const options = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
+    const options = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION, document.uri).get(key));
+    const data = resolveDataSetting(options.data, vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? path.dirname(modelPath));
+    if (data !== undefined) options.data = data;
     this.history.begin(modelPath, options.steps, chooseComparison(this.previousRuns.get(modelPath), effectiveTrigger));
     this.diagnostics.begin({ uri: document.uri, version: document.version, layers: located.layers });
     this.panel.sendSnapshot();

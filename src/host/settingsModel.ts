@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { BACKENDS, OPTIMIZERS, type BackendChoice, type OptimizerName } from '../shared/codes';
 import type { RunOptions } from '../shared/runOptions';
 import { DEFAULT_VIEW_SETTINGS, type ViewSettings } from '../shared/viewProtocol';
@@ -44,4 +45,15 @@ export function viewSettingsFromSettings(read: SettingReader): ViewSettings {
 export function engineRuntime(read: SettingReader): string | undefined {
   const runtime = read('nodeRuntime');
   return typeof runtime === 'string' && runtime.trim() !== '' ? runtime.trim() : undefined;
+}
+
+const DATA_KEYWORDS = new Set(['auto', 'synthetic', 'fashion-mnist']);
+
+/**
+ * A relative `gradientLens.data` path means relative to the workspace folder (as VS Code users
+ * write paths in settings), not to the engine process's working directory, which is arbitrary.
+ */
+export function resolveDataSetting(data: string | undefined, baseFolder: string): string | undefined {
+  if (data === undefined || DATA_KEYWORDS.has(data) || path.isAbsolute(data)) return data;
+  return path.resolve(baseFolder, data);
 }
