@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend';
+import { BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS } from '../src/engine/kernels/registry';
 
 const TOLERANCE = 1e-4;
 
@@ -73,6 +74,37 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       assert.ok(relativeError(inference, expectedInference) <= TOLERANCE, 'inference');
     });
   }
+}
+
+for (const backendName of ['wasm', 'cpu'] as const) {
+  test(`${backendName}: the project's BatchNorm statistics and gradient kernels equal tf.moments and the closed form in TF.js ops`, async () => {
+    await selectBackend(backendName);
+    for (const shape of [[6, 5, 4, 3], [16, 7], [2, 9, 9, 1], [32, 14, 14, 8], [3, 2, 2, 33]]) {
+      tf.tidy(() => {
+        const channels = shape[shape.length - 1];
+        const axes = shape.slice(0, -1).map((_, axis) => axis);
+        const epsilon = 1e-3;
+        const x = tf.randomNormal(shape, 5, 2, 'float32', 11);
+        const dy = tf.randomNormal(shape, 0, 1, 'float32', 12);
+        const gamma = tf.randomNormal([channels], 1, 0.5, 'float32', 13);
+        const [mean, variance] = tf.engine().runKernel(CHANNEL_MOMENTS, { x }) as tf.Tensor[];
+        const expected = tf.moments(x, axes);
+        assert.ok(relativeError(mean, expected.mean) <= TOLERANCE, `${shape}: mean`);
+        assert.ok(relativeError(variance, expected.variance) <= TOLERANCE, `${shape}: variance`);
+
+        const [dx, dGamma, dBeta] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { x, dy, gamma, mean, variance }, { epsilon }) as tf.Tensor[];
+        const count = x.size / channels;
+        const inverseStd = tf.rsqrt(tf.add(variance, epsilon));
+        const normalized = tf.mul(tf.sub(x, mean), inverseStd);
+        const expectedBeta = tf.sum(dy, axes);
+        const expectedGamma = tf.sum(tf.mul(dy, normalized), axes);
+        const expectedDx = tf.mul(tf.mul(gamma, inverseStd), tf.sub(tf.sub(dy, tf.div(expectedBeta, count)), tf.div(tf.mul(normalized, expectedGamma), count)));
+        assert.ok(relativeError(dBeta, expectedBeta) <= TOLERANCE, `${shape}: dβ`);
+        assert.ok(relativeError(dGamma, expectedGamma) <= TOLERANCE, `${shape}: dγ`);
+        assert.ok(relativeError(dx, expectedDx) <= TOLERANCE, `${shape}: dx`);
+      });
+    }
+  });
 }
 
 test('a training step with BatchNormalization leaks no tensors', async () => {

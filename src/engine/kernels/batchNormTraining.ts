@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS } from './registry';
 
 /**
  * Training-mode BatchNormalization with its gradient written out. tfjs-layers normalises
@@ -65,7 +66,7 @@ export function normalizeInTraining(
   epsilon: number,
 ): { normalized: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = Array.from({ length: x.rank - 1 }, (_, axis) => axis);
-  const { mean, variance } = tf.moments(x, axes);
+  const { mean, variance } = batchMoments(x, axes);
   const normalize = tf.customGrad(((...args: unknown[]) => {
     const [input, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     // The gradient runs after the layer's scope has disposed its own tensors: everything it
@@ -75,6 +76,10 @@ export function normalizeInTraining(
       value: tf.batchNorm(input, mean, variance, beta as tf.Tensor1D, gamma as tf.Tensor1D, epsilon),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedInput, savedGamma, savedMean, savedVariance] = saved;
+        if (hasProjectKernel(BATCH_NORM_TRAINING_GRAD)) {
+          const inputs = { x: savedInput, dy, gamma: savedGamma, mean: savedMean, variance: savedVariance };
+          return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, inputs, { epsilon }) as tf.Tensor[];
+        }
         const count = savedInput.size / savedGamma.size;
         const inverseStd = tf.rsqrt(tf.add(savedVariance, epsilon));
         const centred = tf.mul(tf.sub(savedInput, savedMean), inverseStd);
@@ -89,4 +94,14 @@ export function normalizeInTraining(
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return { normalized: normalize(x, scale, offset), mean, variance };
+}
+
+function batchMoments(x: tf.Tensor, axes: number[]): { mean: tf.Tensor; variance: tf.Tensor } {
+  if (!hasProjectKernel(CHANNEL_MOMENTS)) return tf.moments(x, axes);
+  const [mean, variance] = tf.engine().runKernel(CHANNEL_MOMENTS, { x }) as tf.Tensor[];
+  return { mean, variance };
+}
+
+function hasProjectKernel(kernelName: string): boolean {
+  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
 }

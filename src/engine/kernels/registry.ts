@@ -11,6 +11,13 @@ export interface ProjectKernel {
   create(stock: tf.KernelFunc | undefined): tf.KernelFunc;
 }
 
+/**
+ * Kernels with no TF.js counterpart, under the project's own names; code that runs them checks
+ * they are registered for the active backend (tfjs-node has none) and otherwise uses TF.js ops.
+ */
+export const CHANNEL_MOMENTS = 'GradientLensChannelMoments';
+export const BATCH_NORM_TRAINING_GRAD = 'GradientLensBatchNormTrainingGrad';
+
 const ours = new WeakSet<tf.KernelFunc>();
 
 /**

@@ -1,8 +1,10 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
+import { batchNormTrainingGradKernel } from './BatchNormTrainingGrad';
+import { channelMomentsKernel } from './ChannelMoments';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { maxPoolGradKernel } from './MaxPoolGrad';
 
-export const cpuKernels: readonly ProjectKernel[] = [conv2DBackpropFilterKernel, maxPoolGradKernel];
+export const cpuKernels: readonly ProjectKernel[] = [conv2DBackpropFilterKernel, maxPoolGradKernel, channelMomentsKernel, batchNormTrainingGradKernel];
 
 export function registerCpuKernels(): void {
   registerProjectKernels(cpuKernels);

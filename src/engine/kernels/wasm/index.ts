@@ -1,6 +1,8 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
 import { batchMatMulKernel } from './BatchMatMul';
+import { batchNormTrainingGradKernel } from './BatchNormTrainingGrad';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
+import { channelMomentsKernel } from './ChannelMoments';
 import { conv2DKernel } from './Conv2D';
 import { conv2DBackpropFilterKernel } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
@@ -21,6 +23,8 @@ export const wasmKernels: readonly ProjectKernel[] = [
   ...broadcastingBinaryKernels,
   sliceKernel,
   fusedBatchNormKernel,
+  channelMomentsKernel,
+  batchNormTrainingGradKernel,
   batchMatMulKernel,
   identityKernel,
 ];
