@@ -125,6 +125,23 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
   assert.match(vanishingRow, /Gradient Lens/);
   await screenshot('1-analysis-panel-and-problems');
 
+  // The panel's finding reveals its layer: move the cursor away, activate the finding, and the
+  // editor's cursor lands on the layer's line.
+  await goToLine(page, 1);
+  const panel = await panelFrame(page);
+  await panel.locator('li.finding[role="button"]').first().click();
+  const cursorLine = await waitFor(
+    'the editor cursor on the revealed layer',
+    async () => {
+      const position = await page.locator('.statusbar-item', { hasText: /^Ln \d+, Col \d+/ }).first().innerText().catch(() => '');
+      const line = Number(/^Ln (\d+)/.exec(position)?.[1]);
+      return line === markerLine ? line : undefined;
+    },
+    20_000,
+    250,
+  );
+  assert.equal(cursorLine, markerLine);
+
   const actions = page.getByRole('option').filter({ hasText: /relu|batchnormalization|initializ/i });
   // Code actions are asked for after the cursor settles; on a busy machine the first Ctrl+. can come too early.
   await waitFor(
