@@ -17,6 +17,7 @@ export interface ProjectKernel {
  */
 export const CHANNEL_MOMENTS = 'GradientLensChannelMoments';
 export const BATCH_NORM_TRAINING_GRAD = 'GradientLensBatchNormTrainingGrad';
+export const ADAM_UPDATE = 'GradientLensAdamUpdate';
 
 const ours = new WeakSet<tf.KernelFunc>();
 

@@ -1,4 +1,5 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
+import { adamUpdateKernel } from './AdamUpdate';
 import { batchMatMulKernel } from './BatchMatMul';
 import { batchNormTrainingGradKernel } from './BatchNormTrainingGrad';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
@@ -27,6 +28,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   batchNormTrainingGradKernel,
   batchMatMulKernel,
   identityKernel,
+  adamUpdateKernel,
 ];
 
 export function registerWasmKernels(): void {
