@@ -5,7 +5,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend';
-import { isProjectKernel } from '../src/engine/kernels/registry';
+import { ADAM_UPDATE, BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS, isProjectKernel } from '../src/engine/kernels/registry';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -114,8 +114,8 @@ for (const backendName of ['wasm', 'cpu'] as const) {
 
     test('the project kernels are registered', () => {
       const expected = backendName === 'wasm'
-        ? ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Tile']
-        : ['Conv2DBackpropFilter', 'MaxPoolGrad'];
+        ? ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Tile', CHANNEL_MOMENTS, BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE]
+        : ['Conv2DBackpropFilter', 'MaxPoolGrad', CHANNEL_MOMENTS, BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE];
       for (const name of expected) assert.ok(isProjectKernel(name, backendName), name);
     });
 
