@@ -132,6 +132,37 @@ test('tensor count stays flat over 500 steps', () => {
   trainer.dispose();
 });
 
+test('weight and update figures follow kernels changed between instrumented steps', () => {
+  const model = tinyConvNet({ seed: 13 });
+  const learningRate = 0.1;
+  const trainer = new Trainer(model, { optimizer: 'sgd', learningRate, loss: 'categorical_crossentropy', seed: 13 });
+  const { x, y } = batch(9);
+  const conv = model.getLayer('conv');
+  const kernelL2 = () => tf.tidy(() => tf.norm(conv.getWeights()[0]).dataSync()[0]);
+  const assertConvFigures = (stats: ReturnType<Trainer['stepInstrumented']>, weightL2: number) => {
+    const figures = stats.layers[0];
+    assert.ok(Math.abs(figures.weightL2 - weightL2) < 1e-5 * weightL2, `weight L2 ${figures.weightL2} vs ${weightL2}`);
+    // Plain SGD moves the kernel by exactly learningRate × gradient.
+    const expectedRatio = (learningRate * figures.gradL2) / weightL2;
+    assert.ok(Math.abs(figures.updateRatio - expectedRatio) < 1e-3 * expectedRatio, `update ratio ${figures.updateRatio} vs ${expectedRatio}`);
+  };
+
+  let before = kernelL2();
+  assertConvFigures(trainer.stepInstrumented(x, y, 0), before);
+  before = kernelL2();
+  assertConvFigures(trainer.stepInstrumented(x, y, 1), before);
+  trainer.stepPlain(x, y);
+  before = kernelL2();
+  assertConvFigures(trainer.stepInstrumented(x, y, 2), before);
+  const [kernel, bias] = conv.getWeights();
+  const tripled = tf.mul(kernel, 3);
+  conv.setWeights([tripled, bias]);
+  tripled.dispose();
+  before = kernelL2();
+  assertConvFigures(trainer.stepInstrumented(x, y, 3), before);
+  trainer.dispose();
+});
+
 test('the same seed gives identical statistics', () => {
   const run = () => {
     const model = tinyConvNet({ seed: 11 });

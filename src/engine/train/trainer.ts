@@ -4,7 +4,7 @@ import type { LayerStepStats, StepStats } from '../../shared/stats';
 import { UsageError } from '../errors';
 import { summariseGradient, summariseUpdate } from './gradientStats';
 import { activationFigureCount, activationFigures, summariseActivation } from './activationStats';
-import { planForward, type ForwardPlan } from './forwardPlan';
+import { planForward, type ActivationKind, type ForwardPlan } from './forwardPlan';
 import { computeLoss, knownLosses, parseLossName, type LossKind } from './losses';
 import { createOptimizer } from './optimizers';
 import { deriveSeed } from './random';
@@ -47,6 +47,18 @@ export class Trainer {
   private readonly optimizer: tf.Optimizer;
   private readonly lossKind: LossKind;
   private readonly noiseLayers: Array<tf.layers.Layer & { seed?: number }>;
+  /** Distinct activations read back (a conv and the BatchNormalization after it share their ReLU's). */
+  private readonly activationTaps: Array<{ outputIndex: number; kind: ActivationKind }> = [];
+  /** Per instrumented layer, its entry in `activationTaps`. */
+  private readonly tapOfLayer: number[];
+  /**
+   * The kernels as read back after the last instrumented update, and the storage they were
+   * read from. They are the next step's weights before its update as long as no kernel was
+   * reassigned in between (a plain step, `setWeights`): `assign` gives a variable new
+   * storage, so unchanged storage means unchanged values, and a step can skip reading the
+   * kernels before its update.
+   */
+  private kernelsAfterLastStep?: { storage: tf.DataId[]; values: Float32Array };
   private plainStepsTaken = 0;
 
   constructor(
@@ -60,6 +72,10 @@ export class Trainer {
     this.plan = planForward(model, lossKind);
     this.optimizer = createOptimizer(opts.optimizer, opts.learningRate);
     this.instrumentedLayers = this.plan.instrumented.map((layer) => layer.name);
+    this.tapOfLayer = this.plan.instrumented.map(({ activationIndex, activationKind }) => {
+      const known = this.activationTaps.findIndex((tap) => tap.outputIndex === activationIndex && tap.kind === activationKind);
+      return known >= 0 ? known : this.activationTaps.push({ outputIndex: activationIndex, kind: activationKind }) - 1;
+    });
     this.noiseLayers = model.layers.filter((layer) => DROPOUT_LAYERS.has(layer.getClassName()));
   }
 
@@ -92,12 +108,13 @@ export class Trainer {
     }, this.plan.trainableVariables);
 
     const layers = this.plan.instrumented;
-    const weightsBefore = layers.map((layer) => tf.clone(layer.variable));
+    const kernelsBeforeKnown = this.kernelsAfterLastStep?.storage.every((dataId, i) => layers[i].variable.dataId === dataId) ?? false;
+    const kernelsBefore = kernelsBeforeKnown ? [] : layers.map((layer) => tf.clone(layer.variable));
     const gradients = layers.map((layer) => grads[layer.variable.name] ?? tf.zerosLike(layer.variable));
     const clipped = this.clip(grads);
     this.optimizer.applyGradients(clipped);
     const readBack = tf.tidy(() => {
-      const activations = layers.flatMap((layer) => activationFigures(outputs[layer.activationIndex], layer.activationKind));
+      const activations = this.activationTaps.flatMap((tap) => activationFigures(outputs[tap.outputIndex], tap.kind));
       // Scores, labels and kernels are small: reading them back and reducing in JS takes
       // fewer kernel dispatches than argMax/equal/sum and per-layer norms on the backend.
       const flat = (t: tf.Tensor) => tf.reshape(t, [-1]);
@@ -107,14 +124,14 @@ export class Trainer {
         flat(y),
         ...activations,
         ...gradients.map(flat),
-        ...weightsBefore.map(flat),
+        ...kernelsBefore.map(flat),
         ...layers.map((layer) => flat(layer.variable)),
       ]);
     });
     const data = readBack.dataSync() as Float32Array;
 
-    const stats = this.unpack(data, step, x.shape[0], outputs);
-    tf.dispose([value, readBack, ...weightsBefore, ...outputs]);
+    const stats = this.unpack(data, step, x.shape[0], outputs, kernelsBeforeKnown);
+    tf.dispose([value, readBack, ...kernelsBefore, ...outputs]);
     tf.dispose(gradients);
     tf.dispose(grads);
     if (clipped !== grads) tf.dispose(clipped);
@@ -126,25 +143,32 @@ export class Trainer {
     this.optimizer.dispose();
   }
 
-  private unpack(data: Float32Array, step: number, batchSize: number, outputs: tf.Tensor[]): StepStats {
+  private unpack(data: Float32Array, step: number, batchSize: number, outputs: tf.Tensor[], kernelsBeforeKnown: boolean): StepStats {
     const layers = this.plan.instrumented;
     const scores = outputs[0].size;
     const accuracy = batchAccuracy(data.subarray(1, 1 + scores), data.subarray(1 + scores, 1 + 2 * scores), scores / batchSize);
-    let activationOffset = 1 + 2 * scores;
-    let gradientOffset = activationOffset + layers.reduce((n, layer) => n + activationFigureCount(outputs[layer.activationIndex], layer.activationKind), 0);
+    let offset = 1 + 2 * scores;
+    const activationSummaries = this.activationTaps.map((tap) => {
+      const activation = outputs[tap.outputIndex];
+      const end = offset + activationFigureCount(activation, tap.kind);
+      const summary = summariseActivation(data.subarray(offset, end), activation, tap.kind);
+      offset = end;
+      return summary;
+    });
     const kernelsSize = layers.reduce((n, layer) => n + layer.variable.size, 0);
-    let weightOffset = gradientOffset + kernelsSize;
-    const layerStats: LayerStepStats[] = layers.map((layer) => {
-      const size = layer.variable.size;
-      const activation = outputs[layer.activationIndex];
-      const activationEnd = activationOffset + activationFigureCount(activation, layer.activationKind);
-      const activationSummary = summariseActivation(data.subarray(activationOffset, activationEnd), activation, layer.activationKind);
-      activationOffset = activationEnd;
-      const gradientSummary = summariseGradient(data.subarray(gradientOffset, gradientOffset + size));
-      gradientOffset += size;
-      const update = summariseUpdate(data.subarray(weightOffset, weightOffset + size), data.subarray(weightOffset + kernelsSize, weightOffset + kernelsSize + size));
-      weightOffset += size;
-      return { layer: layer.name, ...gradientSummary, ...update, ...activationSummary };
+    const gradientsStart = offset;
+    const kernelsAfterStart = gradientsStart + (kernelsBeforeKnown ? 1 : 2) * kernelsSize;
+    const kernelsBefore = kernelsBeforeKnown ? this.kernelsAfterLastStep!.values : data.subarray(gradientsStart + kernelsSize, kernelsAfterStart);
+    const kernelsAfter = data.subarray(kernelsAfterStart, kernelsAfterStart + kernelsSize);
+    this.kernelsAfterLastStep = { storage: layers.map((layer) => layer.variable.dataId), values: kernelsAfter };
+
+    let kernelOffset = 0;
+    const layerStats: LayerStepStats[] = layers.map((layer, i) => {
+      const end = kernelOffset + layer.variable.size;
+      const gradientSummary = summariseGradient(data.subarray(gradientsStart + kernelOffset, gradientsStart + end));
+      const update = summariseUpdate(kernelsBefore.subarray(kernelOffset, end), kernelsAfter.subarray(kernelOffset, end));
+      kernelOffset = end;
+      return { layer: layer.name, ...gradientSummary, ...update, ...activationSummaries[this.tapOfLayer[i]] };
     });
     return { step, loss: data[0], accuracy, layers: layerStats };
   }
