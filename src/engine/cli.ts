@@ -123,7 +123,7 @@ function program(): Command {
     .option('--learning-rate <x>', 'learning rate (default: the file\'s, else the optimizer\'s Keras default)')
     .option('--optimizer <name>', 'sgd | momentum | adam | rmsprop | adagrad | adadelta | adamax (default: the file\'s, else adam)')
     .option('--loss <name>', 'categorical_crossentropy | sparse_categorical_crossentropy | mse | binary_crossentropy')
-    .option('--data <spec>', 'synthetic | fashion-mnist | PATH (default: Fashion-MNIST for 28×28×1 inputs with 10 classes, else synthetic)')
+    .option('--data <spec>', 'synthetic | fashion-mnist | PATH: IDX files, a .npy pair, or a folder of class subfolders of PNG/JPEG images (default: Fashion-MNIST for 28×28×1 inputs with 10 classes, else synthetic)')
     .option('--seed <n>', 'seed for weights, batches and data (default 42)')
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('auto'))
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))

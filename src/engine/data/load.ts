@@ -8,7 +8,7 @@ export const AUTO_DATA = 'auto';
 /**
  * The training data for a model with this input shape (without batch) and class count.
  * `spec`: 'auto' (the bundled Fashion-MNIST subset where the model fits it, else synthetic),
- * 'synthetic', 'fashion-mnist', or a path to IDX / .npy data. Throws InputError on bad data.
+ * 'synthetic', 'fashion-mnist', or a path to IDX / .npy data or a folder of class image folders. Throws InputError on bad data.
  */
 export async function loadDataset(spec: string, inputShape: number[], numClasses: number, seed: number): Promise<Dataset> {
   switch (spec) {
@@ -19,6 +19,6 @@ export async function loadDataset(spec: string, inputShape: number[], numClasses
     case FASHION_MNIST_NAME:
       return loadFashionMnist(inputShape, numClasses);
     default:
-      return loadUserData(spec, inputShape, numClasses);
+      return loadUserData(spec, inputShape, numClasses, seed);
   }
 }

@@ -4,36 +4,43 @@ import { InputError } from '../errors';
 import { assembleDataset, type DataFiles } from './assemble';
 import type { Dataset } from './dataset';
 import { readDataFile } from './fileBytes';
+import { classFolderNames, isImageFileName, loadImageFolder } from './imageFolder';
 import { IDX_IMAGES_PATTERN, IDX_LABELS_PATTERN, idxImageNamesFor, idxLabelNamesFor, parseIdx } from './idx';
 import { parseNpy } from './npy';
 
 const EXPECTED =
-  'expected an IDX images file (*-images-idx3-ubyte[.gz]) with its labels file beside it, an x .npy file with its y .npy beside it, or a folder holding one such pair (image folders per class are not supported yet)';
+  'expected an IDX images file (*-images-idx3-ubyte[.gz]) with its labels file beside it, an x .npy file with its y .npy beside it, a folder holding one such pair, or a folder with one subfolder of PNG/JPEG images per class';
 
 type PairKind = 'idx' | 'npy';
 interface FilePair extends DataFiles {
   kind: PairKind;
 }
 
-/** A user's data: a path to an IDX or .npy file (its partner found beside it) or a folder with one pair. */
-export async function loadUserData(dataPath: string, inputShape: number[], numClasses: number): Promise<Dataset> {
-  const pair = await resolvePair(path.resolve(dataPath));
-  const parse = pair.kind === 'idx' ? parseIdx : parseNpy;
+/**
+ * A user's data: a path to an IDX or .npy file (its partner found beside it), a folder with one
+ * pair, or a folder of class subfolders of images (`seed` picks the images when there are many).
+ */
+export async function loadUserData(dataPath: string, inputShape: number[], numClasses: number, seed: number): Promise<Dataset> {
+  const source = await resolveSource(path.resolve(dataPath));
+  if (source.kind === 'image-folder') return loadImageFolder(source.root, source.classNames, inputShape, numClasses, seed);
+  const parse = source.kind === 'idx' ? parseIdx : parseNpy;
   const [examples, labels] = await Promise.all([
-    readDataFile(pair.examples).then((bytes) => parse(bytes, pair.examples)),
-    readDataFile(pair.labels).then((bytes) => parse(bytes, pair.labels)),
+    readDataFile(source.examples).then((bytes) => parse(bytes, source.examples)),
+    readDataFile(source.labels).then((bytes) => parse(bytes, source.labels)),
   ]);
-  return assembleDataset(pair.examples, examples, labels, pair, inputShape, numClasses);
+  return assembleDataset(source.examples, examples, labels, source, inputShape, numClasses);
 }
 
-async function resolvePair(target: string): Promise<FilePair> {
+type DataSource = FilePair | { kind: 'image-folder'; root: string; classNames: string[] };
+
+async function resolveSource(target: string): Promise<DataSource> {
   let stat;
   try {
     stat = await fs.stat(target);
   } catch {
     throw new InputError(target, 'no such file or folder');
   }
-  if (stat.isDirectory()) return pairInFolder(target);
+  if (stat.isDirectory()) return sourceInFolder(target);
   const folder = path.dirname(target);
   const name = path.basename(target);
   const siblings = new Set(await fs.readdir(folder));
@@ -46,12 +53,21 @@ async function resolvePair(target: string): Promise<FilePair> {
   return { kind: pair.kind, examples: path.join(folder, pair.examples), labels: path.join(folder, pair.labels) };
 }
 
-async function pairInFolder(folder: string): Promise<FilePair> {
-  const names = (await fs.readdir(folder)).sort();
+/** A pair among the folder's files wins; otherwise its subfolders are image classes. */
+async function sourceInFolder(folder: string): Promise<DataSource> {
+  const entries = await fs.readdir(folder, { withFileTypes: true });
+  const names = entries.map((entry) => entry.name).sort();
   const siblings = new Set(names);
   const pairs = names.map((name) => pairFor(name, siblings)).filter((p): p is FilePair => p !== undefined);
   const unique = [...new Map(pairs.map((p) => [p.examples, p])).values()];
-  if (unique.length === 0) throw new InputError(folder, `holds no data files: ${EXPECTED}`);
+  if (unique.length === 0) {
+    const classNames = classFolderNames(entries);
+    if (classNames.length > 0) return { kind: 'image-folder', root: folder, classNames };
+    if (names.some(isImageFileName)) {
+      throw new InputError(folder, 'holds images but no class folders: put each class\'s images in a subfolder named for the class (root/<class>/*.png)');
+    }
+    throw new InputError(folder, `holds no data files: ${EXPECTED}`);
+  }
   // Several pairs (say train and t10k): take the training set when exactly one says so.
   const chosen = unique.length === 1 ? unique : unique.filter((p) => /train/i.test(p.examples));
   if (chosen.length !== 1) {
