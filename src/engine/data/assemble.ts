@@ -31,6 +31,7 @@ export function assembleDataset(name: string, examples: NumericArray, labels: Nu
     size,
     x: examplesToFloat(examples, files.examples),
     y: labelsToClasses(labels, numClasses, files.labels),
+    fromBytes: examples.unsignedBytes,
   };
 }
 

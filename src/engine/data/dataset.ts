@@ -13,4 +13,6 @@ export interface Dataset {
   x: Float32Array;
   /** Class index per example. */
   y: Int32Array;
+  /** The examples were pixel bytes (0–255) scaled by 1/255: a model that rescales its input itself wants them back. */
+  fromBytes: boolean;
 }

@@ -68,7 +68,7 @@ export async function loadImageFolder(root: string, classNames: string[], inputS
     writeResizedPixels(decodeImage(await readImageFile(file), file), height, width, channels, x, index * exampleSize);
     y[index] = label;
   }
-  return { name: root, inputShape, numClasses, size: chosen.length, x, y };
+  return { name: root, inputShape, numClasses, size: chosen.length, x, y, fromBytes: true };
 }
 
 function imageInputShape(root: string, inputShape: number[]): [number, number, 1 | 3 | 4] {

@@ -39,7 +39,7 @@ export function syntheticDataset(inputShape: number[], numClasses: number, seed:
     for (let i = 0; i < exampleSize; i++) x[offset + i] = amplitude * prototype[i] + NOISE_STD * gaussian();
     y[example] = label;
   }
-  return { name: SYNTHETIC_NAME, inputShape, numClasses, size, x, y };
+  return { name: SYNTHETIC_NAME, inputShape, numClasses, size, x, y, fromBytes: false };
 }
 
 function classPrototype(shape: number[], random: () => number, gaussian: () => number): Float32Array {

@@ -1,6 +1,8 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { LayerInfo } from '../../shared/model';
 import type { ResolvedRunOptions } from '../../shared/runOptions';
 import type { StepStats } from '../../shared/stats';
+import type { Dataset } from '../data/dataset';
 import { loadDataset } from '../data/load';
 import type { LoadedModel } from '../model/load';
 import { BatchSampler } from './batches';
@@ -20,6 +22,24 @@ function describeLayers(loaded: LoadedModel, instrumented: string[]): LayerInfo[
   });
 }
 
+/**
+ * Keras image models often begin with `Rescaling(1./255)` and are fed raw pixel bytes
+ * (`image_dataset_from_directory` yields 0–255); the loaders scale bytes to [0, 1] for every
+ * other model, so such a model would see its inputs scaled twice.
+ */
+export function rescalesPixelBytes(model: tf.LayersModel): boolean {
+  const first = model.layers.find((layer) => layer.getClassName() !== 'InputLayer');
+  if (first?.getClassName() !== 'Rescaling') return false;
+  const { scale, offset } = first.getConfig() as { scale?: unknown; offset?: unknown };
+  return typeof scale === 'number' && Math.abs(scale * 255 - 1) < 1e-3 && (offset === undefined || offset === 0);
+}
+
+/** The data as the model expects it: pixel bytes back at 0–255 for a model that rescales them itself. */
+export function dataForModel(dataset: Dataset, model: tf.LayersModel): Dataset {
+  if (!dataset.fromBytes || !rescalesPixelBytes(model)) return dataset;
+  return { ...dataset, name: `${dataset.name} (pixels 0–255 for the model's Rescaling)`, x: dataset.x.map((v) => v * 255) };
+}
+
 export interface TrainedRun extends LoopResult {
   layers: LayerInfo[];
   numClasses: number;
@@ -37,7 +57,7 @@ export async function trainLoadedModel(
   hooks: { onReady?: (layers: LayerInfo[], dataName: string) => void; onStep?: (step: StepStats) => void; signal?: AbortSignal },
 ): Promise<TrainedRun> {
   const { inputShape, numClasses } = loaded;
-  const dataset = await loadDataset(resolved.data, inputShape, numClasses, resolved.seed);
+  const dataset = dataForModel(await loadDataset(resolved.data, inputShape, numClasses, resolved.seed), loaded.model);
   const trainer = new Trainer(loaded.model, {
     optimizer: resolved.optimizer,
     learningRate: resolved.learningRate,
