@@ -1,5 +1,5 @@
 // The wasm kernels that replace stock ones for speed (broadcasting binary ops, per-channel
-// FusedBatchNorm, Slice, transposed BatchMatMul, Identity) against direct JS references, including the shapes they hand back to
+// FusedBatchNorm, Slice, transposed BatchMatMul, Identity, per-channel Sum) against direct JS references, including the shapes they hand back to
 // the stock kernels.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ function coordinates(flat: number, shape: number[]): number[] {
 }
 
 test('the speed kernels are the project’s on wasm', () => {
-  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'FusedBatchNorm', 'Slice', 'BatchMatMul', 'Identity']) {
+  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'FusedBatchNorm', 'Slice', 'BatchMatMul', 'Identity', 'Sum']) {
     assert.ok(isProjectKernel(name, 'wasm'), name);
   }
 });
@@ -154,6 +154,31 @@ test('FusedBatchNorm equals (x − mean) / √(var + ε) · scale + offset', () 
   const expected = Array.from(xv, (value, i) => ((value - mv[i % 5]) / Math.sqrt(vv[i % 5] + epsilon)) * sv[i % 5] + ov[i % 5]);
   assertClose(y.dataSync(), expected, 'rank-4 statistics');
   tf.dispose([x, mean, variance, offset, scale, y]);
+});
+
+test('Sum equals the elementwise definition, per channel and handed back to the stock kernel', () => {
+  const cases: Array<{ shape: number[]; axis: number[]; keepDims: boolean }> = [
+    { shape: [32, 28, 28, 8], axis: [0, 1, 2], keepDims: false },
+    { shape: [5, 7, 3], axis: [1, 0], keepDims: true },
+    { shape: [9, 1], axis: [0], keepDims: false },
+    { shape: [4, 6, 6, 5], axis: [-4, -3, -2], keepDims: false },
+    { shape: [4, 6, 5], axis: [0, 2], keepDims: false },
+    { shape: [4, 6, 5], axis: [2], keepDims: false },
+  ];
+  for (const { shape, axis, keepDims } of cases) {
+    const x = tf.randomNormal(shape, 1, 2, 'float32', 9);
+    const values = x.dataSync();
+    const axes = axis.map((a) => (a < 0 ? a + shape.length : a));
+    const kept = shape.map((size, a) => (axes.includes(a) ? 1 : size));
+    const expected = new Array<number>(kept.reduce((p, q) => p * q, 1)).fill(0);
+    values.forEach((value, flat) => {
+      expected[broadcastIndex(coordinates(flat, shape), kept)] += value;
+    });
+    const sum = tf.sum(x, axis, keepDims);
+    assert.deepEqual(sum.shape, keepDims ? kept : kept.filter((_, a) => !axes.includes(a)), `${shape} over ${axis}`);
+    assertClose(sum.dataSync(), expected, `${shape} over ${axis}`);
+    tf.dispose([x, sum]);
+  }
 });
 
 test('BatchMatMul with and without transposes equals the row-by-column definition', () => {

@@ -12,6 +12,7 @@ import { fusedConv2DKernel } from './FusedConv2D';
 import { identityKernel } from './Identity';
 import { maxPoolGradKernel } from './MaxPoolGrad';
 import { sliceKernel } from './Slice';
+import { sumKernel } from './Sum';
 import { tileKernel } from './Tile';
 
 export const wasmKernels: readonly ProjectKernel[] = [
@@ -29,6 +30,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   batchMatMulKernel,
   identityKernel,
   adamUpdateKernel,
+  sumKernel,
 ];
 
 export function registerWasmKernels(): void {
