@@ -182,3 +182,11 @@ test('a relative data setting is resolved against the workspace folder; keywords
   assert.equal(resolveDataSetting('/abs/x.npy', '/w'), '/abs/x.npy');
   assert.equal(resolveDataSetting(undefined, '/w'), undefined);
 });
+
+test('the thresholds setting passes only known, valid thresholds to the engine', () => {
+  const read = (thresholds: unknown) => runOptionsFromSettings((key) => (key === 'thresholds' ? thresholds : undefined)).thresholds;
+  assert.deepEqual(read({ vanishingRatio: 1e-4, deadFraction: 0.9 }), { vanishingRatio: 1e-4, deadFraction: 0.9 });
+  assert.deepEqual(read({ vanishingRatio: -1, deadFraction: 1.5, lossWindowSteps: 3, explodingRatio: 100 }), { explodingRatio: 100 });
+  assert.equal(read({}), undefined);
+  assert.equal(read('strict'), undefined);
+});

@@ -255,3 +255,19 @@ test('observe stays cheap over a long diverged run (10,000 steps × 20 layers)',
   assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
   assert.ok(findings.some((f) => f.code === 'oscillating-loss'));
 });
+
+test("the user's thresholds replace the table's: a stricter vanishing ratio moves the finding, a looser one drops it", () => {
+  const history = sigmoidHistory(60);
+  const withRatio = (vanishingRatio: number) => {
+    const ctx = context(sigmoidLayers);
+    ctx.options = { ...ctx.options, thresholds: { vanishingRatio } };
+    return run(ctx, history).all.find((f) => f.code === 'vanishing-gradient');
+  };
+  const byDefault = run(context(sigmoidLayers), history).all.find((f) => f.code === 'vanishing-gradient');
+  const strict = withRatio(1e-5);
+  assert.ok(byDefault && strict);
+  assert.equal(strict.layer, byDefault.layer, 'the earliest vanished layer is still the first conv');
+  assert.match(strict.message, /layers below 1\.0e-5 of it|below 1e-5/, strict.message);
+  assert.notEqual(strict.message, byDefault.message, 'the message quotes the threshold in use');
+  assert.equal(withRatio(1e-9), undefined, 'no layer is below 1e-9 of the last');
+});

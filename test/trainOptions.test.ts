@@ -27,3 +27,12 @@ test('an optimizer the engine lacks becomes a warning; an unknown loss in the fi
   assert.throws(() => resolveRunOptions({ steps: 0 }, undefined, 'model.json', 'cpu', []), UsageError);
   assert.throws(() => resolveRunOptions({ batchSize: 2.5 }, undefined, 'model.json', 'cpu', []), UsageError);
 });
+
+test('threshold overrides are carried to the diagnosis; unknown names and out-of-range values are usage errors', () => {
+  const resolved = resolveRunOptions({ thresholds: { vanishingRatio: 1e-4 } }, undefined, 'model.json', 'cpu', []);
+  assert.deepEqual(resolved.thresholds, { vanishingRatio: 1e-4 });
+  assert.equal(resolveRunOptions({}, undefined, 'model.json', 'cpu', []).thresholds, undefined);
+  assert.throws(() => resolveRunOptions({ thresholds: { deadFraction: 1.5 } }, undefined, 'model.json', 'cpu', []), (e: unknown) => e instanceof UsageError && /deadFraction must be a positive number up to 1, got 1.5/.test(e.message));
+  const unknown = { thresholds: { lossWindowSteps: 3 } } as unknown as Parameters<typeof resolveRunOptions>[0];
+  assert.throws(() => resolveRunOptions(unknown, undefined, 'model.json', 'cpu', []), (e: unknown) => e instanceof UsageError && /unknown threshold "lossWindowSteps"/.test(e.message));
+});

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { BACKENDS, OPTIMIZERS, type BackendChoice, type OptimizerName } from '../shared/codes';
 import type { RunOptions } from '../shared/runOptions';
+import { isValidThreshold, TUNABLE_THRESHOLDS, type ThresholdOverrides } from '../shared/rules/thresholds';
 import { DEFAULT_VIEW_SETTINGS, type ViewSettings } from '../shared/viewProtocol';
 
 /** Reads one `gradientLens.*` setting (key without the prefix); `undefined` when unset. */
@@ -34,7 +35,20 @@ export function runOptionsFromSettings(read: SettingReader): RunOptions {
   if (typeof seed === 'number' && Number.isInteger(seed)) options.seed = seed;
   const backend = read('backend');
   if (BACKENDS.includes(backend as BackendChoice)) options.backend = backend as BackendChoice;
+  const thresholds = thresholdOverrides(read('thresholds'));
+  if (thresholds) options.thresholds = thresholds;
   return options;
+}
+
+/** The valid entries of the thresholds setting; invalid ones keep their defaults (VS Code already flags them in the settings editor). */
+function thresholdOverrides(value: unknown): ThresholdOverrides | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const overrides: ThresholdOverrides = {};
+  for (const name of TUNABLE_THRESHOLDS) {
+    const setting = (value as Record<string, unknown>)[name];
+    if (isValidThreshold(name, setting)) overrides[name] = setting;
+  }
+  return Object.keys(overrides).length > 0 ? overrides : undefined;
 }
 
 export function viewSettingsFromSettings(read: SettingReader): ViewSettings {

@@ -1,4 +1,5 @@
 import type { BackendChoice, OptimizerName } from './codes';
+import type { ThresholdOverrides } from './rules/thresholds';
 
 /** What a caller may set for one run; anything left out comes from the model file, then defaults. */
 export interface RunOptions {
@@ -15,6 +16,8 @@ export interface RunOptions {
   verifyFixes?: boolean;
   /** Limit of `step` events per second sent to a listener (the engine batches in between). */
   maxEventsPerSecond?: number;
+  /** The user's values for the diagnosis thresholds they may tune (settings only; the CLI uses the table's). */
+  thresholds?: ThresholdOverrides;
 }
 
 /** The options a run actually used, after the precedence rules of DESIGN.md. */
@@ -29,6 +32,7 @@ export interface ResolvedRunOptions {
   backend: string; // the backend actually used
   clipNorm?: number;
   clipValue?: number;
+  thresholds?: ThresholdOverrides;
 }
 
 export const DEFAULT_RUN_OPTIONS = {

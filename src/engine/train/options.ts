@@ -1,3 +1,4 @@
+import { isValidThreshold, TUNABLE_THRESHOLDS, type TunableThreshold } from '../../shared/rules/thresholds';
 import { DEFAULT_LEARNING_RATE, DEFAULT_RUN_OPTIONS, type ResolvedRunOptions, type RunOptions } from '../../shared/runOptions';
 import type { FileTrainingConfig } from '../../shared/model';
 import { InputError, UsageError } from '../errors';
@@ -22,6 +23,10 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError(`unknown optimizer "${options.optimizer}" (known: ${knownOptimizers()})`);
   }
   if (options.loss !== undefined && !parseLossName(options.loss)) throw new UsageError(`unknown loss "${options.loss}" (known: ${knownLosses()})`);
+  for (const [name, value] of Object.entries(options.thresholds ?? {})) {
+    if (!(TUNABLE_THRESHOLDS as readonly string[]).includes(name)) throw new UsageError(`unknown threshold "${name}" (known: ${TUNABLE_THRESHOLDS.join(', ')})`);
+    if (!isValidThreshold(name as TunableThreshold, value)) throw new UsageError(`threshold ${name} must be a positive number${name.endsWith('Fraction') ? ' up to 1' : ''}, got ${value}`);
+  }
 }
 
 /**
@@ -58,5 +63,6 @@ export function resolveRunOptions(
   };
   if (file?.clipNorm !== undefined) resolved.clipNorm = file.clipNorm;
   if (file?.clipValue !== undefined) resolved.clipValue = file.clipValue;
+  if (options.thresholds && Object.keys(options.thresholds).length > 0) resolved.thresholds = { ...options.thresholds };
   return resolved;
 }

@@ -1,7 +1,6 @@
 import type { LayerStepStats } from '../stats';
 import { fmt, History, median, round } from './history';
 import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
-import { threshold } from './thresholds';
 import { earlyUpdateRatio } from './trainingRules';
 
 const RELU_FAMILY = new Set(['relu', 'relu6', 'elu', 'selu']);
@@ -18,7 +17,7 @@ function firstPersistent(h: History, value: (s: LayerStepStats) => number | unde
     const values = half.map((s) => s.layers.find((l) => l.layer === name)).map((l) => (l ? value(l) : undefined)).filter((v): v is number => v !== undefined && Number.isFinite(v));
     if (values.length === 0) continue;
     const hits = values.filter((v) => v >= limit).length;
-    if (hits / values.length >= threshold('persistentFraction')) {
+    if (hits / values.length >= h.threshold('persistentFraction')) {
       return { name, value: median(values), hitFraction: hits / values.length };
     }
   }
@@ -42,24 +41,24 @@ export const dyingReluRule: Rule = {
       const info = h.layerInfo(name);
       return !isOutputLayer(h, name) && (RELU_FAMILY.has(info?.activation ?? '') || info?.className === 'ReLU');
     };
-    const byActivation = firstPersistent(h, (s) => s.deadFraction, threshold('deadFraction'), (n) => !isOutputLayer(h, n));
-    const byGradient = byActivation ? undefined : firstPersistent(h, (s) => s.gradZeroFraction, threshold('deadFraction'), isRelu);
+    const byActivation = firstPersistent(h, (s) => s.deadFraction, h.threshold('deadFraction'), (n) => !isOutputLayer(h, n));
+    const byGradient = byActivation ? undefined : firstPersistent(h, (s) => s.gradZeroFraction, h.threshold('deadFraction'), isRelu);
     const hit = byActivation ?? byGradient;
     if (!hit) return undefined;
     const progress = h.lossProgress();
     const what = byActivation ? 'of its units never activate' : 'of its kernel gradient is exactly 0';
     // A huge first update is what kills ReLUs under a too-high learning rate; the fixes read it.
     const update = earlyUpdateRatio(h);
-    const rateNote = update && update.ratio > threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
+    const rateNote = update && update.ratio > h.threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
     // Dead before any update means the initial weights or biases killed the units, not training.
     const atStart = h.steps[0]?.layers.find((l) => l.layer === hit.name);
     const deadAtStart = (byActivation ? atStart?.deadFraction : atStart?.gradZeroFraction) ?? 0;
-    const startNote = deadAtStart >= threshold('deadFraction') ? `; ${fmt(deadAtStart * 100)} % were dead at step 0, before any update` : '';
+    const startNote = deadAtStart >= h.threshold('deadFraction') ? `; ${fmt(deadAtStart * 100)} % were dead at step 0, before any update` : '';
     return {
       code: 'dying-relu',
       severity: gatedSeverity(progress),
       layer: hit.name,
-      message: `${hit.name}: ${fmt(hit.value * 100)} % ${what} (median over the second half of the run, threshold ${fmt(threshold('deadFraction') * 100)} %)${startNote}${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `${hit.name}: ${fmt(hit.value * 100)} % ${what} (median over the second half of the run, threshold ${fmt(h.threshold('deadFraction') * 100)} %)${startNote}${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: {
         ...progressEvidence(progress),
         [byActivation ? 'deadFraction' : 'gradZeroFraction']: round(hit.value),
@@ -80,17 +79,17 @@ export const saturationRule: Rule = {
   live: false,
   explainedBy: ['non-finite'],
   evaluate(h) {
-    const hit = firstPersistent(h, (s) => s.saturatedFraction, threshold('saturatedFraction'), (n) => !isOutputLayer(h, n));
+    const hit = firstPersistent(h, (s) => s.saturatedFraction, h.threshold('saturatedFraction'), (n) => !isOutputLayer(h, n));
     if (!hit) return undefined;
     const progress = h.lossProgress();
     const activation = h.layerInfo(hit.name)?.activation;
     const update = earlyUpdateRatio(h);
-    const rateNote = update && update.ratio > threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
+    const rateNote = update && update.ratio > h.threshold('updateRatioHigh') ? `; the first updates moved ${update.layer}'s weights by ${fmt(update.ratio)} of their norm` : '';
     return {
       code: 'saturated-activation',
       severity: gatedSeverity(progress),
       layer: hit.name,
-      message: `${hit.name}: ${fmt(hit.value * 100)} % of its ${activation ?? 'activation'} outputs sit in the flat tails (threshold ${fmt(threshold('saturatedFraction') * 100)} %), where almost no gradient passes${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `${hit.name}: ${fmt(hit.value * 100)} % of its ${activation ?? 'activation'} outputs sit in the flat tails (threshold ${fmt(h.threshold('saturatedFraction') * 100)} %), where almost no gradient passes${rateNote}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: {
         ...progressEvidence(progress),
         saturatedFraction: round(hit.value),
@@ -138,8 +137,8 @@ export const poorInitializationRule: Rule = {
       const weightRms = s.weightL2 / Math.sqrt(n);
       const { std, scheme } = intendedStd(info?.activation, fanIn, units);
       const scale = weightRms / std;
-      const tooLarge = scale > threshold('initScaleHigh');
-      const tooSmall = scale < threshold('initScaleLow');
+      const tooLarge = scale > h.threshold('initScaleHigh');
+      const tooSmall = scale < h.threshold('initScaleLow');
       if (!tooLarge && !tooSmall) continue;
       const progress = h.lossProgress();
       return {

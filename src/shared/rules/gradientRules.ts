@@ -1,7 +1,6 @@
 import type { StepStats } from '../stats';
 import { fmt, History, median, round } from './history';
 import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
-import { threshold } from './thresholds';
 
 // ──── non-finite ────
 
@@ -73,8 +72,8 @@ export const explodingRule: Rule = {
       const growth = startRms > 0 ? peak.stats!.gradRms / startRms : peak.stats!.gradRms > 0 ? Infinity : 1;
       peaks.push({ layer: name, growth, startRms, peakRms: peak.stats!.gradRms, peakStep: peak.step });
     }
-    const grows = (p: Peak) => p.growth >= threshold('explodingGrowth') && p.peakRms >= threshold('explodingGrowthMinRms');
-    const isHuge = (p: Peak) => p.peakRms >= threshold('explodingAbsoluteRms');
+    const grows = (p: Peak) => p.growth >= h.threshold('explodingGrowth') && p.peakRms >= h.threshold('explodingGrowthMinRms');
+    const isHuge = (p: Peak) => p.peakRms >= h.threshold('explodingAbsoluteRms');
     // Where the explosion starts: the earliest layer past either limit, else the largest gradient.
     const worst = peaks.find((p) => grows(p) || isHuge(p)) ?? [...peaks].sort((a, b) => b.peakRms - a.peakRms)[0];
     if (!worst) return undefined;
@@ -89,10 +88,10 @@ export const explodingRule: Rule = {
     );
     const grew = grows(worst);
     const huge = isHuge(worst);
-    const earlyLarger = layers.length > 1 && firstLastRatio > threshold('explodingRatio');
+    const earlyLarger = layers.length > 1 && firstLastRatio > h.threshold('explodingRatio');
     const lastSeries = h.series(last).filter((l) => Number.isFinite(l.gradRms));
     const outputCollapsed =
-      progress.finalLoss > threshold('divergingLossFactor') * progress.chanceLoss &&
+      progress.finalLoss > h.threshold('divergingLossFactor') * progress.chanceLoss &&
       lastSeries.length > 0 &&
       median(lastSeries.map((l) => l.gradZeroFraction)) >= 0.9;
 
@@ -140,7 +139,7 @@ function isBroken(h: History, step: StepStats | undefined): boolean {
   if (!step) return false;
   return (
     !Number.isFinite(step.loss) ||
-    step.loss > threshold('divergingLossFactor') * h.chanceLoss ||
+    step.loss > h.threshold('divergingLossFactor') * h.chanceLoss ||
     step.layers.some((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms))
   );
 }
@@ -187,11 +186,11 @@ export const vanishingRule: Rule = {
       );
       return { name, rms, ratio };
     });
-    const vanished = figures.filter((f) => f.ratio < threshold('vanishingRatio') && f.rms < threshold('vanishingAbsoluteRms'));
+    const vanished = figures.filter((f) => f.ratio < h.threshold('vanishingRatio') && f.rms < h.threshold('vanishingAbsoluteRms'));
     if (vanished.length === 0) return undefined;
     const start = vanished[0];
     const severity = gatedSeverity(progress);
-    const more = vanished.length > 1 ? ` (${vanished.length} layers below ${fmt(threshold('vanishingRatio'))} of it)` : '';
+    const more = vanished.length > 1 ? ` (${vanished.length} layers below ${fmt(h.threshold('vanishingRatio'))} of it)` : '';
     return {
       code: 'vanishing-gradient',
       severity,

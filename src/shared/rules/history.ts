@@ -1,7 +1,7 @@
 import type { DiagnosisContext } from '../diagnosis';
 import type { LayerInfo } from '../model';
 import type { LayerStepStats, StepStats } from '../stats';
-import { threshold } from './thresholds';
+import { thresholdsWith, type ThresholdName } from './thresholds';
 
 /** How the loss moved over the run: the gate that turns a gradient symptom into a problem. */
 export interface LossProgress {
@@ -23,9 +23,12 @@ export interface LossProgress {
 export class History {
   readonly steps: StepStats[] = [];
   private readonly layerByName: Map<string, LayerInfo>;
+  /** The value of a threshold for this run (the table's, or the user's override). */
+  readonly threshold: (name: ThresholdName) => number;
 
   constructor(readonly ctx: DiagnosisContext) {
     this.layerByName = new Map(ctx.layers.map((l) => [l.name, l]));
+    this.threshold = thresholdsWith(ctx.options.thresholds);
   }
 
   add(step: StepStats): void {
@@ -67,7 +70,7 @@ export class History {
   }
 
   lossProgress(): LossProgress {
-    const window = threshold('lossWindowSteps');
+    const window = this.threshold('lossWindowSteps');
     const losses = this.steps.map((s) => s.loss);
     const chanceLoss = this.chanceLoss;
     const nonFiniteLoss = losses.some((l) => !Number.isFinite(l));
@@ -75,14 +78,14 @@ export class History {
     const initialLoss = median(finite.slice(0, window));
     const finalLoss = median(finite.slice(-window));
     const relativeImprovement = initialLoss > 0 ? (initialLoss - finalLoss) / initialLoss : 0;
-    const nearChance = Math.abs(finalLoss - chanceLoss) <= threshold('chanceLossBand') * chanceLoss;
+    const nearChance = Math.abs(finalLoss - chanceLoss) <= this.threshold('chanceLossBand') * chanceLoss;
     // A loss that ends at chance level has learnt nothing, however high it started (an exploded net falls from 1e3 to ln C and dies there).
-    const learning = relativeImprovement >= threshold('minRelativeImprovement') && !nonFiniteLoss && !nearChance;
+    const learning = relativeImprovement >= this.threshold('minRelativeImprovement') && !nonFiniteLoss && !nearChance;
     const stuckAtChance = nearChance;
     const diverging =
       nonFiniteLoss ||
-      finalLoss > threshold('divergingLossFactor') * chanceLoss ||
-      finalLoss > threshold('divergingRiseFactor') * initialLoss;
+      finalLoss > this.threshold('divergingLossFactor') * chanceLoss ||
+      finalLoss > this.threshold('divergingRiseFactor') * initialLoss;
     return { chanceLoss, initialLoss, finalLoss, relativeImprovement, stuckAtChance, diverging, nonFiniteLoss, learning: learning && !diverging };
   }
 }

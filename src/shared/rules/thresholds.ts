@@ -65,7 +65,18 @@ export const THRESHOLDS = {
 
 export type ThresholdName = keyof typeof THRESHOLDS;
 
-/** The value of a threshold, for rule code that reads better without `.value` everywhere. */
-export function threshold(name: ThresholdName): number {
-  return THRESHOLDS[name].value;
+/** The thresholds a user may set (`gradientLens.thresholds`): the ones whose right value depends on the model and the user's taste. */
+export const TUNABLE_THRESHOLDS = ['vanishingRatio', 'explodingRatio', 'explodingAbsoluteRms', 'deadFraction', 'saturatedFraction'] as const;
+export type TunableThreshold = (typeof TUNABLE_THRESHOLDS)[number];
+export type ThresholdOverrides = Partial<Record<TunableThreshold, number>>;
+
+/** Valid range of each tunable threshold: fractions in (0, 1], ratios and RMS above 0. */
+export function isValidThreshold(name: TunableThreshold, value: unknown): value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return false;
+  return name === 'deadFraction' || name === 'saturatedFraction' ? value <= 1 : true;
+}
+
+/** The thresholds of one run: the table's values, with the user's overrides where set. */
+export function thresholdsWith(overrides: ThresholdOverrides | undefined): (name: ThresholdName) => number {
+  return (name) => (overrides as Partial<Record<ThresholdName, number>> | undefined)?.[name] ?? THRESHOLDS[name].value;
 }

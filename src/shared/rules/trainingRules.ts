@@ -1,6 +1,5 @@
 import { fmt, History, median, round } from './history';
 import { describeProgress, progressEvidence, type Rule } from './rule';
-import { threshold } from './thresholds';
 
 /** Per layer, the median ‖ΔW‖/‖W‖ over the finite steps; the largest of them (the layer that moves most). */
 function largestUpdateRatio(h: History): { layer: string; ratio: number } | undefined {
@@ -15,7 +14,7 @@ function largestUpdateRatio(h: History): { layer: string; ratio: number } | unde
 
 /** Update ratios at the first steps, before an explosion makes every later figure meaningless. */
 export function earlyUpdateRatio(h: History): { layer: string; ratio: number } | undefined {
-  const early = h.steps.slice(0, threshold('lossWindowSteps'));
+  const early = h.steps.slice(0, h.threshold('lossWindowSteps'));
   let best: { layer: string; ratio: number } | undefined;
   for (const name of h.gradientLayers()) {
     const values = early.map((s) => s.layers.find((l) => l.layer === name)?.updateRatio).filter((r): r is number => r !== undefined && Number.isFinite(r));
@@ -49,16 +48,16 @@ export const learningRateTooHighRule: Rule = {
   evaluate(h) {
     const progress = h.lossProgress();
     const update = earlyUpdateRatio(h);
-    if (!update || update.ratio <= threshold('updateRatioHigh')) return undefined;
+    if (!update || update.ratio <= h.threshold('updateRatioHigh')) return undefined;
     const osc = lossOscillation(h);
-    const oscillating = osc.amplitude >= threshold('oscillationAmplitude') && osc.signFlips >= threshold('oscillationSignFlips');
+    const oscillating = osc.amplitude >= h.threshold('oscillationAmplitude') && osc.signFlips >= h.threshold('oscillationSignFlips');
     if (!progress.diverging && !oscillating && progress.learning) return undefined;
     const lr = h.ctx.options.learningRate;
     return {
       code: 'learning-rate-too-high',
       severity: progress.diverging ? 'error' : 'warning',
       layer: update.layer,
-      message: `learning rate ${fmt(lr)} (${h.ctx.options.optimizer}) moves ${update.layer}'s weights by ${fmt(update.ratio)} of their norm per step in the first steps (healthy ≈ 1e-3, limit ${fmt(threshold('updateRatioHigh'))})${optimizerNote(h)}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `learning rate ${fmt(lr)} (${h.ctx.options.optimizer}) moves ${update.layer}'s weights by ${fmt(update.ratio)} of their norm per step in the first steps (healthy ≈ 1e-3, limit ${fmt(h.threshold('updateRatioHigh'))})${optimizerNote(h)}; ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: { ...progressEvidence(progress), learningRate: lr, optimizer: h.ctx.options.optimizer, updateRatio: round(update.ratio), lossAmplitude: round(osc.amplitude) },
       fixes: [],
     };
@@ -75,12 +74,12 @@ export const learningRateTooLowRule: Rule = {
     const progress = h.lossProgress();
     if (progress.learning || progress.diverging) return undefined;
     const update = largestUpdateRatio(h);
-    if (!update || update.ratio >= threshold('updateRatioLow')) return undefined;
+    if (!update || update.ratio >= h.threshold('updateRatioLow')) return undefined;
     const lr = h.ctx.options.learningRate;
     return {
       code: 'learning-rate-too-low',
       severity: 'warning',
-      message: `learning rate ${fmt(lr)} (${h.ctx.options.optimizer}) moves the weights by at most ${fmt(update.ratio)} of their norm per step (${update.layer}; healthy ≈ 1e-3, limit ${fmt(threshold('updateRatioLow'))}); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `learning rate ${fmt(lr)} (${h.ctx.options.optimizer}) moves the weights by at most ${fmt(update.ratio)} of their norm per step (${update.layer}; healthy ≈ 1e-3, limit ${fmt(h.threshold('updateRatioLow'))}); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: { ...progressEvidence(progress), learningRate: lr, optimizer: h.ctx.options.optimizer, updateRatio: round(update.ratio) },
       fixes: [],
       relatedLayers: [update.layer],
@@ -96,12 +95,12 @@ export const oscillatingLossRule: Rule = {
   explainedBy: ['non-finite'],
   evaluate(h) {
     const osc = lossOscillation(h);
-    if (osc.amplitude < threshold('oscillationAmplitude') || osc.signFlips < threshold('oscillationSignFlips')) return undefined;
+    if (osc.amplitude < h.threshold('oscillationAmplitude') || osc.signFlips < h.threshold('oscillationSignFlips')) return undefined;
     const progress = h.lossProgress();
     return {
       code: 'oscillating-loss',
       severity: progress.learning ? 'info' : 'warning',
-      message: `the loss swings by ${fmt(osc.amplitude * 100)} % of ln ${h.ctx.numClasses} from step to step and changes direction on ${fmt(osc.signFlips * 100)} % of steps (second half of the run; limits ${fmt(threshold('oscillationAmplitude') * 100)} % and ${fmt(threshold('oscillationSignFlips') * 100)} %); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
+      message: `the loss swings by ${fmt(osc.amplitude * 100)} % of ln ${h.ctx.numClasses} from step to step and changes direction on ${fmt(osc.signFlips * 100)} % of steps (second half of the run; limits ${fmt(h.threshold('oscillationAmplitude') * 100)} % and ${fmt(h.threshold('oscillationSignFlips') * 100)} %); ${describeProgress(progress, h.length, h.ctx.numClasses, fmt)}`,
       evidence: { ...progressEvidence(progress), lossAmplitude: round(osc.amplitude), signFlipFraction: round(osc.signFlips), learningRate: h.ctx.options.learningRate },
       fixes: [],
     };
@@ -131,7 +130,7 @@ export const slowConvergenceRule: Rule = {
     const update = largestUpdateRatio(h);
     const why = progress.stuckAtChance
       ? 'a model that learns ends clearly below chance level'
-      : `a ${fmt(progress.relativeImprovement * 100)} % fall; a learning model falls ≥ ${fmt(threshold('minRelativeImprovement') * 100)} %`;
+      : `a ${fmt(progress.relativeImprovement * 100)} % fall; a learning model falls ≥ ${fmt(h.threshold('minRelativeImprovement') * 100)} %`;
     return {
       code: 'slow-convergence',
       severity: 'warning',
