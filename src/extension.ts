@@ -44,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (answer === rerun) await analysis.analyze(vscode.Uri.parse(args.uri));
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration(`${SETTINGS_SECTION}.chartPointBudget`)) panel.sendSnapshot();
+      if (event.affectsConfiguration(`${SETTINGS_SECTION}.chartPointBudget`) || event.affectsConfiguration(`${SETTINGS_SECTION}.thresholds`)) panel.sendSnapshot();
     }),
   );
   log.info('Gradient Lens activated');

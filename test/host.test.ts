@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Finding, Fix } from '../src/shared/findings';
 import type { LayerInfo } from '../src/shared/model';
 import type { Range } from '../src/shared/textRange';
-import type { ComparisonRun } from '../src/shared/viewProtocol';
+import { DEFAULT_VIEW_SETTINGS, type ComparisonRun } from '../src/shared/viewProtocol';
 import { emptyStepSeries, StepSeriesBuilder } from '../src/shared/stepSeries';
 import { describeFinding, MODEL_LEVEL_RANGE, rangesIntersect } from '../src/host/diagnosticModel';
 import { canApplyEdits, chooseFixes } from '../src/host/fixSelection';
@@ -129,11 +129,11 @@ test('the view throttle sends the first update at once and coalesces the rest in
 test('the run history gives a snapshot with every step so far, and the report replaces live findings', () => {
   const history = new RunHistory();
   history.begin('/w/model.json', 3, null);
-  assert.equal(history.snapshot({ chartPointBudget: 400 }).status.phase, 'starting');
+  assert.equal(history.snapshot(DEFAULT_VIEW_SETTINGS).status.phase, 'starting');
   history.ready(layers, 3, 'wasm');
   history.addSteps([{ step: 0, loss: 2.3, layers: [] }, { step: 1, loss: 2.2, layers: [] }]);
   history.addFinding(finding({ layer: 'conv2d' }));
-  const live = history.snapshot({ chartPointBudget: 400 });
+  const live = history.snapshot(DEFAULT_VIEW_SETTINGS);
   assert.deepEqual([...live.series.step], [0, 1]);
   assert.deepEqual([...live.series.loss], [2.3, 2.2]);
   assert.deepEqual(live.status, { phase: 'running', step: 2, totalSteps: 3, message: 'backend wasm' });
@@ -152,7 +152,7 @@ test('the run history gives a snapshot with every step so far, and the report re
   assert.equal(history.findings.length, 2);
   assert.equal(history.asComparison().series.step.length, 2);
   history.clear();
-  assert.equal(history.snapshot({ chartPointBudget: 400 }).modelPath, null);
+  assert.equal(history.snapshot(DEFAULT_VIEW_SETTINGS).modelPath, null);
 });
 
 test('step series: typed-array columns in step order, NaN where a step lacks a layer or accuracy, exact-size buffers', () => {
@@ -189,4 +189,10 @@ test('the thresholds setting passes only known, valid thresholds to the engine',
   assert.deepEqual(read({ vanishingRatio: -1, deadFraction: 1.5, lossWindowSteps: 3, explodingRatio: 100 }), { explodingRatio: 100 });
   assert.equal(read({}), undefined);
   assert.equal(read('strict'), undefined);
+});
+
+test('the panel draws with the same vanishing and exploding ratios as the rules', () => {
+  assert.deepEqual(viewSettingsFromSettings(() => undefined).flowThresholds, { vanishingRatio: 1e-3, explodingRatio: 70 });
+  const custom = viewSettingsFromSettings((key) => (key === 'thresholds' ? { vanishingRatio: 1e-5 } : undefined));
+  assert.deepEqual(custom.flowThresholds, { vanishingRatio: 1e-5, explodingRatio: 70 });
 });

@@ -22,3 +22,12 @@ test('a net where every layer blows up or dies together is still coloured', () =
   assert.deepEqual(classifyFlow([1e-12, 1e-12], [false, false]), ['vanishing', 'vanishing']);
   assert.deepEqual(classifyFlow([0, 0], [false, false]), ['vanishing', 'vanishing']);
 });
+
+test("the user's thresholds move where bars turn vanishing or exploding", () => {
+  const rms = [1e-6, 1e-5, 1e-2, 1e-1];
+  const none = [false, false, false, false];
+  assert.deepEqual(classifyFlow(rms, none), ['vanishing', 'vanishing', 'healthy', 'healthy']);
+  assert.deepEqual(classifyFlow(rms, none, { vanishingRatio: 1e-4, explodingRatio: 70 }), ['vanishing', 'healthy', 'healthy', 'healthy']);
+  assert.deepEqual(classifyFlow([5, 0.1], [false, false], { vanishingRatio: 1e-3, explodingRatio: 20 }), ['exploding', 'healthy']);
+  assert.deepEqual(classifyFlow([5, 0.1], [false, false]), ['healthy', 'healthy']);
+});

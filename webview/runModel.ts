@@ -77,7 +77,8 @@ export class RunModel {
     this.version++;
     this.status = msg.status;
     this.modelPath = msg.modelPath;
-    this.settings = msg.settings;
+    // A host of an older build may leave out settings added since: the defaults fill them.
+    this.settings = { ...DEFAULT_VIEW_SETTINGS, ...msg.settings };
     this.findings = [...msg.findings];
     this.findingsVersion++;
     this.setLayers(msg.layers);

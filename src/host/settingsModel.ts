@@ -52,7 +52,14 @@ function thresholdOverrides(value: unknown): ThresholdOverrides | undefined {
 }
 
 export function viewSettingsFromSettings(read: SettingReader): ViewSettings {
-  return { chartPointBudget: positiveInteger(read('chartPointBudget')) ?? DEFAULT_VIEW_SETTINGS.chartPointBudget };
+  const thresholds = thresholdOverrides(read('thresholds'));
+  return {
+    chartPointBudget: positiveInteger(read('chartPointBudget')) ?? DEFAULT_VIEW_SETTINGS.chartPointBudget,
+    flowThresholds: {
+      vanishingRatio: thresholds?.vanishingRatio ?? DEFAULT_VIEW_SETTINGS.flowThresholds.vanishingRatio,
+      explodingRatio: thresholds?.explodingRatio ?? DEFAULT_VIEW_SETTINGS.flowThresholds.explodingRatio,
+    },
+  };
 }
 
 /** The Node binary the engine runs under: the user's, or the one running the extension host. */

@@ -2,6 +2,7 @@ import type { Finding } from './findings';
 import type { LayerInfo } from './model';
 import type { StepStats } from './stats';
 import type { StepSeries } from './stepSeries';
+import { THRESHOLDS } from './rules/thresholds';
 
 /**
  * Messages between the extension host and the Gradient Lens side panel (the webview), sent
@@ -52,9 +53,21 @@ export interface ViewSettings {
    * its series gets fewer.
    */
   chartPointBudget: number;
+  /** Where the gradient-flow bars turn vanishing or exploding: the user's thresholds, as the rules use them. */
+  flowThresholds: FlowThresholds;
 }
 
-export const DEFAULT_VIEW_SETTINGS: ViewSettings = { chartPointBudget: 400 };
+export interface FlowThresholds {
+  /** A layer below this fraction of the last layer's gradient RMS is drawn as vanishing. */
+  vanishingRatio: number;
+  /** …above this multiple of it, as exploding. */
+  explodingRatio: number;
+}
+
+export const DEFAULT_VIEW_SETTINGS: ViewSettings = {
+  chartPointBudget: 400,
+  flowThresholds: { vanishingRatio: THRESHOLDS.vanishingRatio.value, explodingRatio: THRESHOLDS.explodingRatio.value },
+};
 
 export type ChartId = 'gradientRms' | 'gradientFlow' | 'loss' | 'activationHealth';
 

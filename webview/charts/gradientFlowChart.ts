@@ -1,5 +1,6 @@
 import type { ChartDataset, ChartOptions } from 'chart.js';
 import type { StepStats } from '../../src/shared/stats';
+import { DEFAULT_VIEW_SETTINGS, type FlowThresholds } from '../../src/shared/viewProtocol';
 import type { RunModel } from '../runModel';
 import { formatNumber } from '../format';
 import { classifyFlow, type FlowHealth } from '../health';
@@ -23,6 +24,7 @@ export class GradientFlowChart implements PanelChart {
   private health: FlowHealth[] = [];
   private comparisonValues: (number | null)[] = [];
   private legendElement: HTMLElement | null = null;
+  private thresholds: FlowThresholds = DEFAULT_VIEW_SETTINGS.flowThresholds;
 
   constructor(container: HTMLElement, theme: ThemeColors) {
     this.theme = theme;
@@ -37,7 +39,11 @@ export class GradientFlowChart implements PanelChart {
     const byName = indexStats(latest);
     this.trueValues = names.map((n) => byName.get(n)?.gradRms ?? NaN);
     const nonFinite = names.map((n) => (byName.get(n)?.gradNonFinite ?? 0) > 0);
-    this.health = latest ? classifyFlow(this.trueValues, nonFinite) : [];
+    this.health = latest ? classifyFlow(this.trueValues, nonFinite, model.settings.flowThresholds) : [];
+    if (model.settings.flowThresholds !== this.thresholds) {
+      this.thresholds = model.settings.flowThresholds;
+      this.legendElement?.replaceWith(this.legend());
+    }
     const comparison = model.comparison ? indexStats(model.comparison.latest) : null;
     this.comparisonValues = comparison ? names.map((n) => comparison.get(n)?.gradRms ?? null) : [];
 
@@ -110,8 +116,8 @@ export class GradientFlowChart implements PanelChart {
     key.className = 'chart-key';
     const entries: Array<[string, string]> = [
       [this.healthColor('healthy'), 'healthy'],
-      [this.healthColor('vanishing'), 'vanishing (< 1e-3 of last layer)'],
-      [this.healthColor('exploding'), 'exploding (> 70× last layer)'],
+      [this.healthColor('vanishing'), `vanishing (< ${formatNumber(this.thresholds.vanishingRatio)} of last layer)`],
+      [this.healthColor('exploding'), `exploding (> ${formatNumber(this.thresholds.explodingRatio)}× last layer)`],
       [this.healthColor('non-finite'), 'NaN / Inf'],
     ];
     for (const [color, text] of entries) {
