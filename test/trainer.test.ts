@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Trainer } from '../src/engine/train/trainer';
 import { seededRandom } from '../src/engine/train/random';
+import { selectBackend } from '../src/engine/backend';
 
 tf.setBackend('cpu');
 
@@ -215,5 +216,39 @@ test('every optimizer and loss spelling trains with a finite, falling loss', () 
       assert.ok(Number.isFinite(first) && Number.isFinite(last), `${optimizer}/${loss}: ${first} → ${last}`);
       assert.ok(last < first, `${optimizer}/${loss}: loss ${first} → ${last}`);
     }
+  }
+});
+
+test('on wasm the statistics, read through a reused buffer, match the cpu ones step after step', async () => {
+  const run = () => {
+    const model = tinyConvNet({ seed: 17 });
+    const trainer = new Trainer(model, { optimizer: 'adam', learningRate: 0.01, loss: 'categorical_crossentropy', seed: 17 });
+    const { x, y } = batch(10, 6);
+    const history = [trainer.stepInstrumented(x, y, 0), trainer.stepInstrumented(x, y, 1)];
+    trainer.stepPlain(x, y);
+    history.push(trainer.stepInstrumented(x, y, 3), trainer.stepInstrumented(x, y, 4));
+    trainer.dispose();
+    tf.dispose([x, y]);
+    return history;
+  };
+  const onCpu = run();
+  await selectBackend('wasm');
+  try {
+    const onWasm = run();
+    onCpu.forEach((cpuStep, i) => {
+      const wasmStep = onWasm[i];
+      const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-3 * Math.abs(b) + 1e-6, `step ${i} ${what}: wasm ${a}, cpu ${b}`);
+      close(wasmStep.loss, cpuStep.loss, 'loss');
+      assert.equal(wasmStep.accuracy, cpuStep.accuracy);
+      cpuStep.layers.forEach((cpuLayer, j) => {
+        const wasmLayer = wasmStep.layers[j] as unknown as Record<string, number | string>;
+        for (const [field, value] of Object.entries(cpuLayer)) {
+          if (typeof value === 'number') close(wasmLayer[field] as number, value, `${cpuLayer.layer}.${field}`);
+          else assert.equal(wasmLayer[field], value);
+        }
+      });
+    });
+  } finally {
+    await tf.setBackend('cpu');
   }
 });

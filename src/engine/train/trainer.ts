@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { OptimizerName } from '../../shared/codes';
 import type { LayerStepStats, StepStats } from '../../shared/stats';
 import { UsageError } from '../errors';
@@ -59,6 +60,8 @@ export class Trainer {
    * kernels before its update.
    */
   private kernelsAfterLastStep?: { storage: tf.DataId[]; values: Float32Array };
+  /** Where the wasm read-back lands, reused across steps (see `readBackValues`). */
+  private readBuffer = new Float32Array(0);
   private plainStepsTaken = 0;
 
   constructor(
@@ -128,7 +131,7 @@ export class Trainer {
         ...layers.map((layer) => flat(layer.variable)),
       ]);
     });
-    const data = readBack.dataSync() as Float32Array;
+    const data = this.readBackValues(readBack);
 
     const stats = this.unpack(data, step, x.shape[0], outputs, kernelsBeforeKnown);
     tf.dispose([value, readBack, ...kernelsBefore, ...outputs]);
@@ -160,7 +163,6 @@ export class Trainer {
     const kernelsAfterStart = gradientsStart + (kernelsBeforeKnown ? 1 : 2) * kernelsSize;
     const kernelsBefore = kernelsBeforeKnown ? this.kernelsAfterLastStep!.values : data.subarray(gradientsStart + kernelsSize, kernelsAfterStart);
     const kernelsAfter = data.subarray(kernelsAfterStart, kernelsAfterStart + kernelsSize);
-    this.kernelsAfterLastStep = { storage: layers.map((layer) => layer.variable.dataId), values: kernelsAfter };
 
     let kernelOffset = 0;
     const layerStats: LayerStepStats[] = layers.map((layer, i) => {
@@ -170,7 +172,32 @@ export class Trainer {
       kernelOffset = end;
       return { layer: layer.name, ...gradientSummary, ...update, ...activationSummaries[this.tapOfLayer[i]] };
     });
+    // `data` may be the reused read buffer: the kernels are copied out of it, into the
+    // snapshot's own array once there is one.
+    const storage = layers.map((layer) => layer.variable.dataId);
+    if (this.kernelsAfterLastStep) {
+      this.kernelsAfterLastStep.values.set(kernelsAfter);
+      this.kernelsAfterLastStep.storage = storage;
+    } else {
+      this.kernelsAfterLastStep = { storage, values: kernelsAfter.slice() };
+    }
     return { step, loss: data[0], accuracy, layers: layerStats };
+  }
+
+  /**
+   * The step's one blocking read. On wasm, `dataSync` copies the tensor out of the wasm heap
+   * into a freshly allocated array, and first touching a fresh megabyte took 3–4 ms here (page
+   * faults) against 0.08 ms for the copy itself: so there the values are copied into a buffer
+   * this trainer keeps. It is still one read after all kernels: wasm runs them synchronously,
+   * so the heap holds the values when the op returns. Other backends read as usual.
+   */
+  private readBackValues(readBack: tf.Tensor): Float32Array {
+    if (tf.getBackend() !== 'wasm') return readBack.dataSync() as Float32Array;
+    const heap = (tf.backend() as BackendWasm).typedArrayFromHeap(readBack);
+    if (this.readBuffer.length < heap.length) this.readBuffer = new Float32Array(heap.length);
+    const values = this.readBuffer.subarray(0, heap.length);
+    values.set(heap);
+    return values;
   }
 
   /** Keras semantics: `clipnorm` bounds each gradient tensor's own norm, `clipvalue` each element. */
