@@ -17,24 +17,14 @@ export interface ActivationSummary {
  */
 export const ACTIVATION_SAMPLE_EXAMPLES = 4;
 
-function sampleSize(activation: tf.Tensor): number {
+/** How many leading values of the activation (its first examples, row-major) the statistics sample. */
+export function activationSampleSize(activation: tf.Tensor): number {
   const examples = activation.shape[0];
   return examples > ACTIVATION_SAMPLE_EXAMPLES ? (activation.size / examples) * ACTIVATION_SAMPLE_EXAMPLES : activation.size;
 }
 
 function channelCount(activation: tf.Tensor): number {
   return activation.shape[activation.rank - 1] ?? 1;
-}
-
-/** The 1-D tensors to read back for one activation (channels last): the sampled values, then per-channel maxima for the ReLU family. */
-export function activationFigures(activation: tf.Tensor, kind: ActivationKind): tf.Tensor1D[] {
-  return tf.tidy(() => {
-    const examples = activation.shape[0];
-    const sample = examples > ACTIVATION_SAMPLE_EXAMPLES ? tf.slice(activation, 0, ACTIVATION_SAMPLE_EXAMPLES) : activation;
-    const figures = [tf.reshape(sample, [-1]) as tf.Tensor1D];
-    if (kind === 'relu') figures.push(channelMaxima(activation));
-    return figures;
-  });
 }
 
 /**
@@ -45,22 +35,24 @@ export function activationFigures(activation: tf.Tensor, kind: ActivationKind): 
  * holding NaN next to positive values differs (pooling skips the NaN, a reduction may return it),
  * and such a channel did fire.
  */
-function channelMaxima(activation: tf.Tensor): tf.Tensor1D {
-  const channels = channelCount(activation);
-  const rows = activation.size / channels;
-  const column = tf.reshape(activation, [1, rows, 1, channels]) as tf.Tensor4D;
-  // XNNPACK refuses a 1×1 window, and one row is its own maximum.
-  return tf.reshape(rows > 1 ? tf.maxPool(column, [rows, 1], 1, 'valid') : column, [-1]);
+export function channelMaxima(activation: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const channels = channelCount(activation);
+    const rows = activation.size / channels;
+    const column = tf.reshape(activation, [1, rows, 1, channels]) as tf.Tensor4D;
+    // XNNPACK refuses a 1×1 window, and one row is its own maximum.
+    return tf.reshape(rows > 1 ? tf.maxPool(column, [rows, 1], 1, 'valid') : column, [-1]);
+  });
 }
 
-/** How many numbers `activationFigures` yields for this activation. */
+/** How many numbers are read back for this activation: the sample, then the channel maxima for the ReLU family. */
 export function activationFigureCount(activation: tf.Tensor, kind: ActivationKind): number {
-  return sampleSize(activation) + (kind === 'relu' ? channelCount(activation) : 0);
+  return activationSampleSize(activation) + (kind === 'relu' ? channelCount(activation) : 0);
 }
 
-/** Interprets what `activationFigures` read back. */
+/** Interprets the numbers `activationFigureCount` counts. */
 export function summariseActivation(figures: Float32Array, activation: tf.Tensor, kind: ActivationKind): ActivationSummary {
-  const count = sampleSize(activation);
+  const count = activationSampleSize(activation);
   const low = kind === 'tanh' ? -0.99 : 0.01;
   let sum = 0;
   let sumSquares = 0;

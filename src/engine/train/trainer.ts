@@ -4,7 +4,7 @@ import type { OptimizerName } from '../../shared/codes';
 import type { LayerStepStats, StepStats } from '../../shared/stats';
 import { UsageError } from '../errors';
 import { summariseGradient, summariseUpdate } from './gradientStats';
-import { activationFigureCount, activationFigures, summariseActivation } from './activationStats';
+import { activationFigureCount, activationSampleSize, channelMaxima, summariseActivation } from './activationStats';
 import { planForward, type ActivationKind, type ForwardPlan } from './forwardPlan';
 import { computeLoss, knownLosses, parseLossName, type LossKind } from './losses';
 import { createOptimizer } from './optimizers';
@@ -18,6 +18,14 @@ export interface TrainerOptions {
   clipValue?: number;
   seed: number;
 }
+
+/** A leading run of a tensor's values in row-major order: all of them, or a batch's first examples. */
+interface ReadPiece {
+  tensor: tf.Tensor;
+  length: number;
+}
+
+const whole = (tensor: tf.Tensor): ReadPiece => ({ tensor, length: tensor.size });
 
 const DROPOUT_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 
@@ -40,7 +48,7 @@ function batchAccuracy(scores: Float32Array, labels: Float32Array, classes: numb
 /**
  * Trains a model one batch at a time. `stepInstrumented` gathers everything it reports (loss,
  * weight and update norms, reduced activation figures, the kernel gradients) into one tensor
- * read back with a single `dataSync`, and derives the per-layer figures in plain JS.
+ * read back once (`readBackValues`), and derives the per-layer figures in plain JS.
  */
 export class Trainer {
   readonly instrumentedLayers: string[];
@@ -116,25 +124,28 @@ export class Trainer {
     const gradients = layers.map((layer) => grads[layer.variable.name] ?? tf.zerosLike(layer.variable));
     const clipped = this.clip(grads);
     this.optimizer.applyGradients(clipped);
-    const readBack = tf.tidy(() => {
-      const activations = this.activationTaps.flatMap((tap) => activationFigures(outputs[tap.outputIndex], tap.kind));
-      // Scores, labels and kernels are small: reading them back and reducing in JS takes
-      // fewer kernel dispatches than argMax/equal/sum and per-layer norms on the backend.
-      const flat = (t: tf.Tensor) => tf.reshape(t, [-1]);
-      return tf.concat([
-        tf.reshape(value, [1]),
-        flat(outputs[0]),
-        flat(y),
-        ...activations,
-        ...gradients.map(flat),
-        ...kernelsBefore.map(flat),
-        ...layers.map((layer) => flat(layer.variable)),
-      ]);
+    const maxima = this.activationTaps.map((tap) => (tap.kind === 'relu' ? channelMaxima(outputs[tap.outputIndex]) : undefined));
+    const activationPieces = this.activationTaps.flatMap((tap, i): ReadPiece[] => {
+      const activation = outputs[tap.outputIndex];
+      const sample = { tensor: activation, length: activationSampleSize(activation) };
+      const channelMaximum = maxima[i];
+      return channelMaximum ? [sample, whole(channelMaximum)] : [sample];
     });
-    const data = this.readBackValues(readBack);
+    // Scores, labels and kernels are small: reading them back and reducing in JS takes
+    // fewer kernel dispatches than argMax/equal/sum and per-layer norms on the backend.
+    const data = this.readBackValues([
+      whole(value),
+      whole(outputs[0]),
+      whole(y),
+      ...activationPieces,
+      ...gradients.map(whole),
+      ...kernelsBefore.map(whole),
+      ...layers.map((layer) => whole(layer.variable)),
+    ]);
 
     const stats = this.unpack(data, step, x.shape[0], outputs, kernelsBeforeKnown);
-    tf.dispose([value, readBack, ...kernelsBefore, ...outputs]);
+    tf.dispose([value, ...kernelsBefore, ...outputs]);
+    tf.dispose(maxima.filter((m): m is tf.Tensor1D => m !== undefined));
     tf.dispose(gradients);
     tf.dispose(grads);
     if (clipped !== grads) tf.dispose(clipped);
@@ -185,19 +196,36 @@ export class Trainer {
   }
 
   /**
-   * The step's one blocking read. On wasm, `dataSync` copies the tensor out of the wasm heap
-   * into a freshly allocated array, and first touching a fresh megabyte took 3–4 ms here (page
-   * faults) against 0.08 ms for the copy itself: so there the values are copied into a buffer
-   * this trainer keeps. It is still one read after all kernels: wasm runs them synchronously,
-   * so the heap holds the values when the op returns. Other backends read as usual.
+   * The step's one read: the leading `length` values of each piece, in order. Elsewhere that is
+   * one concat and one `dataSync`. On wasm every kernel has run synchronously by the time its op
+   * returns, so the values already sit in the wasm heap; they are copied from there into a buffer
+   * this trainer keeps. That skips the slices, reshapes and concat, and wasm's `dataSync` and
+   * `slice` both copy into freshly allocated arrays (`slice` the whole input, for 4 of 32
+   * examples): first touching fresh memory took 3–4 ms per megabyte here, the copy 0.08 ms.
    */
-  private readBackValues(readBack: tf.Tensor): Float32Array {
-    if (tf.getBackend() !== 'wasm') return readBack.dataSync() as Float32Array;
-    const heap = (tf.backend() as BackendWasm).typedArrayFromHeap(readBack);
-    if (this.readBuffer.length < heap.length) this.readBuffer = new Float32Array(heap.length);
-    const values = this.readBuffer.subarray(0, heap.length);
-    values.set(heap);
-    return values;
+  private readBackValues(pieces: ReadPiece[]): Float32Array {
+    if (tf.getBackend() !== 'wasm') {
+      const readBack = tf.tidy(() =>
+        tf.concat(
+          pieces.map(({ tensor, length }) => {
+            const flat = tf.reshape(tensor, [-1]);
+            return length < tensor.size ? tf.slice(flat, 0, length) : flat;
+          }),
+        ),
+      );
+      const values = readBack.dataSync() as Float32Array;
+      readBack.dispose();
+      return values;
+    }
+    const total = pieces.reduce((n, piece) => n + piece.length, 0);
+    if (this.readBuffer.length < total) this.readBuffer = new Float32Array(total);
+    const wasm = tf.backend() as BackendWasm;
+    let offset = 0;
+    for (const { tensor, length } of pieces) {
+      this.readBuffer.set(wasm.typedArrayFromHeap(tensor).subarray(0, length), offset);
+      offset += length;
+    }
+    return this.readBuffer.subarray(0, total);
   }
 
   /** Keras semantics: `clipnorm` bounds each gradient tensor's own norm, `clipvalue` each element. */
