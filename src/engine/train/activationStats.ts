@@ -31,9 +31,9 @@ function channelCount(activation: tf.Tensor): number {
  * Each channel's maximum over the batch and every position, as a max-pool whose window is the
  * whole column of a [1, rows, 1, channels] view. A max reduction over the leading axes moves
  * them innermost with a transpose first; pooling works channels-last in place: 0.04 ms instead
- * of 0.26–0.73 ms for a 32×28×28×8 activation on wasm. The maxima are the same; only a channel
- * holding NaN next to positive values differs (pooling skips the NaN, a reduction may return it),
- * and such a channel did fire.
+ * of 0.26–0.73 ms for a 32×28×28×8 activation on wasm. The maxima are the same for finite
+ * values; a channel holding NaN may come out NaN (dead) or as its largest number depending on the
+ * backend's comparison order under either op, and the NaN reaches the loss and gradient figures.
  */
 export function channelMaxima(activation: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => {
