@@ -133,35 +133,36 @@ test('tensor count stays flat over 500 steps', () => {
   trainer.dispose();
 });
 
-test('weight and update figures follow kernels changed between instrumented steps', () => {
-  const model = tinyConvNet({ seed: 13 });
-  const learningRate = 0.1;
-  const trainer = new Trainer(model, { optimizer: 'sgd', learningRate, loss: 'categorical_crossentropy', seed: 13 });
+test('weight and update figures follow the kernels, whoever changed them between instrumented steps', () => {
   const { x, y } = batch(9);
-  const conv = model.getLayer('conv');
-  const kernelL2 = () => tf.tidy(() => tf.norm(conv.getWeights()[0]).dataSync()[0]);
-  const assertConvFigures = (stats: ReturnType<Trainer['stepInstrumented']>, weightL2: number) => {
-    const figures = stats.layers[0];
-    assert.ok(Math.abs(figures.weightL2 - weightL2) < 1e-5 * weightL2, `weight L2 ${figures.weightL2} vs ${weightL2}`);
-    // Plain SGD moves the kernel by exactly learningRate × gradient.
-    const expectedRatio = (learningRate * figures.gradL2) / weightL2;
-    assert.ok(Math.abs(figures.updateRatio - expectedRatio) < 1e-3 * expectedRatio, `update ratio ${figures.updateRatio} vs ${expectedRatio}`);
-  };
+  for (const optimizer of ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad', 'adadelta', 'adamax'] as const) {
+    const model = tinyConvNet({ seed: 13 });
+    const trainer = new Trainer(model, { optimizer, learningRate: optimizer === 'adadelta' ? 1 : 0.05, loss: 'categorical_crossentropy', seed: 13 });
+    const conv = model.getLayer('conv');
+    const kernel = () => Float64Array.from(conv.getWeights()[0].dataSync());
+    const norm = (values: Float64Array) => Math.sqrt(values.reduce((sum, v) => sum + v * v, 0));
+    const stepAndCheck = (step: number) => {
+      const before = kernel();
+      const figures = trainer.stepInstrumented(x, y, step).layers[0];
+      const after = kernel();
+      const weightL2 = norm(before);
+      const updateRatio = norm(after.map((v, i) => v - before[i])) / weightL2;
+      assert.ok(Math.abs(figures.weightL2 - weightL2) < 1e-6 * weightL2, `${optimizer} step ${step}: weight L2 ${figures.weightL2} vs ${weightL2}`);
+      assert.ok(Math.abs(figures.updateRatio - updateRatio) < 1e-4 * updateRatio, `${optimizer} step ${step}: update ratio ${figures.updateRatio} vs ${updateRatio}`);
+    };
 
-  let before = kernelL2();
-  assertConvFigures(trainer.stepInstrumented(x, y, 0), before);
-  before = kernelL2();
-  assertConvFigures(trainer.stepInstrumented(x, y, 1), before);
-  trainer.stepPlain(x, y);
-  before = kernelL2();
-  assertConvFigures(trainer.stepInstrumented(x, y, 2), before);
-  const [kernel, bias] = conv.getWeights();
-  const tripled = tf.mul(kernel, 3);
-  conv.setWeights([tripled, bias]);
-  tripled.dispose();
-  before = kernelL2();
-  assertConvFigures(trainer.stepInstrumented(x, y, 3), before);
-  trainer.dispose();
+    stepAndCheck(0);
+    stepAndCheck(1);
+    trainer.stepPlain(x, y);
+    stepAndCheck(2);
+    const [weights, bias] = conv.getWeights();
+    const tripled = tf.mul(weights, 3);
+    conv.setWeights([tripled, bias]);
+    tripled.dispose();
+    stepAndCheck(3);
+    stepAndCheck(4);
+    trainer.dispose();
+  }
 });
 
 test('the same seed gives identical statistics', () => {
