@@ -44,7 +44,7 @@ const { values: flags } = parseArgs({
 /** Steps per kind after warm-up, and the time (warm-up included) after which a slow backend stops early, after at least two rounds. */
 const plan = flags.quick
   ? { steps: 10, warmup: 2, budgetMs: 6_000, torchSteps: 15 }
-  : { steps: 30, warmup: 3, budgetMs: 25_000, torchSteps: 40 };
+  : { steps: 30, warmup: 10, budgetMs: 25_000, torchSteps: 40 };
 
 if (flags.help) {
   console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...]
