@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface EventLoopReport {
@@ -8,8 +9,9 @@ export interface EventLoopReport {
   /**
    * Ticks that came late. `cpuMs` is the process's CPU time over the gap: near the gap, the
    * host was busy (our code, VS Code's, or GC); near zero, it was waiting for a core.
+   * `queuedMs` (Linux) is how long the host's main thread sat runnable in the CPU run queue.
    */
-  stalls: Array<{ atMs: number; gapMs: number; cpuMs: number; lastType: string }>;
+  stalls: Array<{ atMs: number; gapMs: number; cpuMs: number; queuedMs?: number; lastType: string }>;
 }
 
 const TICK_MS = 10;
@@ -35,16 +37,20 @@ export class EventLoopMonitor {
     const startedAt = performance.now();
     let last = startedAt;
     let lastCpu = process.cpuUsage();
+    let lastQueued = runQueueWaitMs();
     clearInterval(this.ticker);
     this.ticker = setInterval(() => {
       const now = performance.now();
       const cpu = process.cpuUsage();
+      const queued = runQueueWaitMs();
       if (now - last > STALL_MS) {
         const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
-        this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, cpuMs, lastType: this.lastType });
+        const queuedMs = queued !== undefined && lastQueued !== undefined ? queued - lastQueued : undefined;
+        this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, cpuMs, queuedMs, lastType: this.lastType });
       }
       last = now;
       lastCpu = cpu;
+      lastQueued = queued;
     }, TICK_MS);
   }
 
@@ -62,5 +68,15 @@ export class EventLoopMonitor {
     if (!histogram) return { maxMs: 0, p99Ms: 0, slowestHandling: this.slowestHandling, stalls: [] };
     histogram.disable();
     return { maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, slowestHandling: this.slowestHandling, stalls: this.stalls };
+  }
+}
+
+/** The main thread's total wait in the CPU run queue, from Linux's schedstat; undefined elsewhere. */
+function runQueueWaitMs(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/self/schedstat', 'utf8').split(' ');
+    return Number(fields[1]) / 1e6;
+  } catch {
+    return undefined;
   }
 }
