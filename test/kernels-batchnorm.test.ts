@@ -5,21 +5,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend';
 import { BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS } from '../src/engine/kernels/registry';
+import { relativeError } from './relativeError';
 
 const TOLERANCE = 1e-4;
-
-function relativeError(actual: tf.Tensor, expected: tf.Tensor): number {
-  const a = actual.dataSync();
-  const e = expected.dataSync();
-  assert.equal(a.length, e.length);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < e.length; i++) {
-    scale = Math.max(scale, Math.abs(e[i]));
-    worst = Math.max(worst, Math.abs(a[i] - e[i]));
-  }
-  return worst / (scale || 1);
-}
 
 for (const backendName of ['wasm', 'cpu'] as const) {
   for (const shape of [[6, 5, 4, 3], [16, 7]]) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend';
 import { ADAM_UPDATE, BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS, isProjectKernel } from '../src/engine/kernels/registry';
+import { relativeError } from './relativeError';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -77,18 +78,6 @@ function referenceInputGrad(c: ConvCase, w: Float32Array, dy: Float32Array): Flo
   const dx = new Float64Array(c.x.reduce((a, b) => a * b));
   forEachConvTerm(c, (xi, wi, yi) => (dx[xi] += w[wi] * dy[yi]));
   return dx;
-}
-
-/** max |actual − expected| over max |expected|: relative to the tensor's scale. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-  }
-  return worst / (scale || 1);
 }
 
 function label(c: ConvCase): string {

@@ -5,21 +5,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend';
 import { createOptimizer, FusedAdamOptimizer } from '../src/engine/train/optimizers';
+import { relativeError } from './relativeError';
 
 const TOLERANCE = 1e-6;
 const SHAPES = [[3, 3, 2, 4], [4], [7, 10], [1]];
-
-function relativeError(actual: tf.Tensor, expected: tf.Tensor): number {
-  const a = actual.dataSync();
-  const e = expected.dataSync();
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < e.length; i++) {
-    scale = Math.max(scale, Math.abs(e[i]));
-    worst = Math.max(worst, Math.abs(a[i] - e[i]));
-  }
-  return worst / (scale || 1);
-}
 
 /** Variables trained by `optimizer` on fixed pseudo-random gradients (some steps large, one variable skipped once). */
 function train(optimizer: tf.Optimizer, steps: number, asList: boolean): tf.Variable[] {
