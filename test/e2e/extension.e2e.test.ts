@@ -11,6 +11,7 @@ import {
   installExtension,
   makeRunFolders,
   processAlive,
+  repoRoot,
   startCodeServer,
   writeUserSettings,
   type RunFolders,
@@ -233,4 +234,22 @@ test('Stop Analysis cancels a running analysis and the engine process is gone', 
   const delays = [...extensionLog().matchAll(/event loop max delay ([\d.]+) ms/g)].map((m) => Number(m[1]));
   console.log(`extension host event loop max delay per run (this window): ${delays.join(', ')} ms`);
   assert.ok(delays.length >= 1, 'each run logs its event-loop delay');
+});
+
+test('a model the engine cannot build fails with one notification naming the file and the problem', { timeout: 180_000 }, async () => {
+  const badFile = 'bad-model/unknown-layer.json';
+  fs.mkdirSync(path.join(folders.workspace, 'bad-model'), { recursive: true });
+  fs.copyFileSync(path.join(repoRoot, 'test/fixtures/bad/unknown-layer.json'), path.join(folders.workspace, badFile));
+  await openFile(page, badFile);
+  await runCommand(page, 'Gradient Lens: Analyze Gradients');
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Gradient Lens' });
+  await toast.first().waitFor({ state: 'visible', timeout: 120_000 });
+  const text = await toast.first().innerText();
+  assert.match(text, /unknown-layer\.json/, text);
+  assert.match(text, /FancyConv2D/, text);
+  assert.ok(await toast.first().getByRole('button', { name: 'Show Log' }).isVisible(), 'the notification offers the log');
+  assert.equal(await toast.count(), 1, 'one notification per failed run');
+  const failed = await waitForHook(page, 'the panel to show the failure', (h) => h.status.phase === 'failed', 30_000);
+  assert.match(failed.status.message ?? '', /FancyConv2D/);
+  await screenshot('6-bad-model');
 });
