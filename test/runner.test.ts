@@ -83,4 +83,5 @@ test('a bad model file comes back as one bad-input error naming the file', async
   assert.ok(result.kind === 'error' && result.error.code === 'bad-input');
   assert.ok(result.kind === 'error' && result.error.message.includes('unknown-layer.json'));
   assert.ok(result.kind === 'error' && !result.error.message.includes('\n'));
+  assert.equal(result.kind === 'error' && result.error.layer, 'fancy_conv', 'the error names the layer, for a marker on it');
 });

@@ -6,6 +6,8 @@ export class InputError extends Error {
   constructor(
     readonly file: string,
     readonly problem: string,
+    /** The layer the problem is in, when it is one layer's: the extension marks its definition. */
+    readonly layer?: string,
   ) {
     super(`${file}: ${problem}`);
     this.name = 'InputError';

@@ -189,6 +189,7 @@ export class AnalysisController implements vscode.Disposable {
       }
       case 'error':
         if (message.detail) this.log.error(message.detail);
+        if (message.layer) this.diagnostics.markBadLayer(message.layer, message.message.replace(`${run.modelPath}: `, ''));
         this.fail(run, message.message);
         return;
       case 'log':

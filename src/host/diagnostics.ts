@@ -59,6 +59,15 @@ export class FindingDiagnostics implements vscode.Disposable {
     this.publish();
   }
 
+  /** The engine refused the model because of one layer: an error marker on its definition, as for a finding. */
+  markBadLayer(layerName: string, message: string): void {
+    const layer = this.analyzed?.layers.find((candidate) => candidate.name === layerName);
+    if (!this.analyzed || !layer) return;
+    const diagnostic = new vscode.Diagnostic(toVsRange(layer.range), message, vscode.DiagnosticSeverity.Error);
+    diagnostic.source = DIAGNOSTIC_SOURCE;
+    this.collection.set(this.analyzed.uri, [diagnostic]);
+  }
+
   /** The final set (the report's), replacing the live ones. */
   replaceAll(findings: readonly Finding[]): void {
     if (!this.analyzed) return;

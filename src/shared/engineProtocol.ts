@@ -61,6 +61,8 @@ export interface ErrorMessage {
   message: string;
   /** Stack or details for the log only, never for the user's first sight. */
   detail?: string;
+  /** The layer a bad input is about, when it is one layer's: the host marks that layer's definition. */
+  layer?: string;
 }
 /** A line for the log channel (backend chosen, data set used, timings). */
 export interface LogMessage {

@@ -241,8 +241,10 @@ test('a model the engine cannot build fails with one notification naming the fil
   fs.mkdirSync(path.join(folders.workspace, 'bad-model'), { recursive: true });
   fs.copyFileSync(path.join(repoRoot, 'test/fixtures/bad/unknown-layer.json'), path.join(folders.workspace, badFile));
   await openFile(page, badFile);
+  // Focus the text itself, so the extension host knows the file as the active editor before the command.
+  await goToLine(page, 1);
   await runCommand(page, 'Gradient Lens: Analyze Gradients');
-  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Gradient Lens' });
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'unknown-layer.json' });
   await toast.first().waitFor({ state: 'visible', timeout: 120_000 });
   const text = await toast.first().innerText();
   assert.match(text, /unknown-layer\.json/, text);
@@ -251,5 +253,16 @@ test('a model the engine cannot build fails with one notification naming the fil
   assert.equal(await toast.count(), 1, 'one notification per failed run');
   const failed = await waitForHook(page, 'the panel to show the failure', (h) => h.status.phase === 'failed', 30_000);
   assert.match(failed.status.message ?? '', /FancyConv2D/);
+  const badLayer = locateModel(fs.readFileSync(path.join(folders.workspace, badFile), 'utf8')).layers.find((layer) => layer.name === 'fancy_conv')!;
+  const rows = await waitFor(
+    'an error marker on the layer TF.js does not know',
+    async () => {
+      const texts = await problemRows(page);
+      return texts.some((text) => text.includes('FancyConv2D')) ? texts : undefined;
+    },
+    30_000,
+  );
+  const markerRow = rows.find((text) => text.includes('FancyConv2D'))!;
+  assert.match(markerRow, new RegExp(`Ln ${badLayer.range.start.line + 1}\\b`), markerRow);
   await screenshot('6-bad-model');
 });

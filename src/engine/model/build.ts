@@ -29,7 +29,7 @@ export async function buildModel(filePath: string, config: KerasModelConfig, see
   } catch (error) {
     const culprit = await findFailingSequentialLayer(topology);
     const reason = firstLine(error);
-    if (culprit) throw new InputError(filePath, `layer "${culprit.name}" (${culprit.className}) cannot be built: ${reason}`);
+    if (culprit) throw new InputError(filePath, `layer "${culprit.name}" (${culprit.className}) cannot be built: ${reason}`, culprit.name);
     throw new InputError(filePath, `the model cannot be built: ${reason}`);
   }
 }
@@ -65,21 +65,21 @@ function checkLayers(filePath: string, model: KerasModelConfig): void {
   layerList(model).forEach((layer, index) => {
     const className = layer.class_name;
     const name = layerName(layer, index);
-    if (typeof className !== 'string') throw new InputError(filePath, `layer "${name}" has no "class_name"`);
+    if (typeof className !== 'string') throw new InputError(filePath, `layer "${name}" has no "class_name"`, name);
     if (className === 'Lambda') {
-      throw new InputError(filePath, `layer "${name}" is a Lambda layer: it holds Python code, which cannot run outside Python; replace it with built-in layers`);
+      throw new InputError(filePath, `layer "${name}" is a Lambda layer: it holds Python code, which cannot run outside Python; replace it with built-in layers`, name);
     }
     if (MODEL_CLASS_NAMES.has(className)) {
       checkLayers(filePath, layer as KerasModelConfig);
       return;
     }
     if (!(className in known)) {
-      throw new InputError(filePath, `layer "${name}" has class "${className}", which is not a layer TF.js knows (a custom or unsupported Keras layer)`);
+      throw new InputError(filePath, `layer "${name}" has class "${className}", which is not a layer TF.js knows (a custom or unsupported Keras layer)`, name);
     }
     // TF.js would blame the first layer after the input for a bad input shape.
     const inputShape = layer.config?.batch_input_shape;
     if (Array.isArray(inputShape) && inputShape.some((d) => typeof d === 'number' && d <= 0)) {
-      throw new InputError(filePath, `layer "${name}" has input shape [${inputShape.map((d) => d ?? 'None').join(', ')}]: every dimension must be positive`);
+      throw new InputError(filePath, `layer "${name}" has input shape [${inputShape.map((d) => d ?? 'None').join(', ')}]: every dimension must be positive`, name);
     }
   });
 }

@@ -140,7 +140,7 @@ function classifierShapes(filePath: string, model: tf.LayersModel): { inputShape
     );
   }
   const numClasses = outputShape[0] ?? 0;
-  if (numClasses < 2) throw new InputError(filePath, `layer "${outputLayer}" outputs ${numClasses} value(s); a classifier needs at least 2 classes`);
+  if (numClasses < 2) throw new InputError(filePath, `layer "${outputLayer}" outputs ${numClasses} value(s); a classifier needs at least 2 classes`, outputLayer);
   const inputShape = model.inputs[0].shape.slice(1);
   if (inputShape.some((d) => d === null || d <= 0)) {
     throw new InputError(filePath, `the input shape [${inputShape.map((d) => d ?? 'None').join(', ')}] must be fully known and positive`);

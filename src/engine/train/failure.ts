@@ -25,5 +25,7 @@ export function describeFailure(error: unknown, modelPath: string): ErrorMessage
   } else if (/backend/i.test(failure.message)) {
     code = 'backend-failed';
   }
-  return { type: 'error', code, message, detail: failure.stack };
+  const described: ErrorMessage = { type: 'error', code, message, detail: failure.stack };
+  if (failure instanceof InputError && failure.layer !== undefined) described.layer = failure.layer;
+  return described;
 }
