@@ -17,7 +17,7 @@ import {
   type RunFolders,
   type RunningCodeServer,
 } from './codeServer';
-import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRows, runCommand, waitFor, waitForHook } from './workbench';
+import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRowWith, problemRows, runCommand, waitFor, waitForHook } from './workbench';
 
 // The extension in a real VS Code (code-server) driven through Chromium: Analyze on the
 // 10-conv sigmoid sample, markers in Problems, charts in the panel, the preferred quick fix
@@ -113,15 +113,7 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
   assert.ok(hook.findingCount >= 1);
   firstRunLossSeries = hook.charts.loss.seriesCount;
 
-  const rows = await waitFor(
-    'a vanishing-gradient marker in Problems',
-    async () => {
-      const texts = await problemRows(page);
-      return texts.some((text) => text.includes('vanishing-gradient')) ? texts : undefined;
-    },
-    30_000,
-  );
-  const vanishingRow = rows.find((text) => text.includes('vanishing-gradient'))!;
+  const vanishingRow = await problemRowWith(page, 'vanishing-gradient');
   assert.match(vanishingRow, new RegExp(`Ln ${markerLine}\\b`), `marker on line ${markerLine} (the first Conv2D): ${vanishingRow}`);
   assert.match(vanishingRow, /Gradient Lens/);
   await screenshot('1-analysis-panel-and-problems');
@@ -254,15 +246,7 @@ test('a model the engine cannot build fails with one notification naming the fil
   const failed = await waitForHook(page, 'the panel to show the failure', (h) => h.status.phase === 'failed', 30_000);
   assert.match(failed.status.message ?? '', /FancyConv2D/);
   const badLayer = locateModel(fs.readFileSync(path.join(folders.workspace, badFile), 'utf8')).layers.find((layer) => layer.name === 'fancy_conv')!;
-  const rows = await waitFor(
-    'an error marker on the layer TF.js does not know',
-    async () => {
-      const texts = await problemRows(page);
-      return texts.some((text) => text.includes('FancyConv2D')) ? texts : undefined;
-    },
-    30_000,
-  );
-  const markerRow = rows.find((text) => text.includes('FancyConv2D'))!;
+  const markerRow = await problemRowWith(page, 'FancyConv2D');
   assert.match(markerRow, new RegExp(`Ln ${badLayer.range.start.line + 1}\\b`), markerRow);
   await screenshot('6-bad-model');
 });

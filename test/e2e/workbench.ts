@@ -138,3 +138,12 @@ export async function problemRows(page: Page): Promise<string[]> {
   }
   return rows.allInnerTexts();
 }
+
+/** The first Problems row that mentions `text`, once one shows. */
+export async function problemRowWith(page: Page, text: string, timeoutMs = 30_000): Promise<string> {
+  return waitFor(
+    `a Problems row with "${text}"`,
+    async () => (await problemRows(page)).find((row) => row.includes(text)),
+    timeoutMs,
+  );
+}
