@@ -19,6 +19,18 @@ export const CHANNEL_MOMENTS = 'GradientLensChannelMoments';
 export const BATCH_NORM_TRAINING_GRAD = 'GradientLensBatchNormTrainingGrad';
 export const ADAM_UPDATE = 'GradientLensAdamUpdate';
 
+/** A kernel that speeds up or fixes some cases of the stock one and hands it the rest. */
+export function wrappingStock(kernelName: string, backendName: string, wrap: (stock: tf.KernelFunc) => tf.KernelFunc): ProjectKernel {
+  return {
+    kernelName,
+    backendName,
+    create: (stock) => {
+      if (!stock) throw new Error(`${backendName} has no stock ${kernelName} kernel`);
+      return wrap(stock);
+    },
+  };
+}
+
 const ours = new WeakSet<tf.KernelFunc>();
 
 /**

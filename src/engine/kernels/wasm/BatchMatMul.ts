@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 import { disposeIntermediates, runWasmKernel } from './stockKernels';
 
 /**
@@ -32,11 +32,4 @@ function transposeExplicitly(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-export const batchMatMulKernel: ProjectKernel = {
-  kernelName: 'BatchMatMul',
-  backendName: 'wasm',
-  create: (stock) => {
-    if (!stock) throw new Error('wasm has no stock BatchMatMul kernel');
-    return transposeExplicitly(stock);
-  },
-};
+export const batchMatMulKernel = wrappingStock('BatchMatMul', 'wasm', transposeExplicitly);

@@ -1,8 +1,4 @@
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 import { withExplicitSamePadding } from './samePaddingGuard';
 
-export const conv2DKernel: ProjectKernel = {
-  kernelName: 'Conv2D',
-  backendName: 'wasm',
-  create: (stock) => withExplicitSamePadding('Conv2D', stock),
-};
+export const conv2DKernel = wrappingStock('Conv2D', 'wasm', withExplicitSamePadding);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { explicitPadding } from '../convGeometry';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 import { disposeIntermediates, runWasmKernel } from './stockKernels';
 
 /**
@@ -72,11 +72,4 @@ function spreadByStride(wasm: BackendWasm, dy: tf.TensorInfo, strideHeight: numb
   return spread;
 }
 
-export const conv2DBackpropInputKernel: ProjectKernel = {
-  kernelName: 'Conv2DBackpropInput',
-  backendName: 'wasm',
-  create: (stock) => {
-    if (!stock) throw new Error('wasm has no stock Conv2DBackpropInput kernel');
-    return conv2DBackpropInputViaConv(stock);
-  },
-};
+export const conv2DBackpropInputKernel = wrappingStock('Conv2DBackpropInput', 'wasm', conv2DBackpropInputViaConv);

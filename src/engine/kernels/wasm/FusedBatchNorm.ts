@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 
 /**
  * Batch normalisation with per-channel statistics (the Keras layer's case) as one pass of
@@ -37,11 +37,4 @@ function batchNormPerChannel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-export const fusedBatchNormKernel: ProjectKernel = {
-  kernelName: 'FusedBatchNorm',
-  backendName: 'wasm',
-  create: (stock) => {
-    if (!stock) throw new Error('wasm has no stock FusedBatchNorm kernel');
-    return batchNormPerChannel(stock);
-  },
-};
+export const fusedBatchNormKernel = wrappingStock('FusedBatchNorm', 'wasm', batchNormPerChannel);

@@ -1,8 +1,4 @@
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 import { withExplicitSamePadding } from './samePaddingGuard';
 
-export const fusedConv2DKernel: ProjectKernel = {
-  kernelName: 'FusedConv2D',
-  backendName: 'wasm',
-  create: (stock) => withExplicitSamePadding('FusedConv2D', stock),
-};
+export const fusedConv2DKernel = wrappingStock('FusedConv2D', 'wasm', withExplicitSamePadding);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 
 type HeapArray = Float32Array | Int32Array | Uint8Array;
 
@@ -48,11 +48,4 @@ function copyRuns(source: HeapArray, shape: number[], target: HeapArray, starts:
   }
 }
 
-export const sliceKernel: ProjectKernel = {
-  kernelName: 'Slice',
-  backendName: 'wasm',
-  create: (stock) => {
-    if (!stock) throw new Error('wasm has no stock Slice kernel');
-    return sliceFromHeap(stock);
-  },
-};
+export const sliceKernel = wrappingStock('Slice', 'wasm', sliceFromHeap);

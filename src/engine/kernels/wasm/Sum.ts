@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 
 /**
  * Sum over every axis but the last (a bias or BatchNorm-style per-channel gradient) as one
@@ -33,11 +33,4 @@ function sumPerChannel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-export const sumKernel: ProjectKernel = {
-  kernelName: 'Sum',
-  backendName: 'wasm',
-  create: (stock) => {
-    if (!stock) throw new Error('wasm has no stock Sum kernel');
-    return sumPerChannel(stock);
-  },
-};
+export const sumKernel = wrappingStock('Sum', 'wasm', sumPerChannel);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock } from '../registry';
 
 type HeapArray = Float32Array | Int32Array | Uint8Array;
 
@@ -56,11 +56,4 @@ function repeatBlock(target: HeapArray, start: number, length: number, times: nu
   }
 }
 
-export const tileKernel: ProjectKernel = {
-  kernelName: 'Tile',
-  backendName: 'wasm',
-  create: (stock) => {
-    if (!stock) throw new Error('wasm has no stock Tile kernel');
-    return tileByBlocks(stock);
-  },
-};
+export const tileKernel = wrappingStock('Tile', 'wasm', tileByBlocks);

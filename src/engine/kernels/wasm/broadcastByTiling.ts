@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ProjectKernel } from '../registry';
+import { wrappingStock, type ProjectKernel } from '../registry';
 import { disposeIntermediates, reshaped, runWasmKernel } from './stockKernels';
 
 /**
@@ -47,15 +47,6 @@ function sameShape(shape: number[], other: number[]): boolean {
   return shape.length === other.length && shape.every((size, axis) => size === other[axis]);
 }
 
-function broadcastKernel(kernelName: string): ProjectKernel {
-  return {
-    kernelName,
-    backendName: 'wasm',
-    create: (stock) => {
-      if (!stock) throw new Error(`wasm has no stock ${kernelName} kernel`);
-      return broadcastByTiling(stock);
-    },
-  };
-}
-
-export const broadcastingBinaryKernels: readonly ProjectKernel[] = ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'].map(broadcastKernel);
+export const broadcastingBinaryKernels: readonly ProjectKernel[] = ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'].map((kernelName) =>
+  wrappingStock(kernelName, 'wasm', broadcastByTiling),
+);

@@ -14,8 +14,7 @@ interface ConvLikeAttrs {
  * unequal strides (measured: 2×2 kernel, strides [1,3] off by up to 12); the padding TF.js
  * itself resolves is right, so it is passed explicitly instead.
  */
-export function withExplicitSamePadding(kernelName: string, stock: tf.KernelFunc | undefined): tf.KernelFunc {
-  if (!stock) throw new Error(`wasm has no stock ${kernelName} kernel to guard`);
+export function withExplicitSamePadding(stock: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const convAttrs = attrs as unknown as ConvLikeAttrs;
     if (convAttrs.pad !== 'same') return stock({ inputs, backend, attrs });
