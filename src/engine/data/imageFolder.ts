@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors';
 import { seededRandom } from '../train/random';
-import type { Dataset } from './dataset';
+import { MAX_DATASET_ELEMENTS, type Dataset } from './dataset';
 import { decodeImage } from './imageDecode';
 import { writeResizedPixels } from './imageResize';
 import { elementCount, formatShape } from './numericArray';
@@ -18,8 +18,6 @@ const UNSUPPORTED_IMAGE_EXTENSIONS = new Set(['.gif', '.bmp', '.webp', '.tif', '
  * ~20 ms to decode in pure JS here, so 512 keeps loading near 10 s (1024 would double it).
  */
 const MAX_IMAGES = 512;
-/** Caps the decoded set at 64 MB of float32, as the synthetic set does (224×224×3: 111 images). */
-const MAX_ELEMENTS = 16 * 1024 * 1024;
 /** Larger files are refused before reading, so one stray file cannot exhaust memory. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
@@ -51,7 +49,7 @@ export async function loadImageFolder(root: string, classNames: string[], inputS
     );
   }
   const exampleSize = elementCount(inputShape);
-  const perClass = Math.max(1, Math.floor(Math.min(MAX_IMAGES, MAX_ELEMENTS / exampleSize) / numClasses));
+  const perClass = Math.max(1, Math.floor(Math.min(MAX_IMAGES, MAX_DATASET_ELEMENTS / exampleSize) / numClasses));
   const random = seededRandom(seed);
   const chosen: Array<{ file: string; label: number }> = [];
   for (const [label, className] of classNames.entries()) {

@@ -1,5 +1,5 @@
 import { seededRandom } from '../train/random';
-import type { Dataset } from './dataset';
+import { MAX_DATASET_ELEMENTS, type Dataset } from './dataset';
 import { elementCount } from './numericArray';
 
 export const SYNTHETIC_NAME = 'synthetic';
@@ -7,8 +7,6 @@ export const SYNTHETIC_NAME = 'synthetic';
 // 1024 examples are ~3 epochs of a default run (100 steps × 32): enough variety, quick to make.
 const MAX_EXAMPLES = 1024;
 const MIN_EXAMPLES_PER_CLASS = 8;
-/** Caps the data at 64 MB of float32 so large inputs (224×224×3) do not exhaust memory. */
-const MAX_ELEMENTS = 16 * 1024 * 1024;
 const WAVES_PER_CLASS = 4;
 /** Highest spatial frequency, in cycles across an axis: low enough to survive pooling. */
 const MAX_CYCLES = 2;
@@ -28,7 +26,7 @@ export function syntheticDataset(inputShape: number[], numClasses: number, seed:
   const exampleSize = elementCount(inputShape);
   const prototypes = Array.from({ length: numClasses }, () => classPrototype(inputShape, random, gaussian));
 
-  const size = Math.max(numClasses * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, Math.floor(MAX_ELEMENTS / exampleSize)));
+  const size = Math.max(numClasses * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, Math.floor(MAX_DATASET_ELEMENTS / exampleSize)));
   const x = new Float32Array(size * exampleSize);
   const y = new Int32Array(size);
   for (let example = 0; example < size; example++) {
