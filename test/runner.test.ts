@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EngineToHostMessage } from '../src/shared/engineProtocol';
 import { EngineProcess } from '../src/engine/runner';
@@ -84,4 +87,59 @@ test('a bad model file comes back as one bad-input error naming the file', async
   assert.ok(result.kind === 'error' && result.error.message.includes('unknown-layer.json'));
   assert.ok(result.kind === 'error' && !result.error.message.includes('\n'));
   assert.equal(result.kind === 'error' && result.error.layer, 'fancy_conv', 'the error names the layer, for a marker on it');
+});
+
+function autogroup(pid: number | 'self'): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+test('a background engine runs at the nice value asked, in a scheduling group of its own, and the caller keeps its priority', async () => {
+  const callerGroup = autogroup('self');
+  const callerNice = os.getPriority();
+  const engine = new EngineProcess({ enginePath, backgroundNice: 19 });
+  const ready = waitFor(engine, (msg) => msg.type === 'ready');
+  const outcome = engine.start(SMALL, { steps: 5000, batchSize: 8, data: 'synthetic' });
+  await ready;
+  const pid = engine.pid!;
+  assert.equal(os.getPriority(pid), 19);
+  assert.equal(os.getPriority(), callerNice);
+  assert.ok(engine.priority?.applied.includes('nice 19'), JSON.stringify(engine.priority));
+  if (callerGroup !== undefined) {
+    // Linux with autogroups (this machine and CI): the engine's group is its own, lowered as a whole.
+    assert.notEqual(autogroup(pid)?.split(' ')[0], callerGroup.split(' ')[0]);
+    assert.match(autogroup(pid)!, / nice 19$/);
+    assert.equal(autogroup('self'), callerGroup);
+    assert.ok(engine.priority?.applied.includes('autogroup nice 19'));
+  }
+  await engine.cancel();
+  assert.equal((await outcome).kind, 'done');
+  assert.equal(isAlive(pid), false);
+});
+
+test('a background engine (its own session, so no terminal signal reaches it) exits when its parent dies', async () => {
+  // The parent stands in for the extension host: it starts an engine, prints its pid, and is killed.
+  const runner = path.join(repoRoot, 'out/src/engine/runner.js');
+  const parentScript = `
+    const { EngineProcess } = require(${JSON.stringify(runner)});
+    const engine = new EngineProcess({ enginePath: ${JSON.stringify(enginePath)}, backgroundNice: 10 });
+    engine.onMessage((m) => { if (m.type === 'ready') console.log('engine ' + engine.pid); });
+    engine.start(${JSON.stringify(SMALL)}, { steps: 100000, batchSize: 8, data: 'synthetic' });`;
+  const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const enginePid = await new Promise<number>((resolve, reject) => {
+    parent.stdout.setEncoding('utf8');
+    parent.stdout.on('data', (text: string) => {
+      const match = /engine (\d+)/.exec(text);
+      if (match) resolve(Number(match[1]));
+    });
+    parent.once('exit', () => reject(new Error('the parent exited before the engine was ready')));
+  });
+  assert.ok(isAlive(enginePid));
+  parent.kill('SIGKILL');
+  const deadline = Date.now() + 15_000;
+  while (isAlive(enginePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(isAlive(enginePid), false, 'the engine outlived its parent');
 });

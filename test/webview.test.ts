@@ -311,6 +311,30 @@ describe('webview panel in Chromium', () => {
     );
   });
 
+  test('while a run goes on the progress bar follows the step and nothing in the panel animates', async () => {
+    // A spinner or an indeterminate bar repaints every frame for the whole run: in a
+    // software-rendered VS Code that took a third of a core from the host and the engine.
+    await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'running', step: 30, totalSteps: 120 } }));
+    await page.waitForFunction(() => window.__gradientLens?.status.phase === 'running');
+    const running = await page.evaluate(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const bar = document.querySelector('.run-progress') as HTMLElement & { value?: number; max: number };
+      const container = bar.shadowRoot?.querySelector('[role="progressbar"]');
+      return {
+        visible: getComputedStyle(bar).visibility === 'visible',
+        value: bar.value,
+        max: bar.max,
+        valueNow: container?.getAttribute('aria-valuenow'),
+        discrete: container?.classList.contains('discrete'),
+        runningAnimations: document.getAnimations().filter((a) => a.playState === 'running').length,
+      };
+    });
+    assert.deepEqual(running, { visible: true, value: 30, max: 120, valueNow: '30', discrete: true, runningAnimations: 0 });
+    await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'done', step: 120, totalSteps: 120 } }));
+    await page.waitForFunction(() => window.__gradientLens?.status.phase === 'done');
+    await page.waitForFunction(() => getComputedStyle(document.querySelector('.run-progress')!).visibility === 'hidden');
+  });
+
   test('a reload followed by the host snapshot restores charts and the legend state', async () => {
     await page.locator('.legend-section .collapsible-header').click();
     await page.getByRole('button', { name: 'conv2d_7', exact: true }).click();

@@ -1,7 +1,7 @@
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
-import type { ChartId, HostToViewMessage, ViewTestHook } from '../src/shared/viewProtocol';
+import { LIVE_UPDATE_INTERVAL_MS, type ChartId, type HostToViewMessage, type ViewTestHook } from '../src/shared/viewProtocol';
 import { ActivationHealthChart } from './charts/activationHealthChart';
 import { GradientFlowChart } from './charts/gradientFlowChart';
 import { GradientRmsChart } from './charts/gradientRmsChart';
@@ -34,7 +34,7 @@ export class Panel {
   private readonly rmsChart: GradientRmsChart;
   private readonly charts: PanelChart[];
   private readonly sections: HTMLElement[] = [];
-  private readonly scheduler = new RedrawScheduler(() => this.redrawSlice());
+  private readonly scheduler = new RedrawScheduler(() => this.redrawSlice(), LIVE_UPDATE_INTERVAL_MS);
   private readonly hiddenLayers: Set<string>;
   /** Charts on screen (IntersectionObserver), and the model version each chart last showed. */
   private readonly onScreen = new Set<PanelChart>();

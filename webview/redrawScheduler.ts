@@ -2,9 +2,10 @@
  * Coalesces redraw requests into cycles: however many messages arrive, a cycle starts at most
  * once per interval, on an animation frame (so nothing is drawn while the view is hidden). A
  * cycle may take several frames (`drawSlice` returns true while it has more to do), so no
- * single frame has to draw every chart. The interval is 50 ms, stretched to four times the
- * longest slice when drawing is slow (a busy machine, a hundred layers), so drawing never takes
- * more than about a quarter of the main thread and scrolling and hovering stay responsive.
+ * single frame has to draw every chart. The interval is the one given (the panel's live
+ * interval), stretched to four times the longest slice when drawing is slow (a busy machine, a
+ * hundred layers), so drawing never takes more than about a quarter of the main thread and
+ * scrolling and hovering stay responsive.
  */
 export class RedrawScheduler {
   private pending = false;

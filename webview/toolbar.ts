@@ -1,5 +1,5 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import type { RunStatus, ViewToHostMessage } from '../src/shared/viewProtocol';
 import { fileName } from './format';
 
@@ -18,7 +18,12 @@ export class Toolbar {
   readonly element: HTMLElement;
   private readonly title = document.createElement('span');
   private readonly status = document.createElement('span');
-  private readonly ring = document.createElement('vscode-progress-ring');
+  /**
+   * Determinate on purpose: an indeterminate bar or ring animates every frame for the whole run,
+   * and in a software-rendered browser that cost the machine a third of a core, taken from
+   * the extension host and the engine.
+   */
+  private readonly progress = document.createElement('vscode-progress-bar');
   private readonly stop: HTMLElement;
   private readonly rerun: HTMLElement;
   private readonly exports: HTMLElement[];
@@ -29,8 +34,8 @@ export class Toolbar {
     this.title.className = 'run-title';
     this.status.className = 'run-status';
     this.status.setAttribute('role', 'status');
-    this.ring.ariaLabel = 'Analysis running';
-    this.ring.className = 'run-progress';
+    this.progress.ariaLabel = 'Analysis progress';
+    this.progress.className = 'run-progress';
     this.stop = button('Stop', false, () => post({ type: 'stop' }));
     this.rerun = button('Re-run', true, () => post({ type: 'rerun' }));
     this.exports = [
@@ -42,11 +47,11 @@ export class Toolbar {
 
     const heading = document.createElement('div');
     heading.className = 'run-heading';
-    heading.append(this.ring, this.title, this.status);
+    heading.append(this.title, this.status);
     const actions = document.createElement('div');
     actions.className = 'run-actions';
     actions.append(this.stop, this.rerun, ...this.exports);
-    this.element.append(heading, actions);
+    this.element.append(heading, actions, this.progress);
   }
 
   render(modelPath: string | null, status: RunStatus): void {
@@ -55,7 +60,10 @@ export class Toolbar {
     this.title.title = modelPath ?? '';
     this.status.textContent = describeStatus(status);
     this.status.classList.toggle('failed', status.phase === 'failed');
-    this.ring.hidden = !running;
+    // visibility rather than hidden: the header keeps its height when the run ends
+    this.progress.style.visibility = running ? 'visible' : 'hidden';
+    this.progress.max = status.totalSteps ?? 1;
+    this.progress.value = status.step ?? 0;
     setDisabled(this.stop, !running);
     setDisabled(this.rerun, running || modelPath === null);
     const finished = status.phase === 'done' || status.phase === 'cancelled';

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ENGINE_PROTOCOL_VERSION, type EngineToHostMessage, type ErrorMessage, type HostToEngineMessage } from '../shared/engineProtocol';
 import type { Report } from '../shared/report';
 import type { RunOptions } from '../shared/runOptions';
+import { lowerProcessPriority, type PriorityOutcome } from './processPriority';
 
 export interface EngineProcessOptions {
   /** The engine bundle; defaults to `engine.js` next to the running bundle (dist/). */
@@ -14,6 +15,12 @@ export interface EngineProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a cooperative cancel may take before SIGTERM, and SIGTERM before SIGKILL. */
   cancelGraceMs?: number;
+  /**
+   * Run the engine as background work at this nice value (0–19), in a session of its own so
+   * that the lower priority reaches it on Linux kernels with autogroups (see processPriority).
+   * The extension sets it; the editor must stay responsive while the engine trains.
+   */
+  backgroundNice?: number;
 }
 
 export type EngineRunResult =
@@ -39,6 +46,8 @@ export class EngineProcess {
   private cancelRequested = false;
   private exited: Promise<void> = Promise.resolve();
   private readonly escalationTimers: NodeJS.Timeout[] = [];
+  /** What lowering the engine's priority did, when `backgroundNice` was set. */
+  priority: PriorityOutcome | undefined;
 
   constructor(private readonly options: EngineProcessOptions = {}) {}
 
@@ -64,8 +73,11 @@ export class EngineProcess {
       env: this.options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
+      // A session of its own, so its priority can be lowered without lowering the caller's.
+      detached: this.options.backgroundNice !== undefined && process.platform !== 'win32',
     });
     this.child = child;
+    if (this.options.backgroundNice !== undefined && child.pid !== undefined) this.priority = lowerProcessPriority(child.pid, this.options.backgroundNice);
     child.stdout?.resume();
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

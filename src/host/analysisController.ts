@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { EngineToHostMessage } from '../shared/engineProtocol';
 import { assertNever } from '../shared/engineProtocol';
 import { locateModel, ModelTextError } from '../shared/locator';
-import type { ComparisonRun } from '../shared/viewProtocol';
+import { LIVE_UPDATE_INTERVAL_MS, type ComparisonRun } from '../shared/viewProtocol';
 import { EngineProcess } from '../engine/runner';
 import type { FindingDiagnostics } from './diagnostics';
 import { EventLoopMonitor } from './eventLoopMonitor';
@@ -24,6 +24,11 @@ interface ActiveRun {
 
 const RESTART = 'Restart';
 const SHOW_LOG = 'Show Log';
+/**
+ * The engine trains as background work, so the extension host (and the rest of the editor)
+ * gets a core first when both want one. An idle machine gives the engine all it asks for.
+ */
+const ENGINE_NICE = 19;
 
 /**
  * Runs one analysis at a time in the engine child process and routes its messages to the
@@ -93,6 +98,7 @@ export class AnalysisController implements vscode.Disposable {
     const options = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION, document.uri).get(key));
     const data = resolveDataSetting(options.data, vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? path.dirname(modelPath));
     if (data !== undefined) options.data = data;
+    options.maxEventsPerSecond = 1000 / LIVE_UPDATE_INTERVAL_MS;
     this.history.begin(modelPath, options.steps, chooseComparison(this.previousRuns.get(modelPath), effectiveTrigger));
     this.diagnostics.begin({ uri: document.uri, version: document.version, layers: located.layers });
     this.panel.sendSnapshot();
@@ -104,6 +110,7 @@ export class AnalysisController implements vscode.Disposable {
     const engine = new EngineProcess({
       enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath,
       execPath: engineRuntime((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key)),
+      backgroundNice: ENGINE_NICE,
     });
     const run: ActiveRun = { engine, modelPath, ended: Promise.resolve() };
     this.active = run;
@@ -119,9 +126,11 @@ export class AnalysisController implements vscode.Disposable {
       if (result.kind === 'killed') this.endWithoutReport(run);
       this.finishRun(run);
     });
-    this.log.info(`engine process ${engine.pid ?? '?'} started`);
-
-    void vscode.window.withProgress({ location: { viewId: PANEL_VIEW_ID }, title: 'Analyzing gradients' }, () => run.ended);
+    const priority = engine.priority;
+    this.log.info(
+      `engine process ${engine.pid ?? '?'} started` +
+        (priority ? ` (${[...priority.applied, ...priority.refused.map((r) => `not set: ${r}`)].join(', ') || 'priority unchanged'})` : ''),
+    );
   }
 
   /** Stop: cooperative cancel, then SIGTERM, then SIGKILL (inside EngineProcess). */
@@ -228,7 +237,8 @@ export class AnalysisController implements vscode.Disposable {
     const delay = this.eventLoop.stop();
     this.log.info(
       `event loop max delay ${delay.maxMs.toFixed(1)} ms (p99 ${delay.p99Ms.toFixed(1)} ms); slowest engine message handled in ${delay.slowestHandling.ms.toFixed(1)} ms (${delay.slowestHandling.type})` +
-        (delay.stalls.length ? `; stalls ${delay.stalls.map((s) => `${s.gapMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms${s.queuedMs === undefined ? '' : `, queued ${s.queuedMs.toFixed(0)} ms`}) at +${s.atMs.toFixed(0)} ms after ${s.lastType}`).join(', ')}` : ''),
+        (delay.stalls.length ? `; stalls ${delay.stalls.map((s) => `${s.gapMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms${s.queuedMs === undefined ? '' : `, queued ${s.queuedMs.toFixed(0)} ms`}) at +${s.atMs.toFixed(0)} ms after ${s.lastType}`).join(', ')}` : '') +
+        (delay.gcPauses.length ? `; GC pauses ${delay.gcPauses.map((g) => `${g.ms.toFixed(0)} ms ${g.kind} at +${g.atMs.toFixed(0)} ms`).join(', ')}` : ''),
     );
   }
 

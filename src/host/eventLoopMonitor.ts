@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface EventLoopReport {
   maxMs: number;
@@ -12,7 +12,12 @@ export interface EventLoopReport {
    * `queuedMs` (Linux) is how long the host's main thread sat runnable in the CPU run queue.
    */
   stalls: Array<{ atMs: number; gapMs: number; cpuMs: number; queuedMs?: number; lastType: string }>;
+  /** Garbage-collection pauses of the host over GC_REPORT_MS: V8 stops the main thread for them. */
+  gcPauses: Array<{ atMs: number; ms: number; kind: string }>;
 }
+
+const GC_REPORT_MS = 20;
+const GC_KINDS: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak callbacks' };
 
 const TICK_MS = 10;
 const STALL_MS = 40;
@@ -27,6 +32,8 @@ export class EventLoopMonitor {
   private lastType = 'none';
   private stalls: EventLoopReport['stalls'] = [];
   private ticker: NodeJS.Timeout | undefined;
+  private gcObserver: PerformanceObserver | undefined;
+  private gcPauses: EventLoopReport['gcPauses'] = [];
 
   start(): void {
     this.histogram?.disable();
@@ -35,6 +42,16 @@ export class EventLoopMonitor {
     this.slowestHandling = { type: 'none', ms: 0 };
     this.stalls = [];
     const startedAt = performance.now();
+    this.gcPauses = [];
+    this.gcObserver?.disconnect();
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        if (entry.duration < GC_REPORT_MS) continue;
+        const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+        this.gcPauses.push({ atMs: entry.startTime - startedAt, ms: entry.duration, kind: GC_KINDS[kind ?? 0] ?? 'other' });
+      }
+    });
+    this.gcObserver.observe({ entryTypes: ['gc'] });
     let last = startedAt;
     let lastCpu = process.cpuUsage();
     let lastQueued = runQueueWaitMs();
@@ -65,9 +82,11 @@ export class EventLoopMonitor {
     this.histogram = undefined;
     clearInterval(this.ticker);
     this.ticker = undefined;
-    if (!histogram) return { maxMs: 0, p99Ms: 0, slowestHandling: this.slowestHandling, stalls: [] };
+    this.gcObserver?.disconnect();
+    this.gcObserver = undefined;
+    if (!histogram) return { maxMs: 0, p99Ms: 0, slowestHandling: this.slowestHandling, stalls: [], gcPauses: [] };
     histogram.disable();
-    return { maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, slowestHandling: this.slowestHandling, stalls: this.stalls };
+    return { maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, slowestHandling: this.slowestHandling, stalls: this.stalls, gcPauses: this.gcPauses };
   }
 }
 

@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Finding } from '../shared/findings';
 import type { StepStats } from '../shared/stats';
-import { isViewToHostMessage, type HostToViewMessage, type RunStatus, type ViewSettings, type ViewToHostMessage } from '../shared/viewProtocol';
+import { isViewToHostMessage, LIVE_UPDATE_INTERVAL_MS, type HostToViewMessage, type RunStatus, type ViewSettings, type ViewToHostMessage } from '../shared/viewProtocol';
 import { assertNever } from '../shared/engineProtocol';
 import type { RunHistory } from './runHistory';
 import { UpdateThrottle } from './updateThrottle';
@@ -16,9 +16,6 @@ export interface PanelActions {
   rerun(): Promise<void>;
 }
 
-/** ≤ 20 updates a second to the panel, however fast steps arrive. */
-const VIEW_UPDATE_INTERVAL_MS = 50;
-
 /**
  * The side panel. The host keeps the run (RunHistory); the panel is a cache of it: it gets a
  * snapshot when its script is ready and whenever it becomes visible again, and live updates
@@ -28,7 +25,7 @@ export class PanelViewProvider implements vscode.WebviewViewProvider, vscode.Dis
   private view: vscode.WebviewView | undefined;
   private viewReady = false;
   private readonly viewSubscriptions: vscode.Disposable[] = [];
-  private readonly stepThrottle = new UpdateThrottle<StepStats>(VIEW_UPDATE_INTERVAL_MS, (steps) => this.post({ type: 'steps', steps }));
+  private readonly stepThrottle = new UpdateThrottle<StepStats>(LIVE_UPDATE_INTERVAL_MS, (steps) => this.post({ type: 'steps', steps }));
 
   constructor(
     private readonly extensionUri: vscode.Uri,

@@ -1,6 +1,6 @@
 /**
  * Coalesces items pushed at any rate into at most one flush per `intervalMs` (the panel gets
- * ≤ 20 updates a second however fast the engine reports). The first push after a quiet
+ * at most one update per interval however fast the engine reports). The first push after a quiet
  * period flushes at once; later ones wait for the interval to pass.
  */
 export class UpdateThrottle<T> {

@@ -22,6 +22,14 @@ import { THRESHOLDS } from './rules/thresholds';
  */
 export const VIEW_PROTOCOL_VERSION = 2;
 
+/**
+ * How often the live view refreshes: the engine reports steps, the host posts them and the
+ * panel redraws its charts at most once per interval. Four a second reads as live for a
+ * training run; at twenty, in a software-rendered VS Code (code-server in headless Chromium on
+ * 2 cores), redrawing cost the browser 70 % of a core and the extension host waited for CPU.
+ */
+export const LIVE_UPDATE_INTERVAL_MS = 250;
+
 /** The subset of LayerInfo the panel needs, in model-file order. */
 export type ViewLayer = Pick<LayerInfo, 'name' | 'className'> & { instrumented: boolean };
 
@@ -88,7 +96,7 @@ export interface SnapshotMessage {
   settings: ViewSettings;
 }
 
-/** Sent by the host while a run goes on (at most ~20 a second): steps that follow the ones the view has. */
+/** Sent by the host while a run goes on (at most one per LIVE_UPDATE_INTERVAL_MS): steps that follow the ones the view has. */
 export interface StepsMessage {
   type: 'steps';
   steps: StepStats[];
