@@ -237,7 +237,7 @@ export class AnalysisController implements vscode.Disposable {
     const delay = this.eventLoop.stop();
     this.log.info(
       `event loop max delay ${delay.maxMs.toFixed(1)} ms (p99 ${delay.p99Ms.toFixed(1)} ms); slowest engine message handled in ${delay.slowestHandling.ms.toFixed(1)} ms (${delay.slowestHandling.type})` +
-        (delay.stalls.length ? `; stalls ${delay.stalls.map((s) => `${s.gapMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms${s.queuedMs === undefined ? '' : `, queued ${s.queuedMs.toFixed(0)} ms`}) at +${s.atMs.toFixed(0)} ms after ${s.lastType}`).join(', ')}` : '') +
+        (delay.stalls.length ? `; stalls ${delay.stalls.map((s) => `${s.gapMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms${s.queuedMs === undefined ? '' : `, queued ${s.queuedMs.toFixed(0)} ms`}${s.majorFaults ? `, ${s.majorFaults} major faults` : ''}) at +${s.atMs.toFixed(0)} ms after ${s.lastType}`).join(', ')}` : '') +
         (delay.gcPauses.length ? `; GC pauses ${delay.gcPauses.map((g) => `${g.ms.toFixed(0)} ms ${g.kind} at +${g.atMs.toFixed(0)} ms`).join(', ')}` : ''),
     );
   }

@@ -10,8 +10,10 @@ export interface EventLoopReport {
    * Ticks that came late. `cpuMs` is the process's CPU time over the gap: near the gap, the
    * host was busy (our code, VS Code's, or GC); near zero, it was waiting for a core.
    * `queuedMs` (Linux) is how long the host's main thread sat runnable in the CPU run queue.
+   * `majorFaults` (Linux): pages the process had to read back from disk over the gap; with
+   * neither CPU nor queueing, a stall with major faults was waiting for the disk.
    */
-  stalls: Array<{ atMs: number; gapMs: number; cpuMs: number; queuedMs?: number; lastType: string }>;
+  stalls: Array<{ atMs: number; gapMs: number; cpuMs: number; queuedMs?: number; majorFaults?: number; lastType: string }>;
   /** Garbage-collection pauses of the host over GC_REPORT_MS: V8 stops the main thread for them. */
   gcPauses: Array<{ atMs: number; ms: number; kind: string }>;
 }
@@ -55,19 +57,23 @@ export class EventLoopMonitor {
     let last = startedAt;
     let lastCpu = process.cpuUsage();
     let lastQueued = runQueueWaitMs();
+    let lastFaults = majorFaults();
     clearInterval(this.ticker);
     this.ticker = setInterval(() => {
       const now = performance.now();
       const cpu = process.cpuUsage();
       const queued = runQueueWaitMs();
+      const faults = majorFaults();
       if (now - last > STALL_MS) {
         const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
         const queuedMs = queued !== undefined && lastQueued !== undefined ? queued - lastQueued : undefined;
-        this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, cpuMs, queuedMs, lastType: this.lastType });
+        const faultCount = faults !== undefined && lastFaults !== undefined ? faults - lastFaults : undefined;
+        this.stalls.push({ atMs: now - startedAt, gapMs: now - last - TICK_MS, cpuMs, queuedMs, majorFaults: faultCount, lastType: this.lastType });
       }
       last = now;
       lastCpu = cpu;
       lastQueued = queued;
+      lastFaults = faults;
     }, TICK_MS);
   }
 
@@ -95,6 +101,16 @@ function runQueueWaitMs(): number | undefined {
   try {
     const fields = readFileSync('/proc/self/schedstat', 'utf8').split(' ');
     return Number(fields[1]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's major page faults so far (Linux /proc/self/stat, field 12); undefined elsewhere. */
+function majorFaults(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9]);
   } catch {
     return undefined;
   }
