@@ -8,6 +8,7 @@ import { DEFAULT_VIEW_SETTINGS, type ComparisonRun } from '../src/shared/viewPro
 import { emptyStepSeries, StepSeriesBuilder } from '../src/shared/stepSeries';
 import { describeFinding, MODEL_LEVEL_RANGE, rangesIntersect } from '../src/host/diagnosticModel';
 import { canApplyEdits, chooseFixes } from '../src/host/fixSelection';
+import { EventLoopMonitor } from '../src/host/eventLoopMonitor';
 import { chooseComparison, decideAnalyze } from '../src/host/runDecisions';
 import { runOptionsFromSettings, viewSettingsFromSettings, engineRuntime, resolveDataSetting } from '../src/host/settingsModel';
 import { UpdateThrottle } from '../src/host/updateThrottle';
@@ -195,4 +196,30 @@ test('the panel draws with the same vanishing and exploding ratios as the rules'
   assert.deepEqual(viewSettingsFromSettings(() => undefined).flowThresholds, { vanishingRatio: 1e-3, explodingRatio: 70 });
   const custom = viewSettingsFromSettings((key) => (key === 'thresholds' ? { vanishingRatio: 1e-5 } : undefined));
   assert.deepEqual(custom.flowThresholds, { vanishingRatio: 1e-5, explodingRatio: 70 });
+});
+
+test('the event-loop monitor reports a blocked main thread as a stall with the CPU it burnt, and nothing when the loop is free', async () => {
+  const monitor = new EventLoopMonitor();
+  monitor.start();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const free = monitor.stop();
+  // Loose on purpose (CI machines are busy): an idle loop must not look like the blocked one below.
+  assert.ok(free.maxMs < 100, `an idle loop measured ${free.maxMs} ms`);
+  assert.ok(free.stalls.every((s) => s.gapMs < 100), JSON.stringify(free.stalls));
+
+  monitor.start();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  monitor.noteHandled('step', 120);
+  const blockedUntil = performance.now() + 120;
+  while (performance.now() < blockedUntil) {
+    // the host's main thread busy, as a slow message handler would keep it
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const blocked = monitor.stop();
+  assert.ok(blocked.maxMs >= 100, `max ${blocked.maxMs} ms`);
+  assert.deepEqual(blocked.slowestHandling, { type: 'step', ms: 120 });
+  const stall = blocked.stalls.find((s) => s.gapMs >= 100);
+  assert.ok(stall, JSON.stringify(blocked.stalls));
+  assert.equal(stall.lastType, 'step');
+  assert.ok(stall.cpuMs >= 80, `a busy stall burns CPU: ${stall.cpuMs} ms`);
 });
