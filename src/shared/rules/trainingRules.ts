@@ -71,6 +71,7 @@ export const learningRateTooLowRule: Rule = {
   live: false,
   explainedBy: ['vanishing-gradient', 'dying-relu', 'saturated-activation', 'exploding-gradient', 'non-finite'],
   evaluate(h) {
+    if (h.length < h.threshold('minStepsToJudgeProgress')) return undefined;
     const progress = h.lossProgress();
     if (progress.learning || progress.diverging) return undefined;
     const update = largestUpdateRatio(h);
@@ -125,6 +126,7 @@ export const slowConvergenceRule: Rule = {
     'oscillating-loss',
   ],
   evaluate(h) {
+    if (h.length < h.threshold('minStepsToJudgeProgress')) return undefined;
     const progress = h.lossProgress();
     if (progress.diverging || progress.learning) return undefined;
     const update = largestUpdateRatio(h);
