@@ -8,7 +8,7 @@ import { DEFAULT_VIEW_SETTINGS, type ComparisonRun } from '../src/shared/viewPro
 import { emptyStepSeries, StepSeriesBuilder } from '../src/shared/stepSeries';
 import { describeFinding, MODEL_LEVEL_RANGE, rangesIntersect } from '../src/host/diagnosticModel';
 import { canApplyEdits, chooseFixes } from '../src/host/fixSelection';
-import { EventLoopMonitor } from '../src/host/eventLoopMonitor';
+import { describeEventLoopReport, EventLoopMonitor } from '../src/host/eventLoopMonitor';
 import { chooseComparison, decideAnalyze } from '../src/host/runDecisions';
 import { runOptionsFromSettings, viewSettingsFromSettings, engineRuntime, resolveDataSetting } from '../src/host/settingsModel';
 import { UpdateThrottle } from '../src/host/updateThrottle';
@@ -222,4 +222,5 @@ test('the event-loop monitor reports a blocked main thread as a stall with the C
   assert.ok(stall, JSON.stringify(blocked.stalls));
   assert.equal(stall.lastType, 'step');
   assert.ok(stall.cpuMs >= 80, `a busy stall burns CPU: ${stall.cpuMs} ms`);
+  assert.match(describeEventLoopReport(blocked), /^event loop max delay \d+\.\d ms \(p99 [\d.]+ ms\); slowest engine message handled in 120\.0 ms \(step\); stalls \d+ ms \(CPU \d+ ms[^)]*\) at \+\d+ ms after step/);
 });

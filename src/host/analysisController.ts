@@ -7,7 +7,7 @@ import { locateModel, ModelTextError } from '../shared/locator';
 import { LIVE_UPDATE_INTERVAL_MS, type ComparisonRun } from '../shared/viewProtocol';
 import { EngineProcess } from '../engine/runner';
 import type { FindingDiagnostics } from './diagnostics';
-import { EventLoopMonitor } from './eventLoopMonitor';
+import { describeEventLoopReport, EventLoopMonitor } from './eventLoopMonitor';
 import { COMMANDS, CONTEXT_KEYS, PANEL_VIEW_ID, SETTINGS_SECTION } from './ids';
 import type { PanelViewProvider } from './panelProvider';
 import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
@@ -235,11 +235,7 @@ export class AnalysisController implements vscode.Disposable {
     this.log.info(`engine process ${run.engine.pid ?? '?'} ended`);
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, false);
     const delay = this.eventLoop.stop();
-    this.log.info(
-      `event loop max delay ${delay.maxMs.toFixed(1)} ms (p99 ${delay.p99Ms.toFixed(1)} ms); slowest engine message handled in ${delay.slowestHandling.ms.toFixed(1)} ms (${delay.slowestHandling.type})` +
-        (delay.stalls.length ? `; stalls ${delay.stalls.map((s) => `${s.gapMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms${s.queuedMs === undefined ? '' : `, queued ${s.queuedMs.toFixed(0)} ms`}${s.majorFaults ? `, ${s.majorFaults} major faults` : ''}) at +${s.atMs.toFixed(0)} ms after ${s.lastType}`).join(', ')}` : '') +
-        (delay.gcPauses.length ? `; GC pauses ${delay.gcPauses.map((g) => `${g.ms.toFixed(0)} ms ${g.kind} at +${g.atMs.toFixed(0)} ms`).join(', ')}` : ''),
-    );
+    this.log.info(describeEventLoopReport(delay));
   }
 
   private async revealPanel(document: vscode.TextDocument): Promise<void> {

@@ -96,6 +96,21 @@ export class EventLoopMonitor {
   }
 }
 
+/** The log's line for one run: the maximum, then each stall and GC pause that explains it. */
+export function describeEventLoopReport(report: EventLoopReport): string {
+  const stall = (s: EventLoopReport['stalls'][number]) =>
+    `${s.gapMs.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms` +
+    (s.queuedMs === undefined ? '' : `, queued ${s.queuedMs.toFixed(0)} ms`) +
+    (s.majorFaults ? `, ${s.majorFaults} major faults` : '') +
+    `) at +${s.atMs.toFixed(0)} ms after ${s.lastType}`;
+  return (
+    `event loop max delay ${report.maxMs.toFixed(1)} ms (p99 ${report.p99Ms.toFixed(1)} ms); ` +
+    `slowest engine message handled in ${report.slowestHandling.ms.toFixed(1)} ms (${report.slowestHandling.type})` +
+    (report.stalls.length ? `; stalls ${report.stalls.map(stall).join(', ')}` : '') +
+    (report.gcPauses.length ? `; GC pauses ${report.gcPauses.map((g) => `${g.ms.toFixed(0)} ms ${g.kind} at +${g.atMs.toFixed(0)} ms`).join(', ')}` : '')
+  );
+}
+
 /** The main thread's total wait in the CPU run queue, from Linux's schedstat; undefined elsewhere. */
 function runQueueWaitMs(): number | undefined {
   try {
