@@ -187,7 +187,7 @@ test('healthy shallow net with a large first/last ratio but falling loss → at 
 // ──── activation and learning-rate rules ────
 
 test('dead ReLU layer with a stuck loss → dying-relu at that layer', () => {
-  const steps: StepStats[] = Array.from({ length: 40 }, (_, step) => ({
+  const steps: StepStats[] = Array.from({ length: 60 }, (_, step) => ({
     step,
     loss: 2.3 + noise(step, 0.02),
     layers: lenetLayers.map((spec, i) => layerStats(spec, 0.01 * Math.sqrt(spec.size), { deadFraction: i === 1 ? 0.95 : 0.2, gradZeroFraction: i === 1 ? 0.95 : 0 })),
@@ -201,7 +201,7 @@ test('dead ReLU layer with a stuck loss → dying-relu at that layer', () => {
 });
 
 test('tiny updates and a flat loss → learning-rate-too-low', () => {
-  const steps: StepStats[] = Array.from({ length: 40 }, (_, step) => ({
+  const steps: StepStats[] = Array.from({ length: 60 }, (_, step) => ({
     step,
     loss: 2.45 - step * 1e-4 + noise(step, 0.02),
     layers: lenetLayers.map((spec) => layerStats(spec, 0.01 * Math.sqrt(spec.size), { updateRatio: 3e-7 })),
@@ -210,17 +210,17 @@ test('tiny updates and a flat loss → learning-rate-too-low', () => {
   assert.deepEqual(problems(all).map((f) => f.code), ['learning-rate-too-low']);
 });
 
-test('a run too short to judge progress gets no slow-convergence or learning-rate-too-low; the same loss over 40 steps does', () => {
+test('a run too short to judge progress gets no slow-convergence or learning-rate-too-low; the same loss over 60 steps does', () => {
   const flat = (length: number): StepStats[] =>
     Array.from({ length }, (_, step) => ({
       step,
       loss: 2.3 + noise(step, 0.02),
       layers: lenetLayers.map((spec) => layerStats(spec, 0.01 * Math.sqrt(spec.size), { updateRatio: 3e-7 })),
     }));
-  assert.deepEqual(problems(run(context(lenetLayers, 'adam', 1e-6), flat(20)).all), []);
-  assert.deepEqual(problems(run(context(lenetLayers, 'adam', 1e-6), flat(40)).all).map((f) => f.code), ['learning-rate-too-low']);
-  assert.deepEqual(problems(run(context(lenetLayers), flat(20).map((s) => ({ ...s, layers: s.layers.map((l) => ({ ...l, updateRatio: 1e-3 })) }))).all), []);
-  assert.deepEqual(problems(run(context(lenetLayers), flat(40).map((s) => ({ ...s, layers: s.layers.map((l) => ({ ...l, updateRatio: 1e-3 })) }))).all).map((f) => f.code), ['slow-convergence']);
+  assert.deepEqual(problems(run(context(lenetLayers, 'adam', 1e-6), flat(40)).all), []);
+  assert.deepEqual(problems(run(context(lenetLayers, 'adam', 1e-6), flat(60)).all).map((f) => f.code), ['learning-rate-too-low']);
+  assert.deepEqual(problems(run(context(lenetLayers), flat(40).map((s) => ({ ...s, layers: s.layers.map((l) => ({ ...l, updateRatio: 1e-3 })) }))).all), []);
+  assert.deepEqual(problems(run(context(lenetLayers), flat(60).map((s) => ({ ...s, layers: s.layers.map((l) => ({ ...l, updateRatio: 1e-3 })) }))).all).map((f) => f.code), ['slow-convergence']);
 });
 
 test('a loss that swings up and down without falling → oscillating-loss', () => {

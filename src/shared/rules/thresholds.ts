@@ -25,7 +25,7 @@ export const THRESHOLDS = {
   divergingLossFactor: t(3, 'FACTS.md: an exploding net with softmax output reads loss 13–14.6 for ln C = 2.3'),
   divergingRiseFactor: t(1.5, 'cases: a final loss 1.5× the start never happened on a healthy control'),
   /** Shorter runs (a small `steps`, or a run stopped early) are too short to call the loss stuck: the progress-only rules stay silent. */
-  minStepsToJudgeProgress: t(40, 'samples: the healthy small CNN (Adam 1e-3, batch 32, Fashion-MNIST) still sits within 10 % of ln 10 after 10 and 20 steps (seed 42) and after 30 steps for seeds 3 and 4; seeds 1–6 are clear at 40'),
+  minStepsToJudgeProgress: t(50, 'samples: the healthy small CNN (Adam 1e-3, batch 32) sits within 10 % of ln 10 after 20 steps (seed 42) and 30 (seeds 3, 4); eval --steps 40: healthy-lenet-tfjs reads slow-convergence; --steps 50: 0 of 12 healthy, recall 100 %'),
 
   // ──── gradients ────
   /** First/last gradient RMS ratio below which a layer's gradient has vanished. */
