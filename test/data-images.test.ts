@@ -169,9 +169,15 @@ test('at most 512 images are read, split evenly between classes', async () => {
   const tiny = greyPngOf(1, 1, () => 7);
   const files = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`${i}.png`, tiny]));
   const root = imageFolder({ a: files, b: files });
-  const data = await loadDataset(root, [2, 2, 1], 2, 1);
+  const progress: Array<[string, number, number]> = [];
+  const data = await loadDataset(root, [2, 2, 1], 2, 1, (what, done, total) => progress.push([what, done, total]));
   assert.equal(data.size, 512);
   assert.equal(data.y.filter((label) => label === 0).length, 256);
+  // Decoding reports each image, so the user sees how far a slow folder has got.
+  assert.equal(progress.length, 512);
+  assert.deepEqual(progress[0], ['decoding images', 1, 512]);
+  assert.deepEqual(progress[511], ['decoding images', 512, 512]);
+  assert.ok(progress.every(([, done], i) => done === i + 1));
 });
 
 // ──── Bad input: one InputError naming the file or folder, never a crash ────
@@ -237,6 +243,7 @@ test('the CLI trains on an image folder: exit 0 or 1, and the report names the f
   assert.ok(result.status === 0 || result.status === 1, `exit ${result.status}: ${result.stderr}`);
   const report = JSON.parse(result.stdout);
   assert.equal(report.run.data, root);
+  assert.match(result.stderr, /^decoding images 20\/20$/m, 'the loading progress reaches the terminal');
   assert.equal(report.history.loss.length, 5);
   assert.ok(report.history.loss.every((loss: number) => Number.isFinite(loss)));
 });

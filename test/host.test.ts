@@ -198,6 +198,15 @@ test('the panel draws with the same vanishing and exploding ratios as the rules'
   assert.deepEqual(custom.flowThresholds, { vanishingRatio: 1e-5, explodingRatio: 70 });
 });
 
+test('loading progress before ready shows in the status as "starting" with what and how far', () => {
+  const history = new RunHistory();
+  history.begin('/m.json', 100, null);
+  history.loading('decoding images', 128, 512);
+  assert.deepEqual(history.status, { phase: 'starting', step: 0, totalSteps: 100, message: 'decoding images 128/512' });
+  history.ready([], 100, 'wasm');
+  assert.equal(history.status.phase, 'running');
+});
+
 test('the event-loop monitor reports a blocked main thread as a stall with the CPU it burnt, and nothing when the loop is free', async () => {
   const monitor = new EventLoopMonitor();
   monitor.start();

@@ -8,7 +8,7 @@ import { planFixes } from '../shared/fixes/index';
 import { selectBackend } from './backend';
 import { loadModelFile } from './model/load';
 import { layerSummaryFrom } from './report/layerSummary';
-import { median, StepBatcher } from './train/loop';
+import { DEFAULT_EVENTS_PER_SECOND, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { trainLoadedModel } from './train/trainLoaded';
 import { verifyFixes } from './train/verifyFixes';
@@ -42,8 +42,16 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     }
   };
 
+  const loadingInterval = 1000 / Math.max(1, options.maxEventsPerSecond ?? DEFAULT_EVENTS_PER_SECOND);
+  let lastLoading = -Infinity;
   const run = await trainLoadedModel(loaded, resolved, {
     signal,
+    onLoading: (what, done, total) => {
+      const now = performance.now();
+      if (done < total && now - lastLoading < loadingInterval) return;
+      lastLoading = now;
+      sink({ type: 'loading', what, done, total });
+    },
     onReady: (described, dataName) => {
       layers = described;
       if (resolved.data === 'auto') resolved.data = dataName;

@@ -68,8 +68,20 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
     ? new SingleBar({ stream: process.stderr, format: 'training {bar} {value}/{total} steps | loss {loss}', hideCursor: true, clearOnComplete: true })
     : undefined;
   let lastTenth = -1;
+  let lastLoadingQuarter = -1;
   return (msg) => {
-    if (msg.type === 'ready') {
+    if (msg.type === 'loading') {
+      // Before training: decoding a folder of images can take seconds.
+      if (interactive) {
+        process.stderr.write(`\r${msg.what} ${msg.done}/${msg.total}${msg.done === msg.total ? '\n' : ''}`);
+      } else {
+        const quarter = Math.floor((4 * msg.done) / msg.total);
+        if (quarter > lastLoadingQuarter) {
+          lastLoadingQuarter = quarter;
+          process.stderr.write(`${msg.what} ${msg.done}/${msg.total}\n`);
+        }
+      }
+    } else if (msg.type === 'ready') {
       bar?.start(total(), 0, { loss: '-' });
       if (!bar) process.stderr.write(`analysing ${msg.modelPath} on ${msg.backend}: ${total()} steps\n`);
     } else if (msg.type === 'step') {

@@ -201,6 +201,12 @@ export class AnalysisController implements vscode.Disposable {
         if (message.layer) this.diagnostics.markBadLayer(message.layer, message.message.replace(`${run.modelPath}: `, ''));
         this.fail(run, message.message);
         return;
+      case 'loading':
+        this.history.loading(message.what, message.done, message.total);
+        this.panel.sendStatus(this.history.status);
+        this.statusBar.show(this.history.status);
+        if (message.done === message.total) this.log.info(`engine: ${message.what}: ${message.total} done`);
+        return;
       case 'log':
         this.log.info(`engine: ${message.message}`);
         return;

@@ -40,6 +40,11 @@ export class RunHistory {
     this.report = undefined;
   }
 
+  /** Slow input being prepared before training starts, e.g. "decoding images 128/512". */
+  loading(what: string, done: number, total: number): void {
+    this.status = { ...this.status, phase: 'starting', message: `${what} ${done}/${total}` };
+  }
+
   ready(layers: LayerInfo[], totalSteps: number, backend: string): void {
     this.layers = layers;
     this.series = new StepSeriesBuilder(layers.filter((layer) => layer.instrumented).map((layer) => layer.name));

@@ -14,7 +14,7 @@ export class RunStatusBar implements vscode.Disposable {
   show(status: RunStatus): void {
     switch (status.phase) {
       case 'starting':
-        this.item.text = '$(pulse) Gradient Lens: starting';
+        this.item.text = `$(pulse) Gradient Lens: ${status.message ?? 'starting'}`;
         break;
       case 'running':
         this.item.text = `$(pulse) Gradient Lens: step ${status.step ?? 0}/${status.totalSteps ?? '?'}`;

@@ -8,7 +8,7 @@ import type { RunOptions, ResolvedRunOptions } from './runOptions';
  * Messages between the extension host and the engine child process, sent over Node's IPC
  * channel (`process.send`). Bump the version when a message changes shape.
  */
-export const ENGINE_PROTOCOL_VERSION = 1;
+export const ENGINE_PROTOCOL_VERSION = 2;
 
 // ──── host → engine ────
 
@@ -64,12 +64,23 @@ export interface ErrorMessage {
   /** The layer a bad input is about, when it is one layer's: the host marks that layer's definition. */
   layer?: string;
 }
+/**
+ * Before `ready`, while slow input is prepared (decoding a folder of images can take seconds):
+ * what is being done and how far it is, so the user sees more than "starting".
+ */
+export interface LoadingMessage {
+  type: 'loading';
+  /** e.g. "decoding images". */
+  what: string;
+  done: number;
+  total: number;
+}
 /** A line for the log channel (backend chosen, data set used, timings). */
 export interface LogMessage {
   type: 'log';
   message: string;
 }
-export type EngineToHostMessage = ReadyMessage | StepMessage | FindingMessage | DoneMessage | ErrorMessage | LogMessage;
+export type EngineToHostMessage = ReadyMessage | StepMessage | FindingMessage | DoneMessage | ErrorMessage | LoadingMessage | LogMessage;
 
 export function assertNever(x: never): never {
   throw new Error(`Unhandled message: ${JSON.stringify(x)}`);

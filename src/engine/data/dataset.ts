@@ -1,6 +1,9 @@
 /** Caps any data set the engine builds or decodes at 64 MB of float32, so large inputs (224×224×3) cannot exhaust memory. */
 export const MAX_DATASET_ELEMENTS = 16 * 1024 * 1024;
 
+/** How far a slow load has got (called after each unit of work, e.g. each image decoded). */
+export type LoadProgress = (what: string, done: number, total: number) => void;
+
 /**
  * A classification data set in plain typed arrays, so batches are cheap to slice and the
  * training loop decides when tensors are made (and disposed).

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors';
 import { seededRandom } from '../train/random';
-import { MAX_DATASET_ELEMENTS, type Dataset } from './dataset';
+import { MAX_DATASET_ELEMENTS, type Dataset, type LoadProgress } from './dataset';
 import { decodeImage } from './imageDecode';
 import { writeResizedPixels } from './imageResize';
 import { elementCount, formatShape } from './numericArray';
@@ -39,7 +39,14 @@ export function classFolderNames(entries: Dirent[]): string[] {
  * most its share of MAX_IMAGES, chosen by `seed` from its sorted file list, so the same folder
  * and seed give the same numbers. Images of any size are resized to the model's input.
  */
-export async function loadImageFolder(root: string, classNames: string[], inputShape: number[], numClasses: number, seed: number): Promise<Dataset> {
+export async function loadImageFolder(
+  root: string,
+  classNames: string[],
+  inputShape: number[],
+  numClasses: number,
+  seed: number,
+  onProgress?: LoadProgress,
+): Promise<Dataset> {
   const [height, width, channels] = imageInputShape(root, inputShape);
   if (classNames.length !== numClasses) {
     const shown = classNames.length <= 12 ? classNames.join(', ') : `${classNames.slice(0, 12).join(', ')}, …`;
@@ -65,6 +72,7 @@ export async function loadImageFolder(root: string, classNames: string[], inputS
   for (const [index, { file, label }] of chosen.entries()) {
     writeResizedPixels(decodeImage(await readImageFile(file), file), height, width, channels, x, index * exampleSize);
     y[index] = label;
+    onProgress?.('decoding images', index + 1, chosen.length);
   }
   return { name: root, inputShape, numClasses, size: chosen.length, x, y, fromBytes: true };
 }

@@ -1,4 +1,4 @@
-import type { Dataset } from './dataset';
+import type { Dataset, LoadProgress } from './dataset';
 import { FASHION_MNIST_NAME, fitsFashionMnist, loadFashionMnist } from './fashionMnist';
 import { SYNTHETIC_NAME, syntheticDataset } from './synthetic';
 import { loadUserData } from './userData';
@@ -10,7 +10,7 @@ export const AUTO_DATA = 'auto';
  * `spec`: 'auto' (the bundled Fashion-MNIST subset where the model fits it, else synthetic),
  * 'synthetic', 'fashion-mnist', or a path to IDX / .npy data or a folder of class image folders. Throws InputError on bad data.
  */
-export async function loadDataset(spec: string, inputShape: number[], numClasses: number, seed: number): Promise<Dataset> {
+export async function loadDataset(spec: string, inputShape: number[], numClasses: number, seed: number, onProgress?: LoadProgress): Promise<Dataset> {
   switch (spec) {
     case AUTO_DATA:
       return fitsFashionMnist(inputShape, numClasses) ? loadFashionMnist(inputShape, numClasses) : syntheticDataset(inputShape, numClasses, seed);
@@ -19,6 +19,6 @@ export async function loadDataset(spec: string, inputShape: number[], numClasses
     case FASHION_MNIST_NAME:
       return loadFashionMnist(inputShape, numClasses);
     default:
-      return loadUserData(spec, inputShape, numClasses, seed);
+      return loadUserData(spec, inputShape, numClasses, seed, onProgress);
   }
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors';
 import { assembleDataset, type DataFiles } from './assemble';
-import type { Dataset } from './dataset';
+import type { Dataset, LoadProgress } from './dataset';
 import { readDataFile } from './fileBytes';
 import { classFolderNames, isImageFileName, loadImageFolder } from './imageFolder';
 import { IDX_IMAGES_PATTERN, IDX_LABELS_PATTERN, idxImageNamesFor, idxLabelNamesFor, parseIdx } from './idx';
@@ -20,9 +20,9 @@ interface FilePair extends DataFiles {
  * A user's data: a path to an IDX or .npy file (its partner found beside it), a folder with one
  * pair, or a folder of class subfolders of images (`seed` picks the images when there are many).
  */
-export async function loadUserData(dataPath: string, inputShape: number[], numClasses: number, seed: number): Promise<Dataset> {
+export async function loadUserData(dataPath: string, inputShape: number[], numClasses: number, seed: number, onProgress?: LoadProgress): Promise<Dataset> {
   const source = await resolveSource(path.resolve(dataPath));
-  if (source.kind === 'image-folder') return loadImageFolder(source.root, source.classNames, inputShape, numClasses, seed);
+  if (source.kind === 'image-folder') return loadImageFolder(source.root, source.classNames, inputShape, numClasses, seed, onProgress);
   const parse = source.kind === 'idx' ? parseIdx : parseNpy;
   const [examples, labels] = await Promise.all([
     readDataFile(source.examples).then((bytes) => parse(bytes, source.examples)),

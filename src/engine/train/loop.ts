@@ -46,6 +46,9 @@ export function median(values: number[]): number {
 }
 
 /** Collects steps and hands them on at most `perSecond` times a second (DESIGN.md: ~20). */
+/** Engine events (steps, loading progress) per second when the caller sets no limit. */
+export const DEFAULT_EVENTS_PER_SECOND = 20;
+
 export class StepBatcher {
   private pending: StepStats[] = [];
   private lastFlush = 0;
@@ -53,7 +56,7 @@ export class StepBatcher {
 
   constructor(
     private readonly send: (steps: StepStats[]) => void,
-    perSecond = 20,
+    perSecond = DEFAULT_EVENTS_PER_SECOND,
   ) {
     this.intervalMs = 1000 / Math.max(1, perSecond);
   }

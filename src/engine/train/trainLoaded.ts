@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { LayerInfo } from '../../shared/model';
 import type { ResolvedRunOptions } from '../../shared/runOptions';
 import type { StepStats } from '../../shared/stats';
-import type { Dataset } from '../data/dataset';
+import type { Dataset, LoadProgress } from '../data/dataset';
 import { loadDataset } from '../data/load';
 import type { LoadedModel } from '../model/load';
 import { BatchSampler } from './batches';
@@ -54,10 +54,10 @@ export interface TrainedRun extends LoopResult {
 export async function trainLoadedModel(
   loaded: LoadedModel,
   resolved: ResolvedRunOptions,
-  hooks: { onReady?: (layers: LayerInfo[], dataName: string) => void; onStep?: (step: StepStats) => void; signal?: AbortSignal },
+  hooks: { onLoading?: LoadProgress; onReady?: (layers: LayerInfo[], dataName: string) => void; onStep?: (step: StepStats) => void; signal?: AbortSignal },
 ): Promise<TrainedRun> {
   const { inputShape, numClasses } = loaded;
-  const dataset = dataForModel(await loadDataset(resolved.data, inputShape, numClasses, resolved.seed), loaded.model);
+  const dataset = dataForModel(await loadDataset(resolved.data, inputShape, numClasses, resolved.seed, hooks.onLoading), loaded.model);
   const trainer = new Trainer(loaded.model, {
     optimizer: resolved.optimizer,
     learningRate: resolved.learningRate,
