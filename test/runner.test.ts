@@ -143,3 +143,34 @@ test('a background engine (its own session, so no terminal signal reaches it) ex
   while (isAlive(enginePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(isAlive(enginePid), false, 'the engine outlived its parent');
 });
+
+test('a prepared engine waits for start, then runs the analysis in the same process', async () => {
+  const engine = new EngineProcess({ enginePath });
+  engine.prepare();
+  const pid = engine.pid!;
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.ok(engine.running, 'the prepared engine waits for start');
+  const started = performance.now();
+  const ready = waitFor(engine, (msg) => msg.type === 'ready').then(() => performance.now() - started);
+  const result = await engine.start(SMALL, { steps: 3, batchSize: 8, data: 'synthetic' });
+  assert.equal(result.kind, 'done');
+  assert.equal(engine.pid, pid);
+  console.log(`prepared engine: start → ready in ${(await ready).toFixed(0)} ms`);
+});
+
+test('a prepared engine that died before start ends the run as a crash at once; one never started is stopped by dispose', async () => {
+  const died = new EngineProcess({ enginePath });
+  died.prepare();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  process.kill(died.pid!, 'SIGKILL');
+  while (died.running) await new Promise((resolve) => setTimeout(resolve, 50));
+  const result = await died.start(SMALL, { steps: 3 });
+  assert.equal(result.kind, 'error');
+  assert.match(result.kind === 'error' ? result.error.message : '', /healthy-small-cnn\/keras2\.json: the engine was stopped by SIGKILL/);
+
+  const unused = new EngineProcess({ enginePath });
+  unused.prepare();
+  const pid = unused.pid!;
+  await unused.dispose();
+  assert.equal(isAlive(pid), false);
+});

@@ -186,6 +186,7 @@ test('Analyze Gradients marks the vanishing first conv layer, charts every layer
 });
 
 test('the run after the fix is drawn against the run before it', { timeout: 240_000 }, async () => {
+  const mark = logMark();
   await runCommand(page, 'Gradient Lens: Analyze Gradients');
   // Only the new run carries a comparison, so more loss series tell it from the finished first run.
   const after = await waitForHook(
@@ -196,6 +197,8 @@ test('the run after the fix is drawn against the run before it', { timeout: 240_
   );
   assert.equal(after.status.phase, 'done');
   assert.equal(after.stepCount, ANALYSIS_STEPS);
+  // The engine forked after the first run waited for this one.
+  assert.match(extensionLogSince(mark), /engine process \d+ started \(prepared after the last run\)/);
   await screenshot('4-before-after');
 });
 
