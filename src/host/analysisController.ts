@@ -56,6 +56,7 @@ export class AnalysisController implements vscode.Disposable {
   private readonly fixesApplied = new Map<string, string>();
   private readonly eventLoop = new EventLoopMonitor();
   private spare: SpareEngine | undefined;
+  private shuttingDown = false;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -284,6 +285,7 @@ export class AnalysisController implements vscode.Disposable {
 
   private prepareSpare(): void {
     void this.releaseSpare()?.engine.dispose();
+    if (this.shuttingDown) return;
     const execPath = this.engineRuntime();
     const spare: SpareEngine = { engine: this.newEngine(execPath), execPath, timers: [] };
     spare.timers.push(
@@ -313,6 +315,7 @@ export class AnalysisController implements vscode.Disposable {
 
   /** Deactivation: no time for a cooperative cancel, the engine is killed. */
   async shutdown(): Promise<void> {
+    this.shuttingDown = true;
     await Promise.all([this.active?.engine.dispose(), this.releaseSpare()?.engine.dispose()]);
   }
 
