@@ -8,7 +8,7 @@ import { planFixes } from '../shared/fixes/index';
 import { selectBackend } from './backend';
 import { loadModelFile } from './model/load';
 import { layerSummaryFrom } from './report/layerSummary';
-import { DEFAULT_EVENTS_PER_SECOND, median, StepBatcher } from './train/loop';
+import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { trainLoadedModel } from './train/trainLoaded';
 import { verifyFixes } from './train/verifyFixes';
@@ -42,7 +42,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     }
   };
 
-  const loadingInterval = 1000 / Math.max(1, options.maxEventsPerSecond ?? DEFAULT_EVENTS_PER_SECOND);
+  const loadingInterval = eventIntervalMs(options.maxEventsPerSecond);
   let lastLoading = -Infinity;
   const run = await trainLoadedModel(loaded, resolved, {
     signal,

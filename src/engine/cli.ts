@@ -61,25 +61,32 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
   };
 }
 
-/** A progress bar on a terminal; on a pipe or in CI, a plain line every 10 %. */
+/** True when `done` of `total` enters a new 1/`parts` of the way (for plain progress lines on a pipe). */
+function fractionCrossings(parts: number): (done: number, total: number) => boolean {
+  let last = -1;
+  return (done, total) => {
+    const part = Math.floor((parts * done) / total);
+    if (part <= last) return false;
+    last = part;
+    return true;
+  };
+}
+
+/** A progress bar on a terminal; on a pipe or in CI, a plain line every 10 % (loading: every 25 %). */
 function progressReporter(total: () => number): (msg: EngineToHostMessage) => void {
   const interactive = process.stderr.isTTY === true;
   const bar = interactive
     ? new SingleBar({ stream: process.stderr, format: 'training {bar} {value}/{total} steps | loss {loss}', hideCursor: true, clearOnComplete: true })
     : undefined;
-  let lastTenth = -1;
-  let lastLoadingQuarter = -1;
+  const newTenth = fractionCrossings(10);
+  const newLoadingQuarter = fractionCrossings(4);
   return (msg) => {
     if (msg.type === 'loading') {
       // Before training: decoding a folder of images can take seconds.
       if (interactive) {
         process.stderr.write(`\r${msg.what} ${msg.done}/${msg.total}${msg.done === msg.total ? '\n' : ''}`);
-      } else {
-        const quarter = Math.floor((4 * msg.done) / msg.total);
-        if (quarter > lastLoadingQuarter) {
-          lastLoadingQuarter = quarter;
-          process.stderr.write(`${msg.what} ${msg.done}/${msg.total}\n`);
-        }
+      } else if (newLoadingQuarter(msg.done, msg.total)) {
+        process.stderr.write(`${msg.what} ${msg.done}/${msg.total}\n`);
       }
     } else if (msg.type === 'ready') {
       bar?.start(total(), 0, { loss: '-' });
@@ -88,11 +95,7 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
       const last = msg.steps[msg.steps.length - 1];
       const done = last.step + 1;
       bar?.update(done, { loss: last.loss.toPrecision(4) });
-      const tenth = Math.floor((10 * done) / total());
-      if (!bar && tenth > lastTenth) {
-        lastTenth = tenth;
-        process.stderr.write(`step ${done}/${total()} loss ${last.loss.toPrecision(4)}\n`);
-      }
+      if (!bar && newTenth(done, total())) process.stderr.write(`step ${done}/${total()} loss ${last.loss.toPrecision(4)}\n`);
     } else if (msg.type === 'done') {
       bar?.stop();
     }

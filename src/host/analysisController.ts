@@ -258,7 +258,7 @@ export class AnalysisController implements vscode.Disposable {
     this.prepareSpare();
   }
 
-  private engineRuntime(): string | undefined {
+  private runtimeSetting(): string | undefined {
     return engineRuntime((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
   }
 
@@ -268,7 +268,7 @@ export class AnalysisController implements vscode.Disposable {
 
   /** The spare engine when it is alive and uses the runtime the settings name now; else a new one. */
   private takeEngine(): { engine: EngineProcess; prepared: boolean } {
-    const execPath = this.engineRuntime();
+    const execPath = this.runtimeSetting();
     const spare = this.releaseSpare();
     if (spare && spare.engine.running && spare.execPath === execPath) return { engine: spare.engine, prepared: true };
     void spare?.engine.dispose();
@@ -286,7 +286,7 @@ export class AnalysisController implements vscode.Disposable {
   private prepareSpare(): void {
     void this.releaseSpare()?.engine.dispose();
     if (this.shuttingDown) return;
-    const execPath = this.engineRuntime();
+    const execPath = this.runtimeSetting();
     const spare: SpareEngine = { engine: this.newEngine(execPath), execPath, timers: [] };
     spare.timers.push(
       setTimeout(() => {

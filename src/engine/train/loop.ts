@@ -45,10 +45,15 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** Collects steps and hands them on at most `perSecond` times a second (DESIGN.md: ~20). */
 /** Engine events (steps, loading progress) per second when the caller sets no limit. */
 export const DEFAULT_EVENTS_PER_SECOND = 20;
 
+/** The least time between two engine events at `perSecond` events a second. */
+export function eventIntervalMs(perSecond: number = DEFAULT_EVENTS_PER_SECOND): number {
+  return 1000 / Math.max(1, perSecond);
+}
+
+/** Collects steps and hands them on at most `perSecond` times a second (DESIGN.md: ~20). */
 export class StepBatcher {
   private pending: StepStats[] = [];
   private lastFlush = 0;
@@ -56,9 +61,9 @@ export class StepBatcher {
 
   constructor(
     private readonly send: (steps: StepStats[]) => void,
-    perSecond = DEFAULT_EVENTS_PER_SECOND,
+    perSecond?: number,
   ) {
-    this.intervalMs = 1000 / Math.max(1, perSecond);
+    this.intervalMs = eventIntervalMs(perSecond);
   }
 
   add(stats: StepStats): void {
