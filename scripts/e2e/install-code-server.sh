@@ -18,6 +18,14 @@ if [ -f "$DONE_MARK" ]; then
   exit 0
 fi
 
+# Run from `npm test`, this script inherits the outer npm's environment: npm_config_* settings,
+# npm_lifecycle_*, npm_package_* and npm_config_user_agent ("npm/11 node/v20 …"), which
+# code-server's postinstall reads as the Node version in place of `node -v` and then refuses to
+# install. The nested installs must see the environment of a plain shell, so drop every npm_*
+# variable (and npm's own Node hints) before the first of them.
+while IFS= read -r name; do unset "$name"; done < <(env | sed -n 's/^\([Nn][Pp][Mm]_[A-Za-z0-9_]*\)=.*/\1/p')
+unset NODE INIT_CWD
+
 rm -rf "$INSTALL_DIR"
 mkdir -p "$INSTALL_DIR"
 cd "$INSTALL_DIR"
