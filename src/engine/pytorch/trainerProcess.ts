@@ -10,6 +10,9 @@ import type { EngineToTorchMessage, TorchDone, TorchError, TorchStartRequest, To
  * from an installed extension, so walk up until it shows rather than counting levels.
  */
 export function pythonPackageDir(start = __dirname): string {
+  // For work on the Python side (and the engine's own process tests): another copy of the package.
+  const override = process.env.GRADIENT_LENS_PYTHON_DIR;
+  if (override) return path.resolve(override);
   for (let dir = start; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'python');
     if (existsSync(path.join(candidate, 'gradient_lens', '__init__.py'))) return candidate;
