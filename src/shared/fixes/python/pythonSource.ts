@@ -75,18 +75,40 @@ export class PythonSource {
     return -1;
   }
 
+  /** The bracket that `close` closes, scanning back over strings, comments and nested brackets; -1 if none. */
+  openingBracket(close: number): number {
+    let depth = 0;
+    for (let i = close; i >= 0; i--) {
+      if (!this.isCode(i)) continue;
+      const c = this.text[i];
+      if (c === ')' || c === ']' || c === '}') depth++;
+      else if (c === '(' || c === '[' || c === '{') {
+        depth--;
+        if (depth === 0) return i;
+      }
+    }
+    return -1;
+  }
+
   /**
    * A call expression starting at `start` (`nn.ReLU(inplace=True)`, `torch.sigmoid(x)`,
    * `x.sigmoid()`): the callee's last name, the parentheses and the top-level arguments.
    */
   call(start: number, end?: number): PythonCall | undefined {
-    const limit = end ?? this.text.length;
     let open = -1;
-    for (let i = start; i < limit; i++) {
-      if (!this.isCode(i)) continue;
-      if (this.text[i] === '(') {
-        open = i;
-        break;
+    if (end !== undefined) {
+      // The call whose `)` ends the range: `sigmoid` in `self.conv3(x).sigmoid()`, `sigmoid` in `torch.sigmoid(self.conv1(x))`.
+      let close = end - 1;
+      while (close > start && /\s/.test(this.text[close])) close--;
+      if (this.text[close] === ')') open = this.openingBracket(close);
+    }
+    if (open < start) {
+      open = -1;
+      for (let i = start; i < (end ?? this.text.length); i++) {
+        if (this.isCode(i) && this.text[i] === '(') {
+          open = i;
+          break;
+        }
       }
     }
     if (open < 0) return undefined;
