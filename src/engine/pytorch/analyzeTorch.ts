@@ -97,9 +97,10 @@ async function runTrainer(
   if (end.kind === 'error') throw trainerFailure(end.error, modelPath);
   if (end.kind === 'died') {
     if (end.detail) context.log(end.detail);
-    throw new Error(`${modelPath}: ${end.message}`);
+    // describeFailure names the file.
+    throw new Error(end.message);
   }
-  if (!ready) throw new Error(`${modelPath}: the PyTorch trainer finished without describing the model`);
+  if (!ready) throw new Error('the PyTorch trainer finished without describing the model');
   return { ready, history, stepMs, cancelled: end.done.cancelled };
 }
 
@@ -114,7 +115,7 @@ function trainerFailure(error: TorchError, modelPath: string): Error {
     if (error.detail) failure.stack = `${failure.message}\n${error.detail}`;
     return failure;
   }
-  const failure = new Error(`${modelPath}: ${problem}`);
+  const failure = new Error(problem);
   if (error.detail) failure.stack = `${failure.message}\n${error.detail}`;
   return failure;
 }
