@@ -31,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     analysis,
     new ModelFileContext(),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
-    vscode.languages.registerCodeActionsProvider({ language: 'json' }, new FixCodeActionProvider(diagnostics), FixCodeActionProvider.metadata),
+    vscode.languages.registerCodeActionsProvider([{ language: 'json' }, { language: 'jsonc' }, { language: 'python' }], new FixCodeActionProvider(diagnostics), FixCodeActionProvider.metadata),
     vscode.commands.registerCommand(COMMANDS.analyze, (uri?: vscode.Uri) => analysis.analyze(uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand(COMMANDS.stop, () => analysis.stop()),
     vscode.commands.registerCommand(COMMANDS.clear, () => analysis.clear()),

@@ -6,6 +6,7 @@ import { DEFAULT_RUN_OPTIONS, type RunOptions } from '../shared/runOptions';
 import { createDiagnoser } from '../shared/rules/index';
 import { planFixes } from '../shared/fixes/index';
 import { selectBackend } from './backend';
+import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
 import { loadModelFile } from './model/load';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
@@ -21,6 +22,8 @@ export type EngineSink = (msg: EngineToHostMessage) => void;
  * the run after the current step with a report marked `cancelled`.
  */
 export async function analyze(modelPath: string, options: RunOptions, sink: EngineSink, signal?: AbortSignal): Promise<Report> {
+  // A `.py` model trains in the user's own PyTorch; the rules, fixes and report below are shared.
+  if (isPytorchModelPath(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
   const started = Date.now();
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');

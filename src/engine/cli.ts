@@ -30,6 +30,19 @@ interface AnalyzeFlags {
   format: string;
   out?: string;
   verifyFixes?: boolean;
+  entry?: string;
+  inputShape?: string;
+  python?: string;
+}
+
+/** `--input-shape C,H,W` (PyTorch's channels-first order); a flat input may give one number. */
+function parseInputShape(text: string): number[] {
+  const parts = text.split(/[,x×]/).map((part) => part.trim());
+  const shape = parts.map(Number);
+  if (parts.length > 3 || parts.some((part) => !/^\d+$/.test(part)) || shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    throw new UsageError(`--input-shape must be C,H,W with positive integers (e.g. 1,28,28), got "${text}"`);
+  }
+  return shape;
 }
 
 function integer(flag: string, text: string | undefined, min: number): number | undefined {
@@ -58,6 +71,9 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
     seed: integer('--seed', flags.seed, 0),
     backend: flags.backend as BackendChoice,
     verifyFixes: flags.verifyFixes,
+    ...(flags.entry !== undefined ? { entry: flags.entry } : {}),
+    ...(flags.inputShape !== undefined ? { inputShape: parseInputShape(flags.inputShape) } : {}),
+    ...(flags.python !== undefined ? { python: flags.python } : {}),
   };
 }
 
@@ -132,7 +148,7 @@ function program(): Command {
   cli
     .command('analyze')
     .description('train the model for a short instrumented run and report per-layer gradient problems')
-    .argument('<model-file>', 'Keras 2 / Keras 3 JSON or TF.js model.json')
+    .argument('<model-file>', 'Keras 2 / Keras 3 JSON, TF.js model.json, or a PyTorch .py defining an nn.Module')
     .option('--steps <n>', 'training steps (default 100)')
     .option('--batch-size <n>', 'examples per step (default 32)')
     .option('--learning-rate <x>', 'learning rate (default: the file\'s, else the optimizer\'s Keras default)')
@@ -144,6 +160,9 @@ function program(): Command {
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
+    .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train')
+    .option('--input-shape <C,H,W>', 'PyTorch: input shape without the batch dimension (default: the file\'s INPUT_SHAPE, else from the first Conv2d)')
+    .option('--python <path>', 'PyTorch: the Python interpreter with torch (default python3, then /usr/bin/python3)')
     .exitOverride()
     .action(async (modelFile: string, flags: AnalyzeFlags) => {
       process.exitCode = await runAnalyze(modelFile, flags).catch((error: unknown) => {

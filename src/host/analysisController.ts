@@ -13,6 +13,8 @@ import type { PanelViewProvider } from './panelProvider';
 import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
 import type { RunHistory } from './runHistory';
 import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './settingsModel';
+import { activeInterpreter, choosePython, isPythonDocument, isTorchModuleText, type PythonExtensionApi } from './pythonModel';
+import type { LayerInfo } from '../shared/model';
 import type { RunStatusBar } from './statusBar';
 
 /** An engine forked ahead of the next run, for the runtime it was made with. */
@@ -79,17 +81,26 @@ export class AnalysisController implements vscode.Disposable {
     }
     const target = uri ?? vscode.window.activeTextEditor?.document.uri;
     if (!target) {
-      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json) to analyse.');
+      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json, or a PyTorch .py) to analyse.');
       return;
     }
     const document = await vscode.workspace.openTextDocument(target);
-    let located;
-    try {
-      located = locateModel(document.getText());
-    } catch (error) {
-      const problem = error instanceof ModelTextError ? error.problem : String(error);
-      void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: ${problem}`);
-      return;
+    const pytorch = isPythonDocument(document);
+    let layers: LayerInfo[] = [];
+    if (pytorch) {
+      // Layers come from the trainer (the file is imported only in the engine's child, in a trusted workspace).
+      if (!isTorchModuleText(document.getText())) {
+        void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: defines no PyTorch nn.Module to analyse`);
+        return;
+      }
+    } else {
+      try {
+        layers = locateModel(document.getText()).layers;
+      } catch (error) {
+        const problem = error instanceof ModelTextError ? error.problem : String(error);
+        void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: ${problem}`);
+        return;
+      }
     }
     // The engine reads the file from disk; the fixes it plans must match what the editor shows.
     if (document.isDirty && !(await document.save())) {
@@ -116,8 +127,13 @@ export class AnalysisController implements vscode.Disposable {
     const data = resolveDataSetting(options.data, vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? path.dirname(modelPath));
     if (data !== undefined) options.data = data;
     options.maxEventsPerSecond = 1000 / LIVE_UPDATE_INTERVAL_MS;
+    if (pytorch) {
+      const python = await this.pythonFor(document.uri);
+      if (python.python) options.python = python.python;
+      this.log.info(`python: ${python.python ?? 'python3'} (${python.source})`);
+    }
     this.history.begin(modelPath, options.steps, chooseComparison(this.previousRuns.get(modelPath), effectiveTrigger));
-    this.diagnostics.begin({ uri: document.uri, version: document.version, layers: located.layers });
+    this.diagnostics.begin({ uri: document.uri, version: document.version, layers });
     this.panel.sendSnapshot();
     this.statusBar.show(this.history.status);
     await this.revealPanel(document);
@@ -299,6 +315,24 @@ export class AnalysisController implements vscode.Disposable {
     this.spare = spare;
   }
 
+  /** The interpreter for a PyTorch run: the setting, else the Python extension's active environment (an optional extension, never a dependency). */
+  private async pythonFor(resource: vscode.Uri): Promise<{ python?: string; source: string }> {
+    const setting = vscode.workspace.getConfiguration(SETTINGS_SECTION, resource).get('pythonPath');
+    let fromExtension: string | undefined;
+    if (typeof setting !== 'string' || setting.trim() === '') {
+      const extension = vscode.extensions.getExtension<PythonExtensionApi>('ms-python.python');
+      if (extension) {
+        try {
+          const api = extension.isActive ? extension.exports : await extension.activate();
+          fromExtension = await activeInterpreter(api, resource);
+        } catch (error) {
+          this.log.warn(`the Python extension gave no interpreter: ${(error as Error).message}`);
+        }
+      }
+    }
+    return choosePython(setting, fromExtension);
+  }
+
   private async revealPanel(document: vscode.TextDocument): Promise<void> {
     await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
     await vscode.window.showTextDocument(document, { preview: false });
@@ -307,7 +341,7 @@ export class AnalysisController implements vscode.Disposable {
   private async explainRestrictedMode(): Promise<void> {
     const manage = 'Manage Workspace Trust';
     const answer = await vscode.window.showWarningMessage(
-      'Gradient Lens does not train models in Restricted Mode: an analysis runs the model file through TF.js in a child process and may read data files it names. Trust this workspace to analyse it.',
+      'Gradient Lens does not train models in Restricted Mode: an analysis runs the model file through TF.js in a child process (a PyTorch file is imported, which runs its code, in your Python) and may read data files it names. Trust this workspace to analyse it.',
       manage,
     );
     if (answer === manage) await vscode.commands.executeCommand('workbench.trust.manage');

@@ -6,11 +6,13 @@ import type { Range } from '../shared/textRange';
 /** A diagnostic as plain data: what `diagnostics.ts` turns into a `vscode.Diagnostic`. */
 export interface DiagnosticDescription {
   range: Range;
+  /** The file `range` is in when it is not the model file (a PyTorch block defined in another module). */
+  file?: string;
   severity: Severity;
   message: string;
   code: FindingCode;
   docsUrl: string;
-  related: Array<{ range: Range; message: string }>;
+  related: Array<{ range: Range; message: string; file?: string }>;
 }
 
 /** Where a finding that names no layer (or a layer the file no longer has) is shown: the file's first character. */
@@ -28,12 +30,15 @@ export function describeFinding(finding: Finding, layers: readonly LayerInfo[]):
   for (const name of finding.relatedLayers ?? []) {
     const relatedLayer = byName.get(name);
     if (relatedLayer && relatedLayer !== layer) {
-      related.push({ range: relatedLayer.range, message: `related layer '${name}' (${relatedLayer.className})` });
+      related.push({ range: relatedLayer.range, message: `related layer '${name}' (${relatedLayer.className})`, ...(relatedLayer.file ? { file: relatedLayer.file } : {}) });
     }
   }
+  // A module built inside a reusable block: where the block is instantiated (PyTorch).
+  for (const where of layer?.related ?? []) related.push({ range: where.range, message: where.message, ...(where.file ? { file: where.file } : {}) });
   const stepNote = finding.step === undefined ? '' : ` (step ${finding.step})`;
   return {
     range: layer?.range ?? MODEL_LEVEL_RANGE,
+    ...(layer?.file ? { file: layer.file } : {}),
     severity: finding.severity,
     message: `${finding.message}${stepNote}`,
     code: finding.code,

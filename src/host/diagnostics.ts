@@ -91,17 +91,24 @@ export class FindingDiagnostics implements vscode.Disposable {
   private publish(): void {
     const analyzed = this.analyzed;
     if (!analyzed) return;
-    const diagnostics = this.placed.map(({ finding }) => {
+    const byFile = new Map<string, { uri: vscode.Uri; diagnostics: vscode.Diagnostic[] }>([[analyzed.uri.toString(), { uri: analyzed.uri, diagnostics: [] }]]);
+    const uriOf = (file: string | undefined) => (file ? vscode.Uri.file(file) : analyzed.uri);
+    for (const { finding } of this.placed) {
       const description = describeFinding(finding, analyzed.layers);
       const diagnostic = new vscode.Diagnostic(toVsRange(description.range), description.message, SEVERITY[description.severity]);
       diagnostic.source = DIAGNOSTIC_SOURCE;
       diagnostic.code = { value: description.code, target: vscode.Uri.parse(description.docsUrl) };
       diagnostic.relatedInformation = description.related.map(
-        (related) => new vscode.DiagnosticRelatedInformation(new vscode.Location(analyzed.uri, toVsRange(related.range)), related.message),
+        (related) => new vscode.DiagnosticRelatedInformation(new vscode.Location(uriOf(related.file), toVsRange(related.range)), related.message),
       );
-      return diagnostic;
-    });
-    this.collection.set(analyzed.uri, diagnostics);
+      // A PyTorch layer defined in another module than the model file: the marker goes where the layer is.
+      const uri = uriOf(description.file);
+      const entry = byFile.get(uri.toString()) ?? { uri, diagnostics: [] };
+      entry.diagnostics.push(diagnostic);
+      byFile.set(uri.toString(), entry);
+    }
+    this.collection.clear();
+    for (const { uri, diagnostics } of byFile.values()) this.collection.set(uri, diagnostics);
   }
 
   dispose(): void {

@@ -1,13 +1,15 @@
 import * as vscode from 'vscode';
 import { locateModel } from '../shared/locator';
 import { CONTEXT_KEYS } from './ids';
+import { isPythonDocument, isTorchModuleText } from './pythonModel';
 
-/** JSON files only: the locator would reject anything else, and parsing every file costs. */
+/** JSON and Python files only: the locator would reject anything else, and parsing every file costs. */
 export function mayBeModelFile(document: vscode.TextDocument): boolean {
-  return document.languageId === 'json' || document.languageId === 'jsonc' || document.uri.path.endsWith('.json');
+  return document.languageId === 'json' || document.languageId === 'jsonc' || document.uri.path.endsWith('.json') || isPythonDocument(document);
 }
 
-export function isModelText(text: string): boolean {
+export function isModelText(text: string, python = false): boolean {
+  if (python) return isTorchModuleText(text);
   try {
     locateModel(text);
     return true;
@@ -42,7 +44,7 @@ export class ModelFileContext implements vscode.Disposable {
   private update(): void {
     this.recheckTimer = undefined;
     const document = vscode.window.activeTextEditor?.document;
-    const value = document !== undefined && mayBeModelFile(document) && isModelText(document.getText());
+    const value = document !== undefined && mayBeModelFile(document) && isModelText(document.getText(), isPythonDocument(document));
     if (value === this.lastValue) return;
     this.lastValue = value;
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.isModelFile, value);

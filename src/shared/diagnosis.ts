@@ -3,6 +3,7 @@ import type { Finding, Fix } from './findings';
 import type { LayerInfo, ModelFormat } from './model';
 import type { ResolvedRunOptions } from './runOptions';
 import type { StepStats } from './stats';
+import type { TorchLayer, TorchOptimizerSite } from './pytorchProtocol';
 
 /** What the rules know besides the statistics. */
 export interface DiagnosisContext {
@@ -27,6 +28,18 @@ export interface FixContext {
   format: ModelFormat;
   layers: LayerInfo[];
   options: ResolvedRunOptions;
+  /** PyTorch files: what the trainer located in the source, which the Python planners edit by. */
+  torch?: TorchFixContext;
+}
+
+/** The trainer's view of a PyTorch model file (pytorchProtocol's `ready`), for the Python fix planners. */
+export interface TorchFixContext {
+  /** Absolute path of the model file (`text` is its content); sites in other files are not edited. */
+  modelPath: string;
+  /** The class (or factory function) that was trained. */
+  entry: string;
+  layers: TorchLayer[];
+  optimizerSite?: TorchOptimizerSite;
 }
 
 export type FixPlanner = (finding: Finding, ctx: FixContext) => Fix[];

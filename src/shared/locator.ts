@@ -320,7 +320,7 @@ function article(type: string): string {
 }
 
 function describeFormat(format: ModelFormat): string {
-  return { keras2: 'Keras 2', keras3: 'Keras 3', 'tfjs-layers': 'TF.js' }[format];
+  return { keras2: 'Keras 2', keras3: 'Keras 3', 'tfjs-layers': 'TF.js', pytorch: 'PyTorch' }[format];
 }
 
 /** Offsets at which each line starts (after \n, \r\n or a lone \r, as VS Code counts lines). */

@@ -1,6 +1,6 @@
 import type { Range } from './textRange';
 
-export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers';
+export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers' | 'pytorch';
 
 /** One layer of the model file, as the locator and the engine both see it. */
 export interface LayerInfo {
@@ -22,6 +22,21 @@ export interface LayerInfo {
   outputShape?: number[];
   /** True when the engine records gradient statistics for this layer (it has a trainable kernel). */
   instrumented?: boolean;
+  /**
+   * Absolute path of the file `range` is in, when that is not the model file (a PyTorch block
+   * class imported from another module). Absent: the model file.
+   */
+  file?: string;
+  /**
+   * Other places the user needs to see with a finding on this layer: for a module built inside a
+   * reusable block class, where that block was instantiated (`self.layer1 = CustomCNNLayer(...)`).
+   */
+  related?: Array<{ file?: string; range: Range; message: string }>;
+  /**
+   * `outputShape` is channels first (PyTorch's NCHW, [C, H, W]); absent for Keras / TF.js,
+   * whose shapes are channels last.
+   */
+  channelsFirst?: boolean;
 }
 
 /** Training settings read from the file's `training_config` / `trainingConfig`. */

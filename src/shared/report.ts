@@ -8,7 +8,8 @@ export interface Report {
   model: {
     path: string;
     format: ModelFormat;
-    layers: Array<{ name: string; className: string; range: Range }>;
+    /** `file`: where the layer is defined, when not in the model file (a PyTorch block imported from another module). */
+    layers: Array<{ name: string; className: string; range: Range; file?: string }>;
   };
   run: {
     backend: string;

@@ -18,6 +18,14 @@ export interface RunOptions {
   maxEventsPerSecond?: number;
   /** The user's values for the diagnosis thresholds they may tune (settings only; the CLI uses the table's). */
   thresholds?: ThresholdOverrides;
+  /** PyTorch files: `--entry`, the `nn.Module` subclass (or zero-argument factory) to train. */
+  entry?: string;
+  /** PyTorch files: `--input-shape C,H,W`. */
+  inputShape?: number[];
+  /** PyTorch files: the interpreter to run the trainer with (`--python`, `gradientLens.pythonPath`). */
+  python?: string;
+  /** PyTorch files: seconds the import of the user's file may take. */
+  importTimeoutSeconds?: number;
 }
 
 /** The options a run actually used, after the precedence rules of DESIGN.md. */

@@ -4,20 +4,31 @@ import type { Finding, Fix } from '../findings';
 import { planAddBatchNormalization, planChangeInitializer, planUseLeakyRelu, planUseRelu } from './layerFixes';
 import { THRESHOLDS } from '../rules/thresholds';
 import { planChangeOptimizer, planClipGradients, planLearningRate } from './trainingFixes';
+import {
+  planPyAddBatchNormalization,
+  planPyChangeInitializer,
+  planPyChangeOptimizer,
+  planPyLearningRate,
+  planPyUseLeakyRelu,
+  planPyUseRelu,
+} from './python/pythonFixes';
 
 export { applyEdits } from './textEdits';
 
 type Planner = (ctx: FixContext, finding: Finding) => Fix | undefined;
 
-const useRelu: Planner = (ctx) => planUseRelu(ctx);
-const leakyFromRelu: Planner = (ctx) => planUseLeakyRelu(ctx, 'relu');
-const leakyFromSaturating: Planner = (ctx) => planUseLeakyRelu(ctx, 'saturating');
-const batchNorm: Planner = (ctx) => planAddBatchNormalization(ctx);
-const initializer: Planner = (ctx) => planChangeInitializer(ctx);
-const lowerRate: Planner = (ctx) => planLearningRate(ctx, 'lower');
-const raiseRate: Planner = (ctx) => planLearningRate(ctx, 'raise');
-const clip: Planner = (ctx) => planClipGradients(ctx);
-const optimizer: Planner = (ctx) => planChangeOptimizer(ctx);
+// PyTorch files get the same fix codes, planned on their Python source (python/pythonFixes.ts).
+const py = (ctx: FixContext) => ctx.format === 'pytorch' && ctx.torch !== undefined;
+const useRelu: Planner = (ctx) => (py(ctx) ? planPyUseRelu(ctx) : planUseRelu(ctx));
+const leakyFromRelu: Planner = (ctx) => (py(ctx) ? planPyUseLeakyRelu(ctx, 'relu') : planUseLeakyRelu(ctx, 'relu'));
+const leakyFromSaturating: Planner = (ctx) => (py(ctx) ? planPyUseLeakyRelu(ctx, 'saturating') : planUseLeakyRelu(ctx, 'saturating'));
+const batchNorm: Planner = (ctx) => (py(ctx) ? planPyAddBatchNormalization(ctx) : planAddBatchNormalization(ctx));
+const initializer: Planner = (ctx) => (py(ctx) ? planPyChangeInitializer(ctx) : planChangeInitializer(ctx));
+const lowerRate: Planner = (ctx) => (py(ctx) ? planPyLearningRate(ctx, 'lower') : planLearningRate(ctx, 'lower'));
+const raiseRate: Planner = (ctx) => (py(ctx) ? planPyLearningRate(ctx, 'raise') : planLearningRate(ctx, 'raise'));
+// The trainer has no clipping option yet, so for PyTorch there is nothing a clip fix could change.
+const clip: Planner = (ctx) => (py(ctx) ? undefined : planClipGradients(ctx));
+const optimizer: Planner = (ctx) => (py(ctx) ? planPyChangeOptimizer(ctx) : planChangeOptimizer(ctx));
 
 /** True when the finding's evidence says the step-0 weights were already far too large. */
 const badInitEvidence = (finding: Finding) => typeof finding.evidence.peakStep === 'number' && finding.evidence.peakStep === 0;

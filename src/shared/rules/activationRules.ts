@@ -128,8 +128,9 @@ export const poorInitializationRule: Rule = {
     for (const s of first.layers) {
       const info = h.layerInfo(s.layer);
       // Normalization layers' gamma starts at 1 by design; it has no fan-in scale.
-      if (info?.className.includes('Normalization')) continue;
-      const units = info?.outputShape?.[info.outputShape.length - 1];
+      if (info?.className.includes('Normalization') || /^(BatchNorm|GroupNorm|LayerNorm|InstanceNorm)/.test(info?.className ?? '')) continue;
+      // Output units are the channels: last in Keras shapes, first in PyTorch's [C, H, W].
+      const units = info?.channelsFirst ? info.outputShape?.[0] : info?.outputShape?.[info.outputShape.length - 1];
       if (!units || !(s.gradRms > 0) || !Number.isFinite(s.gradL2) || !(s.weightL2 > 0)) continue;
       const n = Math.round((s.gradL2 / s.gradRms) ** 2);
       const fanIn = n / units;
