@@ -3,7 +3,7 @@
 // accuracy (top fix among the accepted ones), layer accuracy (the finding on the case's `problemLayer`,
 // where the label names one) and, with --verify-fixes, how much the top fix helped.
 //
-//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME] [--cli PATH] [--write-measured]
+//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--formats pytorch,keras2,…] [--steps N] [--backend NAME] [--cli PATH] [--write-measured]
 //
 // --write-measured stores each case's measured numbers in cases.json (`measured`), the evidence behind its label.
 // PyTorch cases keep the plain-PyTorch numbers of scripts/torch/measure_cases.py in `measured` (their labels'
@@ -146,7 +146,19 @@ function pct(x) {
   return x === null ? '–' : `${(100 * x).toFixed(0)} %`;
 }
 
-function printTable(scored, summary) {
+/** One summary line per framework (Keras/TF.js files, PyTorch files), so the two can be compared. */
+function frameworkLines(scored, entries) {
+  const framework = (e) => (e.format === 'pytorch' ? 'PyTorch' : 'Keras/TF.js');
+  const groups = [...new Set(entries.map(framework))];
+  if (groups.length < 2) return [];
+  return groups.map((name) => {
+    const group = entries.filter((e) => framework(e) === name);
+    const s = summarise(scored.filter((x) => group.some((e) => e.id === x.id)), group);
+    return `${name}: recall ${pct(s.recall)} (${s.problemCases} problem cases), false alarms ${s.falseAlarms} of ${s.healthyCases} healthy, fix accuracy ${pct(s.fixAccuracy)}, layer accuracy ${pct(s.layerAccuracy)} (${s.layerCases}), failed runs ${s.failedRuns}`;
+  });
+}
+
+function printTable(scored, summary, entries) {
   const lines = ['case | label | reported (warning/error) | top fix | layer | verdict', '---|---|---|---|---|---'];
   for (const s of scored) {
     const verdict = s.error ? 'RUN FAILED' : s.healthy ? (s.falseAlarm ? 'FALSE ALARM' : 'ok') : !s.detected ? 'MISSED' : !s.fixCorrect ? 'wrong fix' : s.layerCorrect === false ? 'wrong layer' : 'ok';
@@ -156,6 +168,7 @@ function printTable(scored, summary) {
   }
   lines.push('');
   lines.push(`recall ${pct(summary.recall)} (${summary.problemCases} problem cases), false alarms ${summary.falseAlarms} of ${summary.healthyCases} healthy, fix accuracy ${pct(summary.fixAccuracy)}, layer accuracy ${pct(summary.layerAccuracy)} (${summary.layerCases} cases with a problem layer), failed runs ${summary.failedRuns}`);
+  lines.push(...frameworkLines(scored, entries));
   if (summary.verifiedFixes) lines.push(`verified fixes: ${summary.verifiedImproved} of ${summary.verifiedFixes} lowered the final loss`);
   lines.push('', 'code | labelled | reported | precision | recall', '---|---|---|---|---');
   for (const [code, c] of Object.entries(summary.perCode)) lines.push(`${code} | ${c.labelled} | ${c.reported} | ${pct(c.precision)} | ${pct(c.recall)}`);
@@ -166,7 +179,8 @@ async function main() {
   if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run node scripts/build.mjs first');
   const manifest = JSON.parse(readFileSync(path.join(casesDir, 'cases.json'), 'utf8'));
   const only = value('--only')?.split(',');
-  const entries = manifest.cases.filter((e) => !only || only.includes(e.id));
+  const formats = value('--formats')?.split(',');
+  const entries = manifest.cases.filter((e) => (!only || only.includes(e.id)) && (!formats || formats.includes(e.format)));
   const options = { verifyFixes: flag('--verify-fixes'), steps: value('--steps') && Number(value('--steps')), backend: value('--backend') };
   const scored = [];
   for (const entry of entries) {
@@ -194,7 +208,7 @@ async function main() {
     writeFileSync(path.join(casesDir, 'cases.json'), JSON.stringify(manifest, null, 2) + '\n');
   }
   if (flag('--json')) console.log(JSON.stringify({ summary, cases: scored }, null, 2));
-  else printTable(scored, summary);
+  else printTable(scored, summary, entries);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
