@@ -1,10 +1,13 @@
 // Runs the built CLI over the labelled case set (test/cases/cases.json) and scores the rules:
 // recall over problem cases, false alarms on healthy ones, per-code precision/recall, fix
-// accuracy (top fix among the accepted ones) and, with --verify-fixes, how much the top fix helped.
+// accuracy (top fix among the accepted ones), layer accuracy (the finding on the case's `problemLayer`,
+// where the label names one) and, with --verify-fixes, how much the top fix helped.
 //
-//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--steps N] [--backend NAME] [--cli PATH] [--write-measured]
+//   node scripts/eval.mjs [--json] [--verify-fixes] [--only ID,ID] [--formats pytorch,keras2,…] [--steps N] [--backend NAME] [--cli PATH] [--write-measured]
 //
 // --write-measured stores each case's measured numbers in cases.json (`measured`), the evidence behind its label.
+// PyTorch cases keep the plain-PyTorch numbers of scripts/torch/measure_cases.py in `measured` (their labels'
+// evidence, independent of the engine); the CLI's numbers go to `measuredEngine`.
 //
 // Needs `node scripts/build.mjs` first (npm run eval does it). Cases run one at a time: the
 // machine has 2 cores and every run trains a model.
@@ -28,7 +31,7 @@ const cli = path.resolve(value('--cli') ?? path.join(root, 'dist/cli.js'));
 
 /** The model file of a case folder, whatever its format. */
 export function caseFile(entry) {
-  const file = { keras2: 'keras2.json', keras3: 'keras3.json', tfjs: 'tfjs/model.json' }[entry.format];
+  const file = { keras2: 'keras2.json', keras3: 'keras3.json', tfjs: 'tfjs/model.json', pytorch: 'model.py' }[entry.format];
   return path.join(casesDir, entry.id, file);
 }
 
@@ -79,6 +82,8 @@ export function scoreCase(entry, report) {
     topFix,
     fixCorrect: topFix !== undefined && entry.acceptedFixes.includes(topFix),
     layer: chosen?.layer,
+    // problemLayer: the qualified name (or names) of the layer where the problem starts, by measurement.
+    ...(entry.problemLayer && chosen ? { layerCorrect: [entry.problemLayer].flat().includes(chosen.layer) } : {}),
     verification: chosen && report.verifications?.find((v) => v.findingCode === chosen.code),
   };
 }
@@ -114,6 +119,7 @@ export function summarise(scored, entries) {
     };
   }
   const verified = problems.filter((s) => s.verification && !s.verification.error);
+  const located = detected.filter((s) => s.layerCorrect !== undefined);
   return {
     problemCases: problems.length,
     healthyCases: healthy.length,
@@ -121,6 +127,9 @@ export function summarise(scored, entries) {
     falseAlarms: healthy.filter((s) => s.falseAlarm).length,
     failedRuns: scored.filter((s) => s.error).length,
     fixAccuracy: detected.length ? detected.filter((s) => s.fixCorrect).length / detected.length : null,
+    // Over detected cases whose label names the layer where the problem starts.
+    layerAccuracy: located.length ? located.filter((s) => s.layerCorrect).length / located.length : null,
+    layerCases: located.length,
     verifiedFixes: verified.length,
     // NaN arrives as null: a run that ends non-finite improved when the fix ends finite.
     verifiedImproved: verified.filter((s) => typeof s.verification.after.finalLoss === 'number' && !(s.verification.after.finalLoss >= s.verification.before.finalLoss)).length,
@@ -137,15 +146,29 @@ function pct(x) {
   return x === null ? '–' : `${(100 * x).toFixed(0)} %`;
 }
 
-function printTable(scored, summary) {
-  const lines = ['case | label | reported (warning/error) | top fix | verdict', '---|---|---|---|---'];
+/** One summary line per framework (Keras/TF.js files, PyTorch files), so the two can be compared. */
+function frameworkLines(scored, entries) {
+  const framework = (e) => (e.format === 'pytorch' ? 'PyTorch' : 'Keras/TF.js');
+  const groups = [...new Set(entries.map(framework))];
+  if (groups.length < 2) return [];
+  return groups.map((name) => {
+    const group = entries.filter((e) => framework(e) === name);
+    const s = summarise(scored.filter((x) => group.some((e) => e.id === x.id)), group);
+    return `${name}: recall ${pct(s.recall)} (${s.problemCases} problem cases), false alarms ${s.falseAlarms} of ${s.healthyCases} healthy, fix accuracy ${pct(s.fixAccuracy)}, layer accuracy ${pct(s.layerAccuracy)} (${s.layerCases}), failed runs ${s.failedRuns}`;
+  });
+}
+
+function printTable(scored, summary, entries) {
+  const lines = ['case | label | reported (warning/error) | top fix | layer | verdict', '---|---|---|---|---|---'];
   for (const s of scored) {
-    const verdict = s.error ? 'RUN FAILED' : s.healthy ? (s.falseAlarm ? 'FALSE ALARM' : 'ok') : !s.detected ? 'MISSED' : s.fixCorrect ? 'ok' : 'wrong fix';
+    const verdict = s.error ? 'RUN FAILED' : s.healthy ? (s.falseAlarm ? 'FALSE ALARM' : 'ok') : !s.detected ? 'MISSED' : !s.fixCorrect ? 'wrong fix' : s.layerCorrect === false ? 'wrong layer' : 'ok';
+    const layer = s.healthy ? '' : `${s.layer ?? '–'}${s.layerCorrect === undefined ? '' : s.layerCorrect ? ' ✓' : ' ✗'}`;
     const fix = s.healthy ? '' : `${s.topFix ?? '–'}${s.verification ? ` (loss ${loss(s.verification.before.finalLoss)} → ${loss(s.verification.after.finalLoss)})` : ''}`;
-    lines.push(`${s.id} | ${s.healthy ? 'healthy' : s.primary} | ${s.codes.join(', ') || '–'} | ${fix} | ${verdict}`);
+    lines.push(`${s.id} | ${s.healthy ? 'healthy' : s.primary} | ${s.codes.join(', ') || '–'} | ${fix} | ${layer} | ${verdict}`);
   }
   lines.push('');
-  lines.push(`recall ${pct(summary.recall)} (${summary.problemCases} problem cases), false alarms ${summary.falseAlarms} of ${summary.healthyCases} healthy, fix accuracy ${pct(summary.fixAccuracy)}, failed runs ${summary.failedRuns}`);
+  lines.push(`recall ${pct(summary.recall)} (${summary.problemCases} problem cases), false alarms ${summary.falseAlarms} of ${summary.healthyCases} healthy, fix accuracy ${pct(summary.fixAccuracy)}, layer accuracy ${pct(summary.layerAccuracy)} (${summary.layerCases} cases with a problem layer), failed runs ${summary.failedRuns}`);
+  lines.push(...frameworkLines(scored, entries));
   if (summary.verifiedFixes) lines.push(`verified fixes: ${summary.verifiedImproved} of ${summary.verifiedFixes} lowered the final loss`);
   lines.push('', 'code | labelled | reported | precision | recall', '---|---|---|---|---');
   for (const [code, c] of Object.entries(summary.perCode)) lines.push(`${code} | ${c.labelled} | ${c.reported} | ${pct(c.precision)} | ${pct(c.recall)}`);
@@ -156,7 +179,8 @@ async function main() {
   if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run node scripts/build.mjs first');
   const manifest = JSON.parse(readFileSync(path.join(casesDir, 'cases.json'), 'utf8'));
   const only = value('--only')?.split(',');
-  const entries = manifest.cases.filter((e) => !only || only.includes(e.id));
+  const formats = value('--formats')?.split(',');
+  const entries = manifest.cases.filter((e) => (!only || only.includes(e.id)) && (!formats || formats.includes(e.format)));
   const options = { verifyFixes: flag('--verify-fixes'), steps: value('--steps') && Number(value('--steps')), backend: value('--backend') };
   const scored = [];
   for (const entry of entries) {
@@ -179,12 +203,12 @@ async function main() {
   if (flag('--write-measured')) {
     for (const entry of manifest.cases) {
       const score = scored.find((s) => s.id === entry.id);
-      if (score?.measured) entry.measured = score.measured;
+      if (score?.measured) entry[entry.format === 'pytorch' ? 'measuredEngine' : 'measured'] = score.measured;
     }
     writeFileSync(path.join(casesDir, 'cases.json'), JSON.stringify(manifest, null, 2) + '\n');
   }
   if (flag('--json')) console.log(JSON.stringify({ summary, cases: scored }, null, 2));
-  else printTable(scored, summary);
+  else printTable(scored, summary, entries);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -110,6 +110,8 @@ function keras2File(model, training) {
 
 await tf.setBackend('cpu');
 for (const [index, entry] of manifest.cases.entries()) {
+  // PyTorch cases are hand-written model.py files (their measurements: scripts/torch/measure_cases.py).
+  if (entry.format === 'pytorch') continue;
   const dir = path.join(here, entry.id);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -138,4 +140,4 @@ for (const [index, entry] of manifest.cases.entries()) {
     model.dispose();
   }
 }
-console.log(`${manifest.cases.length} cases written`);
+console.log(`${manifest.cases.filter((e) => e.format !== 'pytorch').length} cases written`);
