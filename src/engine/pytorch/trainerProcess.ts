@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import type { StepStats } from '../../shared/stats';
 import type { EngineToTorchMessage, TorchDone, TorchError, TorchStartRequest, TorchToEngineMessage } from '../../shared/pytorchProtocol';
 
 /**
@@ -17,6 +18,19 @@ export function pythonPackageDir(start = __dirname): string {
     const candidate = path.join(dir, 'python');
     if (existsSync(path.join(candidate, 'gradient_lens', '__init__.py'))) return candidate;
     if (path.dirname(dir) === dir) throw new Error(`the Python package gradient_lens (python/) is missing above ${start}: the installation is incomplete`);
+  }
+}
+
+/**
+ * JSON has no NaN: the trainer writes NaN figures as null (and ±Infinity as ±1e999, which
+ * JSON.parse reads back as ±Infinity). A figure that is null was NaN.
+ */
+export function restoreNaN(stats: StepStats): void {
+  const record = stats as unknown as Record<string, unknown>;
+  for (const key of ['loss', 'accuracy']) if (record[key] === null) record[key] = NaN;
+  for (const layer of stats.layers) {
+    const fields = layer as unknown as Record<string, unknown>;
+    for (const key of Object.keys(fields)) if (fields[key] === null) fields[key] = NaN;
   }
 }
 
@@ -147,6 +161,7 @@ export class TorchTrainerProcess {
             return;
           }
           if (end) return;
+          if (msg.type === 'step') restoreNaN(msg.stats);
           if (msg.type === 'done') end = { kind: 'done', done: msg };
           else if (msg.type === 'error') end = { kind: 'error', error: msg };
           onMessage(msg);
