@@ -29,7 +29,7 @@ async function run(start: StartMessage): Promise<void> {
     await send(describeFailure(error, start.modelPath));
   }
   // Let the last message leave the IPC channel before the process goes away.
-  await send({ type: 'log', message: 'engine finished' });
+  await send({ type: 'log', message: `engine finished (peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB)` });
   process.disconnect?.();
   process.exit(0);
 }
@@ -52,3 +52,6 @@ process.on('message', (msg: HostToEngineMessage) => {
 // The host went away (window closed, extension host crashed): nobody wants the result.
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => process.exit(143));
+// The CLI's engine shares its terminal, so Ctrl+C reaches both: the CLI sends `cancel`, and
+// the run ends after the current step with its report.
+process.on('SIGINT', () => undefined);

@@ -66,6 +66,8 @@ export interface TrainingMemoryLimit {
   reason: string;
   /** How the user raises it, when they can. */
   raisable?: string;
+  /** When wasm's heap is what limits: the budget a backend outside wasm would have. */
+  otherBackend?: { flag: string; bytes: number };
 }
 
 /**
@@ -79,7 +81,13 @@ export function trainingMemoryLimit(backend: string, limits: EngineLimits = engi
   const raisable = `${MEMORY_LIMIT_ENV}=<MB>`;
   if (backend === 'wasm') {
     const wasmUsable = Math.floor(WASM_HEAP_MAX_BYTES * WASM_USABLE_FRACTION);
-    if (wasmUsable < budget) return { bytes: wasmUsable, reason: `the wasm backend's heap is at most 4 GB, ${Math.round(WASM_USABLE_FRACTION * 100)} % of it for tensors` };
+    if (wasmUsable < budget) {
+      return {
+        bytes: wasmUsable,
+        reason: `the wasm backend's heap is at most 4 GB, ${Math.round(WASM_USABLE_FRACTION * 100)} % of it for tensors`,
+        otherBackend: { flag: '--backend cpu', bytes: budget },
+      };
+    }
   }
   return { bytes: budget, reason: budgetReason, raisable };
 }

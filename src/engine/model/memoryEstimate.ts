@@ -143,10 +143,18 @@ export function checkTrainingMemory(filePath: string, config: KerasModelConfig, 
 function advice(estimate: MemoryEstimate, limit: TrainingMemoryLimit): string {
   const perWeight = estimate.weightBytes + estimate.gradientBytes + estimate.optimizerBytes;
   const biggest = Math.max(perWeight, estimate.activationBytes, estimate.dataBytes);
-  const tail = limit.raisable ? `, or raise the limit with ${limit.raisable}` : '';
-  if (biggest === perWeight) return `${estimate.parameters.toLocaleString('en-US')} weights: use fewer units or filters${estimate.optimizer === 'sgd' ? '' : ' (or --optimizer sgd, which keeps no state)'}${tail}`;
-  if (biggest === estimate.activationBytes) return `the input [${estimate.inputShape.join(', ')}] and the layer outputs are large: use a smaller --batch-size or a smaller input shape${tail}`;
-  return `one example of shape [${estimate.inputShape.join(', ')}] is ${formatBytes(product(estimate.inputShape) * BYTES_PER_VALUE)}: use a smaller input shape${tail}`;
+  const ways: string[] = [];
+  if (biggest === perWeight) {
+    ways.push(`use fewer units or filters (the model has ${estimate.parameters.toLocaleString('en-US')} weights)`);
+    if (estimate.optimizerBytes > 0 && estimate.totalBytes - estimate.optimizerBytes <= limit.bytes) ways.push('train with --optimizer sgd, which keeps no state per weight');
+  } else if (biggest === estimate.activationBytes) {
+    ways.push(`use a smaller --batch-size or a smaller input than [${estimate.inputShape.join(', ')}]`);
+  } else {
+    ways.push(`use a smaller input: one example of shape [${estimate.inputShape.join(', ')}] is ${formatBytes(product(estimate.inputShape) * BYTES_PER_VALUE)}`);
+  }
+  if (limit.otherBackend && estimate.totalBytes <= limit.otherBackend.bytes) ways.push(`use ${limit.otherBackend.flag} (limit ${formatBytes(limit.otherBackend.bytes)})`);
+  if (limit.raisable) ways.push(`raise the limit with ${limit.raisable}`);
+  return ways.join(', or ');
 }
 
 // ──── models: Sequential, Functional, nested ────
