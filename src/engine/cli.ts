@@ -143,7 +143,7 @@ async function runAnalyze(modelFile: string, flags: AnalyzeFlags): Promise<numbe
   const options = runOptionsFrom(flags);
   let steps = options.steps ?? 0;
   const progress = progressReporter(() => steps);
-  const engine = new EngineProcess({ cancelGraceMs: CANCEL_GRACE_MS });
+  const engine = new EngineProcess({ cancelGraceMs: CANCEL_GRACE_MS, serialization: 'advanced' });
   engine.onMessage((msg) => {
     if (msg.type === 'ready') steps = msg.options.steps;
     if (msg.type === 'log' && process.env.GRADIENT_LENS_DEBUG) process.stderr.write(`engine: ${msg.message}\n`);

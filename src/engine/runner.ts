@@ -16,6 +16,12 @@ export interface EngineProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** The engine's memory budget in MB; default from `GRADIENT_LENS_MEMORY_MB` or the RAM (see resources.ts). */
   memoryLimitMb?: number;
+  /**
+   * IPC serialization, 'json' by default (JSON writes a NaN loss as null). The CLI takes
+   * 'advanced' (structured clone: NaN and Infinity arrive as numbers), so its reports are
+   * what they were when it ran the analysis in its own process.
+   */
+  serialization?: 'json' | 'advanced';
   /** How long a cooperative cancel may take before SIGTERM, and SIGTERM before SIGKILL. */
   cancelGraceMs?: number;
   /**
@@ -73,6 +79,11 @@ export class EngineProcess {
     return this.cancelRequested;
   }
 
+  /** The child was forked and is gone (or could not start): this engine can run nothing. */
+  get dead(): boolean {
+    return this.exitStatus !== undefined || this.spawnError !== undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -95,7 +106,7 @@ export class EngineProcess {
       execArgv: [...engineExecArgv(this.limits), ...(this.options.execArgv ?? [])],
       env: engineEnv(this.limits, this.options.env ?? process.env),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'json',
+      serialization: this.options.serialization ?? 'json',
       // A session of its own, so its priority can be lowered without lowering the caller's.
       detached: this.options.backgroundNice !== undefined && process.platform !== 'win32',
     });
