@@ -278,7 +278,7 @@ test('a 20,000 × 20,000 Dense and a 4096×4096×3 input are refused through the
   await withModelFiles(({ dense, input }) => {
     for (const [file, problem] of [
       [dense, /needs about 6\.0 GB to train at batch 32 \(weights 1\.5 GB, gradients 1\.5 GB, optimizer state 3\.0 GB \(adam\), activations \d+ MB, training data \d+ MB\); the limit is 3\.0 GB \(the wasm backend's heap is at most 4 GB.*fewer units or filters/],
-      [input, /needs about \d+ GB to train at batch 32 .*activations \d+ GB.*; the limit is .* smaller --batch-size or a smaller input than \[4096, 4096, 3\]/],
+      [input, /needs about \d+ GB to train at batch 32 .*activations \d+ GB.*; the limit is .* smaller batch size or a smaller input than \[4096, 4096, 3\]/],
     ] as const) {
       const started = Date.now();
       const result = runCli(['analyze', file, '--steps', '2']);

@@ -67,7 +67,7 @@ export interface TrainingMemoryLimit {
   /** How the user raises it, when they can. */
   raisable?: string;
   /** When wasm's heap is what limits: the budget a backend outside wasm would have. */
-  otherBackend?: { flag: string; bytes: number };
+  otherBackend?: { backend: string; bytes: number };
 }
 
 /**
@@ -85,7 +85,7 @@ export function trainingMemoryLimit(backend: string, limits: EngineLimits = engi
       return {
         bytes: wasmUsable,
         reason: `the wasm backend's heap is at most 4 GB, ${Math.round(WASM_USABLE_FRACTION * 100)} % of it for tensors`,
-        otherBackend: { flag: '--backend cpu', bytes: budget },
+        otherBackend: { backend: 'cpu', bytes: budget },
       };
     }
   }

@@ -223,7 +223,7 @@ export class EngineProcess {
       return {
         type: 'error',
         code: 'out-of-memory',
-        message: `${modelPath}: the engine ran out of memory ${this.where()} (its JavaScript heap is limited to ${budget}); try a smaller --batch-size, or raise the limit with ${MEMORY_LIMIT_ENV}=<MB>`,
+        message: `${modelPath}: the engine ran out of memory ${this.where()} (its JavaScript heap is limited to ${budget}); try a smaller batch size, or raise the limit with ${MEMORY_LIMIT_ENV}=<MB>`,
         detail,
       };
     }
@@ -232,7 +232,7 @@ export class EngineProcess {
       return {
         type: 'error',
         code: 'crashed',
-        message: `${modelPath}: the engine was killed (SIGKILL) ${this.where()}; the system may have run out of memory (the engine's budget is ${budget}): try a smaller --batch-size or close other programs`,
+        message: `${modelPath}: the engine was killed (SIGKILL) ${this.where()}; the system may have run out of memory (the engine's budget is ${budget}): try a smaller batch size or close other programs`,
         detail,
       };
     }

@@ -125,7 +125,8 @@ export function checkTrainingMemory(filePath: string, config: KerasModelConfig, 
     limit: options.memoryLimit ?? trainingMemoryLimit(tf.getBackend()),
   };
   const estimate = estimateTrainingMemory(config, opts);
-  if (!estimate || estimate.totalBytes <= opts.limit.bytes) return estimate;
+  // A non-finite total (a config with absurd or negative sizes) is not an estimate: the build judges it.
+  if (!estimate || !Number.isFinite(estimate.totalBytes) || estimate.totalBytes <= opts.limit.bytes) return estimate;
   const parts = [
     `weights ${formatBytes(estimate.weightBytes)}`,
     `gradients ${formatBytes(estimate.gradientBytes)}`,
@@ -146,13 +147,13 @@ function advice(estimate: MemoryEstimate, limit: TrainingMemoryLimit): string {
   const ways: string[] = [];
   if (biggest === perWeight) {
     ways.push(`use fewer units or filters (the model has ${estimate.parameters.toLocaleString('en-US')} weights)`);
-    if (estimate.optimizerBytes > 0 && estimate.totalBytes - estimate.optimizerBytes <= limit.bytes) ways.push('train with --optimizer sgd, which keeps no state per weight');
+    if (estimate.optimizerBytes > 0 && estimate.totalBytes - estimate.optimizerBytes <= limit.bytes) ways.push('train with the sgd optimizer, which keeps no state per weight');
   } else if (biggest === estimate.activationBytes) {
-    ways.push(`use a smaller --batch-size or a smaller input than [${estimate.inputShape.join(', ')}]`);
+    ways.push(`use a smaller batch size or a smaller input than [${estimate.inputShape.join(', ')}]`);
   } else {
     ways.push(`use a smaller input: one example of shape [${estimate.inputShape.join(', ')}] is ${formatBytes(product(estimate.inputShape) * BYTES_PER_VALUE)}`);
   }
-  if (limit.otherBackend && estimate.totalBytes <= limit.otherBackend.bytes) ways.push(`use ${limit.otherBackend.flag} (limit ${formatBytes(limit.otherBackend.bytes)})`);
+  if (limit.otherBackend && estimate.totalBytes <= limit.otherBackend.bytes) ways.push(`use the ${limit.otherBackend.backend} backend (limit ${formatBytes(limit.otherBackend.bytes)})`);
   if (limit.raisable) ways.push(`raise the limit with ${limit.raisable}`);
   return ways.join(', or ');
 }

@@ -31,7 +31,7 @@ export function describeFailure(error: unknown, modelPath: string): ErrorMessage
     code = 'bad-input';
   } else if (isWasmHeapFull(failure)) {
     code = 'out-of-memory';
-    message = `${modelPath}: the wasm backend ran out of memory (its heap is at most ${formatBytes(WASM_HEAP_MAX_BYTES)}); try a smaller --batch-size, fewer filters or units, or --backend cpu`;
+    message = `${modelPath}: the wasm backend ran out of memory (its heap is at most ${formatBytes(WASM_HEAP_MAX_BYTES)}); try a smaller batch size, fewer filters or units, or the cpu backend`;
   } else if (isOutOfMemory(failure)) {
     code = 'out-of-memory';
     message = `${modelPath}: ran out of memory (${failure.message.split('\n')[0]}); try a smaller --batch-size`;
