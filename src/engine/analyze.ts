@@ -28,7 +28,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');
   sink({ type: 'log', message: `backend: ${backend}` });
-  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed });
+  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed, batchSize: options.batchSize, optimizer: options.optimizer });
   const warnings = [...loaded.warnings];
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);

@@ -19,6 +19,10 @@ function send(msg: EngineToHostMessage): Promise<void> {
   });
 }
 
+function peakMemoryLog(): EngineToHostMessage {
+  return { type: 'log', message: `engine peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB` };
+}
+
 async function run(start: StartMessage): Promise<void> {
   try {
     if (start.protocolVersion !== ENGINE_PROTOCOL_VERSION) {
@@ -26,10 +30,12 @@ async function run(start: StartMessage): Promise<void> {
     }
     await analyze(start.modelPath, start.options, (msg) => void send(msg), cancellation.signal);
   } catch (error) {
+    // Before the error: the host listens no further. A refused model shows it was never allocated.
+    await send(peakMemoryLog());
     await send(describeFailure(error, start.modelPath));
   }
   // Let the last message leave the IPC channel before the process goes away.
-  await send({ type: 'log', message: 'engine finished' });
+  await send(peakMemoryLog());
   process.disconnect?.();
   process.exit(0);
 }
@@ -52,3 +58,6 @@ process.on('message', (msg: HostToEngineMessage) => {
 // The host went away (window closed, extension host crashed): nobody wants the result.
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => process.exit(143));
+// The CLI's engine shares its terminal, so Ctrl+C reaches both: the CLI sends `cancel`, and
+// the run ends after the current step with its report.
+process.on('SIGINT', () => undefined);

@@ -1,15 +1,17 @@
-import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { writeFileSync } from 'node:fs';
-import { BACKENDS, REPORT_FORMATS, type BackendChoice, type ReportFormat } from '../shared/codes';
+import { BACKENDS, OPTIMIZERS, REPORT_FORMATS, type BackendChoice, type OptimizerName, type ReportFormat } from '../shared/codes';
 import type { EngineToHostMessage } from '../shared/engineProtocol';
 import type { RunOptions } from '../shared/runOptions';
-import { analyze } from './analyze';
 import { UsageError } from './errors';
 import { formatReport } from './report/index';
+import { EngineProcess } from './runner';
 import { describeFailure } from './train/failure';
-import { parseOptimizerName } from './train/optimizers';
+
+// The CLI runs the analysis in the engine child process, as the extension does: the same
+// memory limits apply (resources.ts), and an engine the system kills (out of memory) is one
+// error line here instead of the CLI dying without a word. It loads no TF.js itself.
 
 const EXIT_CLEAN = 0;
 const EXIT_FINDINGS = 1;
@@ -17,6 +19,25 @@ const EXIT_BAD_INPUT = 2;
 const EXIT_CANCELLED = 130;
 /** Not in the CLI contract's 0/1/2: a failure of the tool itself, not of the model or the flags. */
 const EXIT_INTERNAL = 3;
+/**
+ * Ctrl+C asks the engine to end after the current step and report; a step on the plain cpu
+ * backend can take seconds, so the engine gets this long before it is stopped by signal. A
+ * second Ctrl+C stops it at once.
+ */
+const CANCEL_GRACE_MS = 30_000;
+
+/** The engine's optimizer names are their own spellings (train/optimizers.ts), lower-cased. */
+function parseOptimizerName(name: string): OptimizerName | undefined {
+  const lower = name.trim().toLowerCase();
+  return OPTIMIZERS.find((known) => known === lower);
+}
+
+/** A run that failed in the engine: its one-line message and the exit code it maps to. */
+class EngineFailure extends Error {
+  constructor(readonly failure: ReturnType<typeof describeFailure>) {
+    super(failure.message);
+  }
+}
 
 interface AnalyzeFlags {
   steps?: string;
@@ -112,7 +133,7 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
       const done = last.step + 1;
       bar?.update(done, { loss: last.loss.toPrecision(4) });
       if (!bar && newTenth(done, total())) process.stderr.write(`step ${done}/${total()} loss ${last.loss.toPrecision(4)}\n`);
-    } else if (msg.type === 'done') {
+    } else if (msg.type === 'done' || msg.type === 'error') {
       bar?.stop();
     }
   };
@@ -122,17 +143,25 @@ async function runAnalyze(modelFile: string, flags: AnalyzeFlags): Promise<numbe
   const options = runOptionsFrom(flags);
   let steps = options.steps ?? 0;
   const progress = progressReporter(() => steps);
-  const cancellation = new AbortController();
-  process.once('SIGINT', () => cancellation.abort());
-  const report = await analyze(
-    modelFile,
-    options,
-    (msg) => {
-      if (msg.type === 'ready') steps = msg.options.steps;
-      progress(msg);
-    },
-    cancellation.signal,
-  );
+  const engine = new EngineProcess({ cancelGraceMs: CANCEL_GRACE_MS, serialization: 'advanced' });
+  engine.onMessage((msg) => {
+    if (msg.type === 'ready') steps = msg.options.steps;
+    if (msg.type === 'log' && process.env.GRADIENT_LENS_DEBUG) process.stderr.write(`engine: ${msg.message}\n`);
+    progress(msg);
+  });
+  // The terminal sends Ctrl+C to the engine too; it ignores it and waits for `cancel`.
+  const onInterrupt = (): void => {
+    if (engine.cancelling) void engine.dispose();
+    else void engine.cancel();
+  };
+  process.on('SIGINT', onInterrupt);
+  const result = await engine.start(modelFile, options).finally(() => process.off('SIGINT', onInterrupt));
+  if (result.kind === 'error') throw new EngineFailure(result.error);
+  if (result.kind === 'killed') {
+    process.stderr.write(`gradient-lens: ${modelFile}: stopped before the engine could report\n`);
+    return EXIT_CANCELLED;
+  }
+  const report = result.report;
   const text = formatReport(report, flags.format as ReportFormat);
   if (flags.out) writeFileSync(flags.out, text.endsWith('\n') ? text : `${text}\n`);
   else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -166,7 +195,7 @@ function program(): Command {
     .exitOverride()
     .action(async (modelFile: string, flags: AnalyzeFlags) => {
       process.exitCode = await runAnalyze(modelFile, flags).catch((error: unknown) => {
-        const failure = describeFailure(error, modelFile);
+        const failure = error instanceof EngineFailure ? error.failure : describeFailure(error, modelFile);
         const hint = failure.code === 'bad-input' || process.env.GRADIENT_LENS_DEBUG ? '' : ' (run with GRADIENT_LENS_DEBUG=1 for details)';
         process.stderr.write(`gradient-lens: ${failure.message}${hint}\n`);
         if (process.env.GRADIENT_LENS_DEBUG) process.stderr.write(`${failure.detail ?? ''}\n`);
@@ -177,8 +206,6 @@ function program(): Command {
 }
 
 async function main(): Promise<void> {
-  // TF.js prints notices ("install tfjs-node…") to stderr, where only our one-line errors belong.
-  tf.env().set('PROD', true);
   try {
     await program().parseAsync(process.argv);
   } catch (error) {

@@ -4,15 +4,24 @@ import { ENGINE_PROTOCOL_VERSION, type EngineToHostMessage, type ErrorMessage, t
 import type { Report } from '../shared/report';
 import type { RunOptions } from '../shared/runOptions';
 import { lowerProcessPriority, type PriorityOutcome } from './processPriority';
+import { engineEnv, engineExecArgv, engineLimits, MEMORY_LIMIT_ENV, type EngineLimits } from './resources';
 
 export interface EngineProcessOptions {
   /** The engine bundle; defaults to `engine.js` next to the running bundle (dist/). */
   enginePath?: string;
   /** Node runtime to run the engine with (a user-set runtime, as vscode-eslint allows). */
   execPath?: string;
-  /** e.g. ['--max-old-space-size=4096']. */
+  /** Node flags after the engine's own (`--max-old-space-size` from the memory budget): a later flag wins. */
   execArgv?: string[];
   env?: NodeJS.ProcessEnv;
+  /** The engine's memory budget in MB; default from `GRADIENT_LENS_MEMORY_MB` or the RAM (see resources.ts). */
+  memoryLimitMb?: number;
+  /**
+   * IPC serialization, 'json' by default (JSON writes a NaN loss as null). The CLI takes
+   * 'advanced' (structured clone: NaN and Infinity arrive as numbers), so its reports are
+   * what they were when it ran the analysis in its own process.
+   */
+  serialization?: 'json' | 'advanced';
   /** How long a cooperative cancel may take before SIGTERM, and SIGTERM before SIGKILL. */
   cancelGraceMs?: number;
   /**
@@ -52,11 +61,27 @@ export class EngineProcess {
   private readonly escalationTimers: NodeJS.Timeout[] = [];
   /** What lowering the engine's priority did, when `backgroundNice` was set. */
   priority: PriorityOutcome | undefined;
+  /** The memory budget the engine runs under (its heap limit, and what its estimate plans for). */
+  readonly limits: EngineLimits;
+  /** How far the run got, for the message when the engine dies: steps reported, of how many. */
+  private progress: { stepsDone: number; steps?: number } = { stepsDone: 0 };
 
-  constructor(private readonly options: EngineProcessOptions = {}) {}
+  constructor(private readonly options: EngineProcessOptions = {}) {
+    this.limits = engineLimits(options.memoryLimitMb, options.env ?? process.env);
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** A cancel was asked for (the CLI's second Ctrl+C stops the engine at once). */
+  get cancelling(): boolean {
+    return this.cancelRequested;
+  }
+
+  /** The child was forked and is gone (or could not start): this engine can run nothing. */
+  get dead(): boolean {
+    return this.exitStatus !== undefined || this.spawnError !== undefined;
   }
 
   get running(): boolean {
@@ -78,10 +103,10 @@ export class EngineProcess {
     const enginePath = this.options.enginePath ?? path.join(__dirname, 'engine.js');
     const child = fork(enginePath, [], {
       execPath: this.options.execPath,
-      execArgv: this.options.execArgv ?? [],
-      env: this.options.env ?? process.env,
+      execArgv: [...engineExecArgv(this.limits), ...(this.options.execArgv ?? [])],
+      env: engineEnv(this.limits, this.options.env ?? process.env),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'json',
+      serialization: this.options.serialization ?? 'json',
       // A session of its own, so its priority can be lowered without lowering the caller's.
       detached: this.options.backgroundNice !== undefined && process.platform !== 'win32',
     });
@@ -94,6 +119,8 @@ export class EngineProcess {
     });
     child.on('message', (msg: EngineToHostMessage) => {
       if (!this.run || this.finished) return;
+      if (msg.type === 'ready') this.progress.steps = msg.options.steps;
+      else if (msg.type === 'step' && msg.steps.length > 0) this.progress.stepsDone = msg.steps[msg.steps.length - 1].step + 1;
       this.emit(msg);
       if (msg.type === 'done') this.finish({ kind: 'done', report: msg.report });
       else if (msg.type === 'error') this.finish({ kind: 'error', error: msg });
@@ -191,10 +218,32 @@ export class EngineProcess {
 
   private crashMessage(modelPath: string, code: number | null, signal: NodeJS.Signals | null): ErrorMessage {
     const detail = this.stderrTail.trim() || undefined;
+    const budget = `${this.limits.memoryMb} MB`;
     if (/heap out of memory|Allocation failed|out of memory/i.test(this.stderrTail)) {
-      return { type: 'error', code: 'out-of-memory', message: `${modelPath}: the engine ran out of memory; try a smaller batch size or a larger --max-old-space-size`, detail };
+      return {
+        type: 'error',
+        code: 'out-of-memory',
+        message: `${modelPath}: the engine ran out of memory ${this.where()} (its JavaScript heap is limited to ${budget}); try a smaller batch size, or raise the limit with ${MEMORY_LIMIT_ENV}=<MB>`,
+        detail,
+      };
+    }
+    // SIGKILL nobody here sent: on Linux most often the kernel's out-of-memory killer.
+    if (signal === 'SIGKILL') {
+      return {
+        type: 'error',
+        code: 'crashed',
+        message: `${modelPath}: the engine was killed (SIGKILL) ${this.where()}; the system may have run out of memory (the engine's budget is ${budget}): try a smaller batch size or close other programs`,
+        detail,
+      };
     }
     const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
-    return { type: 'error', code: 'crashed', message: `${modelPath}: the engine ${how} before finishing the run`, detail };
+    return { type: 'error', code: 'crashed', message: `${modelPath}: the engine ${how} ${this.where()}`, detail };
+  }
+
+  /** "after step 12 of 100" (the last step reported; steps arrive batched), or "before training started". */
+  private where(): string {
+    const { stepsDone, steps } = this.progress;
+    if (steps === undefined) return 'before training started';
+    return stepsDone === 0 ? `during step 1 of ${steps}` : `after step ${stepsDone} of ${steps}`;
   }
 }

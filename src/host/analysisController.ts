@@ -15,14 +15,8 @@ import type { RunHistory } from './runHistory';
 import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './settingsModel';
 import { activeInterpreter, choosePython, isPythonDocument, isTorchModuleText, type PythonExtensionApi } from './pythonModel';
 import type { LayerInfo } from '../shared/model';
+import { SpareEngineSlot } from './spareEngine';
 import type { RunStatusBar } from './statusBar';
-
-/** An engine forked ahead of the next run, for the runtime it was made with. */
-interface SpareEngine {
-  engine: EngineProcess;
-  execPath: string | undefined;
-  timers: NodeJS.Timeout[];
-}
 
 interface ActiveRun {
   engine: EngineProcess;
@@ -38,14 +32,6 @@ const SHOW_LOG = 'Show Log';
  * gets a core first when both want one. An idle machine gives the engine all it asks for.
  */
 const ENGINE_NICE = 19;
-/**
- * After a run, an engine is forked and waits for the next one (the fix-and-re-run loop): the
- * next Analyze skips the process start and module load (start → ready 0.2 s instead of 0.55 s
- * here). Unused for this long, it is stopped, giving back its ~80 MB.
- */
-const SPARE_ENGINE_IDLE_MS = 5 * 60_000;
-/** Forking blocks the host's main thread for 20–50 ms: not while the finished run's results arrive. */
-const SPARE_ENGINE_DELAY_MS = 2_000;
 
 /**
  * Runs one analysis at a time in the engine child process and routes its messages to the
@@ -57,8 +43,11 @@ export class AnalysisController implements vscode.Disposable {
   /** Files a quick fix was applied to since their last run: the next run shows before/after. */
   private readonly fixesApplied = new Map<string, string>();
   private readonly eventLoop = new EventLoopMonitor();
-  private spare: SpareEngine | undefined;
   private shuttingDown = false;
+  private readonly spares = new SpareEngineSlot(
+    (execPath) => this.newEngine(execPath),
+    () => !this.active && !this.shuttingDown,
+  );
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -284,35 +273,12 @@ export class AnalysisController implements vscode.Disposable {
 
   /** The spare engine when it is alive and uses the runtime the settings name now; else a new one. */
   private takeEngine(): { engine: EngineProcess; prepared: boolean } {
-    const execPath = this.runtimeSetting();
-    const spare = this.releaseSpare();
-    if (spare && spare.engine.running && spare.execPath === execPath) return { engine: spare.engine, prepared: true };
-    void spare?.engine.dispose();
-    return { engine: this.newEngine(execPath), prepared: false };
-  }
-
-  /** Takes the spare out of its slot (its timers stop); the caller runs or disposes it. */
-  private releaseSpare(): SpareEngine | undefined {
-    const spare = this.spare;
-    this.spare = undefined;
-    for (const timer of spare?.timers ?? []) clearTimeout(timer);
-    return spare;
+    return this.spares.take(this.runtimeSetting());
   }
 
   private prepareSpare(): void {
-    void this.releaseSpare()?.engine.dispose();
     if (this.shuttingDown) return;
-    const execPath = this.runtimeSetting();
-    const spare: SpareEngine = { engine: this.newEngine(execPath), execPath, timers: [] };
-    spare.timers.push(
-      setTimeout(() => {
-        if (this.spare === spare && !this.active) spare.engine.prepare();
-      }, SPARE_ENGINE_DELAY_MS),
-      setTimeout(() => {
-        if (this.spare === spare) void this.releaseSpare()?.engine.dispose();
-      }, SPARE_ENGINE_IDLE_MS),
-    );
-    this.spare = spare;
+    this.spares.replenish(this.runtimeSetting());
   }
 
   /** The interpreter for a PyTorch run: the setting, else the Python extension's active environment (an optional extension, never a dependency). */
@@ -350,7 +316,7 @@ export class AnalysisController implements vscode.Disposable {
   /** Deactivation: no time for a cooperative cancel, the engine is killed. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    await Promise.all([this.active?.engine.dispose(), this.releaseSpare()?.engine.dispose()]);
+    await Promise.all([this.active?.engine.dispose(), this.spares.dispose()]);
   }
 
   dispose(): void {

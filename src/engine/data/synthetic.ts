@@ -26,7 +26,7 @@ export function syntheticDataset(inputShape: number[], numClasses: number, seed:
   const exampleSize = elementCount(inputShape);
   const prototypes = Array.from({ length: numClasses }, () => classPrototype(inputShape, random, gaussian));
 
-  const size = Math.max(numClasses * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, Math.floor(MAX_DATASET_ELEMENTS / exampleSize)));
+  const size = syntheticExampleCount(exampleSize, numClasses);
   const x = new Float32Array(size * exampleSize);
   const y = new Int32Array(size);
   for (let example = 0; example < size; example++) {
@@ -38,6 +38,11 @@ export function syntheticDataset(inputShape: number[], numClasses: number, seed:
     y[example] = label;
   }
   return { name: SYNTHETIC_NAME, inputShape, numClasses, size, x, y, fromBytes: false };
+}
+
+/** How many examples `syntheticDataset` makes: the memory estimate counts them before the model is built. */
+export function syntheticExampleCount(exampleSize: number, numClasses: number): number {
+  return Math.max(numClasses * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, Math.floor(MAX_DATASET_ELEMENTS / exampleSize)));
 }
 
 function classPrototype(shape: number[], random: () => number, gaussian: () => number): Float32Array {

@@ -8,6 +8,7 @@ import { registerMissingActivations } from './activations';
 import { buildModel, type KerasModelConfig } from './build';
 import { keras3ToKeras2 } from './keras3';
 import { describeLayers } from './layerInfo';
+import { checkTrainingMemory, type MemoryCheckOptions } from './memoryEstimate';
 import { loadTfjsWeights } from './tfjsWeights';
 
 export interface LoadedModel {
@@ -30,7 +31,7 @@ export interface LoadedModel {
   numClasses: number;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends MemoryCheckOptions {
   /**
    * Seeds every initializer the file leaves unseeded (`"seed": null`), so the same file and
    * seed start from the same weights. Each initializer gets its own seed derived from this one.
@@ -48,6 +49,9 @@ export async function loadModelFile(filePath: string, options: LoadOptions = {})
   const located = locate(filePath, text);
   const fileObject = JSON.parse(text) as Record<string, unknown>;
   const config = kerasModelConfig(fileObject, located.format);
+  const trainingConfig = locateTrainingConfig(text).config;
+  // Before the build: TF.js allocates every weight while building.
+  checkTrainingMemory(filePath, config, options, trainingConfig.optimizer);
   const model = await buildModel(filePath, config, options.seed);
   try {
     const { inputShape, numClasses } = classifierShapes(filePath, model);
@@ -57,7 +61,6 @@ export async function loadModelFile(filePath: string, options: LoadOptions = {})
       warnings = await loadTfjsWeights(filePath, model, fileObject.weightsManifest);
       weightsLoaded = true;
     }
-    const trainingConfig = locateTrainingConfig(text).config;
     return {
       path: path.resolve(filePath),
       format: located.format,

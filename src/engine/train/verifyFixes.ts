@@ -69,7 +69,7 @@ export async function verifyFixes(
     const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, '.json')}.gradient-lens-verify-${process.pid}.json`);
     try {
       writeFileSync(editedPath, applyEdits(original.text, fix.edits));
-      const edited = await loadModelFile(editedPath, { seed: resolved.seed });
+      const edited = await loadModelFile(editedPath, { seed: resolved.seed, batchSize: resolved.batchSize, optimizer: resolved.optimizer });
       try {
         const editedResolved = resolveRunOptions({ ...requested, data: resolved.data }, edited.trainingConfig, original.path, resolved.backend, []);
         log(`verifying ${fix.code} for ${finding.code}${finding.layer ? ` at ${finding.layer}` : ''} (${editedResolved.optimizer} lr ${editedResolved.learningRate})`);
