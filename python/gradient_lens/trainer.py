@@ -41,6 +41,8 @@ class Cancellation:
 
         threading.Thread(target=read, name="gradient-lens-cancel", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: self.event.set())
+        # Ctrl+C in a terminal reaches the whole process group: the CLI decides (it sends cancel).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     @property
     def requested(self) -> bool:
