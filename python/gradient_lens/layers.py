@@ -196,7 +196,12 @@ class ModelMap:
                 if site is not None:
                     entry["site"] = site
                 outer = []
+                # Frames that built the model itself (a factory function, a training script's
+                # `model = Net()`) are outside the model: no layer was instantiated there.
+                root_sites = set(self.recorder.sites.get(id(self.model), [])) if self.recorder else set()
                 for outer_file, outer_span in sites[1:]:
+                    if (outer_file, outer_span) in root_sites:
+                        break
                     outer_source = SourceFile.of(outer_file)
                     outer_site = outer_source.site(outer_span)
                     call = outer_source.calls.get(outer_span)
@@ -227,12 +232,13 @@ class ModelMap:
         return described
 
     def _module_built_at(self, filename: str, span: Span, inner: str) -> str:
-        """The ancestor of `inner` that this outer call built (the block), else the layer itself."""
+        """The ancestor of `inner` that this outer call built (the block, or the container a helper
+        function returned), else the layer itself: the outermost ancestor built during that call."""
         parts = inner.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
+        for cut in range(1, len(parts)):
             ancestor = ".".join(parts[:cut])
             sites = self.recorder.sites.get(id(self.modules[ancestor]), []) if self.recorder else []
-            if sites and sites[0] == (filename, span):
+            if (filename, span) in sites:
                 return ancestor
         return inner
 

@@ -322,8 +322,10 @@ class _ForwardWalker:
             called = aliases[func.id]
         if called is not None:
             span = node_span(node)
-            if span is not None:
-                self.facts.calls.setdefault(called, []).append(span)
+            known = self.facts.calls.setdefault(called, [])
+            # Loop bodies are walked twice (see walk): one range per call in the source.
+            if span is not None and span not in known:
+                known.append(span)
             if called in self.weighted or called.endswith(".*"):
                 return called
             return argument_origin  # BatchNorm, pooling, dropout, an activation module: the origin stays
