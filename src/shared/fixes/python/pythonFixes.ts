@@ -195,10 +195,23 @@ function batchNormClass(layer: TorchLayer): string | undefined {
   return layer.className === 'Linear' ? 'BatchNorm1d' : undefined;
 }
 
-function channelsOf(layer: TorchLayer): number | undefined {
-  const arg = layer.args?.out_channels ?? layer.args?.out_features;
-  if (typeof arg === 'number') return arg;
-  return layer.outputShape?.[0];
+/**
+ * The BatchNorm's channel count as the constructor call spells it: `out_channels` in a block
+ * class that builds convs of many widths must stay the parameter, not the one value this model
+ * happened to give it. A literal, or no readable argument, falls back to the module's own number.
+ */
+function channelsOf(layer: TorchLayer, source: PythonSource): string | undefined {
+  const keyword = layer.className === 'Linear' ? 'out_features' : 'out_channels';
+  const call = layer.site ? source.call(source.offset(layer.site.range.start)) : undefined;
+  const written = call?.args.find((arg) => arg.keyword === keyword) ?? call?.args.filter((arg) => arg.keyword === undefined)[1];
+  if (written) {
+    const value = written.keyword === undefined ? written.text : written.text.slice(written.valueStart - written.start);
+    if (value.trim() !== '') return value.trim();
+  }
+  const arg = layer.args?.[keyword];
+  if (typeof arg === 'number') return String(arg);
+  const width = layer.outputShape?.[0];
+  return width === undefined ? undefined : String(width);
 }
 
 /** True when a normalisation module follows `layer` already (the next module registered beside it). */
@@ -230,7 +243,7 @@ export function planPyAddBatchNormalization(ctx: FixContext): Fix | undefined {
   for (const layer of plan.hidden) {
     const site = layer.site;
     const bn = batchNormClass(layer);
-    const channels = channelsOf(layer);
+    const channels = channelsOf(layer, source);
     if (!site || !bn || channels === undefined || !plan.inModelFile(site.file) || followedByNorm(plan.torch.layers, layer)) continue;
     const moduleText = `${plan.nn}${bn}(${channels})`;
     if (site.container === 'sequential') {
