@@ -28,6 +28,8 @@ const SLOW_ROUND = 2;
 const SLOW_STEP_MS = 500;
 const PROFILED_STEPS = 5;
 const ALL_BACKENDS = ['tensorflow', 'wasm', 'cpu'];
+/** Samples timed from Analyze to the first finding: the engine forked cold, as the CLI does it. */
+const FIRST_FINDING_SAMPLES = ['samples/vanishing-sigmoid-10conv/keras2.json', 'samples/pytorch/vanishing_sigmoid.py'];
 
 const { values: flags } = parseArgs({
   options: {
@@ -93,6 +95,11 @@ async function runBench() {
   progress('PyTorch…');
   const torch = measureTorch();
   if (torch.missing) notes.push(torch.missing);
+  progress('the PyTorch trainer, instrumented against plain…');
+  const trainer = measureTorchTrainer();
+  progress('time to first finding…');
+  const firstFinding = [];
+  for (const sample of FIRST_FINDING_SAMPLES) firstFinding.push(await timeToFirstFinding(sample));
   const loadAfter = os.loadavg()[0];
 
   const rows = engine.map((row) => {
@@ -137,9 +144,11 @@ async function runBench() {
   };
   const profiles = engine.filter((row) => row.profile).map((row) => ({ name: row.name, backend: row.backend, ...row.profile }));
   if (flags.json) {
-    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
+    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, pytorchTrainer: trainer, firstFinding, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
   } else {
     printTable(rows, machine, notes);
+    printTrainer(trainer);
+    printFirstFinding(firstFinding);
     profiles.forEach(printProfile);
   }
 }
@@ -165,6 +174,55 @@ function measureTorch() {
   // The engine's wasm backend is single-threaded in Node (FACTS.md): the one-thread figure is the like-for-like one.
   const single = JSON.parse(runTorchScript(peer, root, 'bench_step.py', [...args, '--threads', '1']));
   return { version: all.torch, threads: all.threads, networks: all.networks, singleThread: single.networks };
+}
+
+// ──── The PyTorch trainer and the time to the first finding ────
+
+
+function measureTorchTrainer() {
+  const { findTorch, runTorchScript } = require(path.join(compiled, 'reference', 'torchPeer.js'));
+  const peer = findTorch();
+  if (!peer) return { missing: 'no PyTorch' };
+  const steps = flags.quick ? '15' : '40';
+  return JSON.parse(runTorchScript(peer, root, 'bench_trainer.py', [...networkNames, '--steps', steps, '--batch-size', String(BATCH_SIZE)]));
+}
+
+async function timeToFirstFinding(sample) {
+  const { EngineProcess } = require(path.join(compiled, 'runner.js'));
+  const started = performance.now();
+  const engine = new EngineProcess({ enginePath: path.join(root, 'dist', 'engine.js') });
+  let ready;
+  let first;
+  engine.onMessage((msg) => {
+    if (msg.type === 'ready' && ready === undefined) ready = performance.now() - started;
+    if (msg.type === 'finding' && first === undefined) {
+      first = { ms: performance.now() - started, code: msg.finding.code, step: msg.finding.step ?? null };
+      void engine.cancel();
+    }
+  });
+  const result = await engine.start(path.join(root, sample), { steps: 100, seed: SEED });
+  await engine.dispose();
+  return { sample, readyMs: ready ?? null, firstFindingMs: first?.ms ?? null, code: first?.code ?? null, step: first?.step ?? null, ended: result.kind };
+}
+
+function printTrainer(trainer) {
+  if (trainer.missing) return;
+  console.log(`\nPyTorch trainer (python/gradient_lens, torch ${trainer.torch}, 1 thread): instrumented step / plain step, interleaved; medians`);
+  console.log('| network | plain ms | instrumented ms | instrumented / plain |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(trainer.networks)) {
+    console.log(`| ${name} | ${r.plainMs.toFixed(1)} | ${r.instrumentedMs.toFixed(1)} | ${r.overhead.toFixed(2)}× |`);
+  }
+}
+
+function printFirstFinding(rows) {
+  console.log('\nAnalyze → first finding, cold (engine forked, model loaded, data made, steps until a rule is sure)');
+  console.log('| sample | ready s | first finding s | finding (step) |');
+  console.log('|---|---:|---:|---|');
+  for (const r of rows) {
+    const fixed = (ms) => (ms === null ? '–' : (ms / 1000).toFixed(2));
+    console.log(`| ${r.sample} | ${fixed(r.readyMs)} | ${fixed(r.firstFindingMs)} | ${r.code ?? 'none'}${r.step === null ? '' : ` (${r.step})`} |`);
+  }
 }
 
 function printTable(rows, machine, notes) {
