@@ -98,7 +98,7 @@ def start_request(model: str, **overrides: Any) -> Dict[str, Any]:
 class TrainerRun:
     """`python -m gradient_lens.trainer` with a pipe on its fd 3, as src/engine starts it.
 
-    fd 3 is set up by a `/bin/sh` that execs the interpreter (`3>&W`), so no `preexec_fn` runs
+    fd 3 is set up by a `/bin/bash` that execs the interpreter (`3>&W`), so no `preexec_fn` runs
     in a process with reader threads. Each fd-3 line is parsed with JSON.parse semantics.
     `on_message(run, message)` is called from the reader thread as messages arrive."""
 
@@ -116,7 +116,7 @@ class TrainerRun:
         env.pop("PYTHONSTARTUP", None)
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$@" 3>&{write} {write}>&-', "sh", python, "-m", "gradient_lens.trainer"],
+            ["/bin/bash", "-c", f'exec "$@" 3>&{write} {write}>&-', "bash", python, "-m", "gradient_lens.trainer"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write,),
             cwd=PYTHON_DIR, env=env)
         os.close(write)
@@ -166,9 +166,10 @@ class TrainerRun:
         finally:
             for thread in self._threads:
                 thread.join(10)
-            if self.process.stdin is not None:
+            for stream in (self.process.stdin, self.process.stdout, self.process.stderr, self._fd3):
                 try:
-                    self.process.stdin.close()
+                    if stream is not None:
+                        stream.close()
                 except OSError:
                     pass
         self.seconds = time.monotonic() - self.started
@@ -212,3 +213,29 @@ def run_all(requests: Dict[str, Dict[str, Any]], python: str = sys.executable, p
             run.finish(timeout)
             results[names[id(run)]] = run
     return results
+
+
+def run_in_process(request: Dict[str, Any]):
+    """`trainer.run` in this process, its messages encoded and read back as the engine reads fd 3:
+    (exit code, messages). For cases that need no process of their own (each spawn imports torch)."""
+    import io
+
+    from gradient_lens import trainer
+    from gradient_lens.protocol import MessageChannel
+
+    stream = io.StringIO()
+    code = trainer.run(request, MessageChannel(stream), trainer.Cancellation())
+    return code, [parse_js_json(line) for line in stream.getvalue().splitlines()]
+
+
+def gradient_ratios(messages: List[Dict[str, Any]]) -> List[float]:
+    """Per step: the first weighted layer's gradient RMS over the last one's (BatchNorm left out)."""
+    ready = next(m for m in messages if m["type"] == "ready")
+    weighted = [layer["name"] for layer in ready["layers"] if layer["instrumented"] and not layer["className"].startswith("BatchNorm")]
+    first, last = weighted[0], weighted[-1]
+    ratios = []
+    for message in messages:
+        if message["type"] == "step":
+            layers = {entry["layer"]: entry for entry in message["stats"]["layers"]}
+            ratios.append(layers[first]["gradRms"] / layers[last]["gradRms"])
+    return ratios

@@ -1,0 +1,260 @@
+"""`python -m gradient_lens.trainer` as the engine runs it: a start request on stdin, JSON lines
+on fd 3 (parsed with JSON.parse semantics), the user's prints on stdout/stderr, cancel, and bad
+input as one `error` message with one line naming the file, exit code 2, no traceback of ours.
+
+Each process imports torch (1–3 s of CPU), so the process runs start in a background thread when
+this module is imported (unittest imports every test module before it runs one, so they overlap
+the in-process suites) and the tests wait for their results. Bad inputs whose handling does not
+depend on being a process of its own (model pick, input and output shapes) run `trainer.run` in
+this process, through the same message encoding (ProcessFreeBadInput)."""
+from __future__ import annotations
+
+import glob
+import math
+import os
+import subprocess
+import sys
+import threading
+import unittest
+from typing import Dict, Optional
+
+from .support import TrainerRun, model_path, run_all, run_in_process, start_request
+
+
+def _interpreter_without_torch() -> Optional[str]:
+    """Another Python 3.9+ on this machine that cannot import torch (pyenv's), if any."""
+    own = os.path.realpath(sys.executable)
+    for candidate in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3"))):
+        version = os.path.basename(os.path.dirname(os.path.dirname(candidate))).split(".")
+        if len(version) < 2 or not version[1].isdigit() or int(version[1]) < 9 or os.path.realpath(candidate) == own:
+            continue
+        if subprocess.run([candidate, "-c", "import torch"], capture_output=True).returncode != 0:
+            return candidate
+    return None
+
+
+def cancel_after_first_step(run: TrainerRun, message: dict) -> None:
+    if message.get("type") == "step" and message["stats"]["step"] == 0:
+        run.send({"type": "cancel"})
+
+
+REQUESTS = {
+    "printing": start_request(model_path("printing_net.py"), steps=3),
+    "cancel": start_request(model_path("slow_steps.py"), steps=200),
+    "syntax": start_request(model_path("syntax_error.py")),
+    "raises": start_request(model_path("raises_at_import.py")),
+    "needs-arguments": start_request(model_path("needs_arguments.py")),
+    "sleeps": start_request(model_path("sleeps_at_import.py"), importTimeoutSeconds=1),
+    "exploding": start_request(model_path("exploding.py"), steps=5),
+    "softmax": start_request(model_path("softmax_end.py"), steps=2),
+}
+
+
+class _Background:
+    def __init__(self) -> None:
+        self.runs: Dict[str, TrainerRun] = {}
+        self.no_torch_python: Optional[str] = None
+        self.failure: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name="trainer-runs", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.runs = run_all(REQUESTS, parallel=3, on_message={"cancel": cancel_after_first_step})
+            self.no_torch_python = _interpreter_without_torch()
+            if self.no_torch_python:
+                self.runs["no-torch"] = TrainerRun(start_request(model_path("printing_net.py")), python=self.no_torch_python).finish(60)
+        except BaseException as error:  # reported by every test that needs a run
+            self.failure = error
+
+    def get(self, name: str) -> TrainerRun:
+        self.thread.join(300)
+        if self.failure is not None:
+            raise AssertionError(f"the trainer runs failed: {self.failure!r}")
+        if name not in self.runs:
+            raise unittest.SkipTest(f"no {name} run on this machine")
+        return self.runs[name]
+
+
+_BACKGROUND = _Background()
+
+
+class _Lookup:
+    def __getitem__(self, name: str) -> TrainerRun:
+        return _BACKGROUND.get(name)
+
+
+RUNS = _Lookup()
+
+
+class Runs(unittest.TestCase):
+    def assertClean(self, run: TrainerRun) -> None:
+        self.assertEqual(run.parse_errors, [], run.describe())
+        self.assertNotIn("Traceback", run.stderr, run.describe())
+
+    def test_ready_steps_done(self):
+        run = RUNS["printing"]
+        self.assertClean(run)
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertEqual([m["type"] for m in run.messages], ["ready", "step", "step", "step", "done"])
+        ready = run.messages[0]
+        self.assertEqual(ready["protocolVersion"], 1)
+        self.assertEqual(ready["entry"], "PrintingNet")
+        self.assertEqual(ready["inputShape"], [1, 8, 8])
+        self.assertEqual(ready["numClasses"], 10)
+        self.assertEqual(ready["data"], "synthetic")
+        self.assertEqual((ready["optimizer"], ready["learningRate"], ready["loss"]), ("Adam", 0.001, "cross_entropy"))
+        self.assertEqual(ready["warnings"], [])
+        self.assertEqual([layer["name"] for layer in ready["layers"]], ["conv", "fc"])
+        self.assertEqual(ready["layers"][0]["activation"], "relu")
+        steps = run.of_type("step")
+        self.assertEqual([s["stats"]["step"] for s in steps], [0, 1, 2])
+        for step in steps:
+            self.assertEqual([entry["layer"] for entry in step["stats"]["layers"]], ["conv", "fc"])
+            self.assertTrue(math.isfinite(step["stats"]["loss"]))
+            self.assertGreater(step["stats"]["layers"][0]["gradL2"], 0)
+            self.assertIn("deadFraction", step["stats"]["layers"][0])
+        self.assertEqual(run.messages[-1], {"type": "done", "cancelled": False, "stepsCompleted": 3})
+
+    def test_user_prints_stay_on_stdout_and_stderr(self):
+        run = RUNS["printing"]
+        self.assertIn('{"type":"done","cancelled":false,"stepsCompleted":99}', run.stdout)
+        self.assertIn("building PrintingNet", run.stdout)
+        self.assertIn("forward (8, 1, 8, 8)", run.stdout)
+        self.assertIn("no newline at the end", run.stdout)
+        self.assertIn("importing printing_net", run.stderr)
+        self.assertIn("forward on stderr", run.stderr)
+        self.assertFalse(any("forward" in line or "stepsCompleted\":99" in line for line in run.raw_lines))
+
+    def test_cancel(self):
+        run = RUNS["cancel"]
+        self.assertClean(run)
+        self.assertEqual(run.returncode, 0, run.describe())
+        done = run.messages[-1]
+        self.assertEqual(done["type"], "done")
+        self.assertTrue(done["cancelled"])
+        self.assertGreaterEqual(done["stepsCompleted"], 1)
+        self.assertLess(done["stepsCompleted"], 200)
+        self.assertEqual(done["stepsCompleted"], len(run.of_type("step")))
+
+    def test_non_finite_figures_parse_as_json(self):
+        run = RUNS["exploding"]
+        self.assertClean(run)
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertEqual(run.messages[0]["learningRate"], 1e6)
+        steps = run.of_type("step")
+        self.assertEqual(len(steps), 5)
+        text = "".join(run.raw_lines)
+        self.assertTrue("null" in text or "1e999" in text, "no non-finite figure: the net did not explode")
+        self.assertNotIn("NaN", text)
+        self.assertNotIn("Infinity", text)
+        last = steps[-1]["stats"]
+        self.assertTrue(last["loss"] is None or not math.isfinite(last["loss"]), last["loss"])
+        self.assertTrue(any(entry["gradNonFinite"] > 0 or entry["gradL2"] is None for entry in last["layers"]))
+
+    def test_final_softmax(self):
+        run = RUNS["softmax"]
+        self.assertEqual(run.returncode, 0, run.describe())
+        ready = run.messages[0]
+        self.assertEqual(ready["loss"], "nll")
+        self.assertEqual(len(ready["warnings"]), 1)
+        self.assertIn("Softmax", ready["warnings"][0])
+        self.assertTrue(all(math.isfinite(s["stats"]["loss"]) for s in run.of_type("step")))
+
+
+class BadInput(unittest.TestCase):
+    def error_of(self, name: str, code: str = "bad-input", exit_code: int = 2) -> dict:
+        run = RUNS[name]
+        self.assertEqual(run.parse_errors, [], run.describe())
+        self.assertEqual(run.returncode, exit_code, run.describe())
+        self.assertEqual([m["type"] for m in run.messages], ["error"], run.describe())
+        error = run.messages[0]
+        self.assertEqual(error["code"], code)
+        self.assertNotIn("\n", error["message"])
+        self.assertNotIn("Traceback", error["message"])
+        self.assertNotIn("Traceback", run.stderr, run.describe())
+        if "modelPath" in run.request:
+            self.assertIn(run.request["modelPath"], error["message"])
+        return error
+
+    def test_syntax_error(self):
+        error = self.error_of("syntax")
+        self.assertIn("syntax error", error["message"])
+        self.assertIn("line 6", error["message"])
+
+    def test_raises_at_import(self):
+        error = self.error_of("raises")
+        self.assertIn("RuntimeError: settings.yaml is missing", error["message"])
+        self.assertIn("line 7", error["message"])
+        self.assertIn("Traceback", error["detail"])
+
+    def test_constructor_needs_arguments(self):
+        error = self.error_of("needs-arguments")
+        for name in ("WideNet", "width", "depth", "DeepNet", "layers"):
+            self.assertIn(name, error["message"])
+        self.assertEqual(error["candidates"], [{"name": "WideNet", "parameters": ["width", "depth", "dropout=0.1"]},
+                                               {"name": "DeepNet", "parameters": ["layers"]}])
+
+    def test_import_that_never_returns(self):
+        error = self.error_of("sleeps", code="import-timeout")
+        self.assertIn("within 1 s", error["message"])
+        self.assertLess(RUNS["sleeps"].seconds, 25)
+
+    def test_interpreter_without_torch(self):
+        run = RUNS["no-torch"]
+        self.assertEqual(run.returncode, 2, run.describe())
+        [error] = run.messages
+        self.assertEqual(error["code"], "no-torch")
+        self.assertIn(_BACKGROUND.no_torch_python, error["message"])
+        self.assertIn("python3-torch", error["message"])
+
+
+class ProcessFreeBadInput(unittest.TestCase):
+    """`trainer.run` in this process: the exit code it returns and its messages as read from fd 3."""
+
+    def error_of(self, request: dict) -> dict:
+        code, messages = run_in_process(request)
+        self.assertEqual(code, 2, messages)
+        self.assertEqual([m["type"] for m in messages], ["error"], messages)
+        error = messages[0]
+        self.assertEqual(error["code"], "bad-input")
+        self.assertNotIn("\n", error["message"])
+        self.assertIn(request["modelPath"], error["message"])
+        return error
+
+    def test_no_module(self):
+        error = self.error_of(start_request(model_path("no_module.py")))
+        self.assertIn("no nn.Module", error["message"])
+
+    def test_missing_entry(self):
+        error = self.error_of(start_request(model_path("two_candidates.py"), entry="Third"))
+        for name in ("Third", "First", "Second"):
+            self.assertIn(name, error["message"])
+        self.assertEqual([c["name"] for c in error["candidates"]], ["First", "Second"])
+
+    def test_several_candidates_pick_the_last(self):
+        code, messages = run_in_process(start_request(model_path("two_candidates.py"), steps=2))
+        self.assertEqual(code, 0, messages)
+        self.assertEqual((messages[0]["entry"], messages[0]["inputShape"]), ("Second", [4]))
+        self.assertEqual([m["type"] for m in messages], ["ready", "step", "step", "done"])
+        code, messages = run_in_process(start_request(model_path("two_candidates.py"), steps=1, entry="First"))
+        self.assertEqual((code, messages[0]["entry"]), (0, "First"))
+
+    def test_forward_fails_for_the_input_shape(self):
+        error = self.error_of(start_request(model_path("wrong_input.py")))
+        self.assertIn("[2, 1, 8, 8]", error["message"])
+        self.assertIn("FlatNet", error["message"])
+        self.assertIn("line 13", error["message"])
+
+    def test_output_of_the_wrong_shape(self):
+        error = self.error_of(start_request(model_path("wrong_output.py")))
+        self.assertIn("[2, 10, 6, 6]", error["message"])
+        self.assertIn("[batch, classes]", error["message"])
+
+    def test_missing_file(self):
+        error = self.error_of(start_request(model_path("does_not_exist.py")))
+        self.assertIn("no such file", error["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
