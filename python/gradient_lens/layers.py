@@ -83,14 +83,29 @@ class ModelMap:
             for relative, spans in facts.calls.items():
                 for qualified in self._resolve(prefix, relative, last_weighted=False):
                     self.calls.setdefault(qualified, (filename, []))[1].extend(spans)
+            join = (lambda rest, prefix=prefix: f"{prefix}.{rest}" if prefix else rest)
             for relative, (kind, span) in facts.activations.items():
-                for qualified in self._resolve(prefix, relative, last_weighted=True):
-                    if qualified not in self.activations:
-                        self.activations[qualified] = (kind, filename, span, self._tap_source(qualified), FUNCTIONS.get(kind))
+                through = facts.through.get(relative)
+                through_module = self.modules.get(join(through)) if through and not through.endswith(".*") else None
+                for called in self._resolve(prefix, relative, last_weighted=False):
+                    found = self._resolve(called, "", last_weighted=True) if called in self.modules else []
+                    for qualified in found:
+                        if qualified in self.activations:
+                            continue
+                        # The activation reads the output of the module it was applied to: the BatchNorm (or
+                        # pooling, dropout) the layer's output went through, the block or container called,
+                        # else the layer. Never a BatchNorm that runs after the activation (conv → relu → bn).
+                        if through_module is not None:
+                            source = through_module
+                        elif through is not None:
+                            source = self._tap_source(qualified)
+                        else:
+                            source = self.modules[called]
+                        self.activations[qualified] = (kind, filename, span, source, FUNCTIONS.get(kind))
 
     def _resolve(self, prefix: str, relative: str, last_weighted: bool) -> List[str]:
         """Qualified names for a path of forward's (`conv1`, `convs.*`); a container resolves to its last weighted leaf."""
-        join = (lambda rest: f"{prefix}.{rest}" if prefix else rest)
+        join = (lambda rest: (f"{prefix}.{rest}" if rest else prefix) if prefix else rest)
         if relative.endswith(".*"):
             container = self.modules.get(join(relative[:-2]))
             if container is None:

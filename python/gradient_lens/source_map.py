@@ -239,6 +239,9 @@ class ForwardFacts:
     activations: Dict[str, Tuple[str, Span]] = field(default_factory=dict)
     # attribute path → spans of `self.<path>(...)` calls
     calls: Dict[str, List[Span]] = field(default_factory=dict)
+    # attribute path → the non-weighted module (`bn1`) whose output the activation reads, when the
+    # layer's output went through one (`torch.tanh(self.bn1(self.conv1(x)))`) before the activation
+    through: Dict[str, str] = field(default_factory=dict)
 
 
 def forward_facts(cls: type, weighted: Set[str]) -> Tuple[Optional[str], ForwardFacts]:
@@ -266,7 +269,13 @@ def forward_facts(cls: type, weighted: Set[str]) -> Tuple[Optional[str], Forward
     return filename, facts
 
 
+# The weighted module whose output a value holds ("conv1"), and after "@" the last non-weighted
+# module it went through since ("conv1@bn1"), so the activation's statistics read what it reads.
 Origin = Optional[str]
+
+
+def _through(origin: Origin, module: str) -> Origin:
+    return f"{origin.split('@', 1)[0]}@{module}" if origin is not None else None
 
 
 class _ForwardWalker:
@@ -328,7 +337,7 @@ class _ForwardWalker:
                 known.append(span)
             if called in self.weighted or called.endswith(".*"):
                 return called
-            return argument_origin  # BatchNorm, pooling, dropout, an activation module: the origin stays
+            return _through(argument_origin, called)  # BatchNorm, pooling, dropout, an activation module: the origin stays
         name = callee_name(node)
         if isinstance(func, ast.Attribute) and not _is_module_path(func.value):
             # A tensor method: x.relu(), x.view(...)
@@ -345,8 +354,11 @@ class _ForwardWalker:
 
     def _activation(self, origin: str, kind: str, call: ast.Call) -> None:
         span = node_span(call)
-        if span is not None and origin not in self.facts.activations:
-            self.facts.activations[origin] = (kind, span)
+        layer, _, through = origin.partition("@")
+        if span is not None and layer not in self.facts.activations:
+            self.facts.activations[layer] = (kind, span)
+            if through:
+                self.facts.through[layer] = through
 
 
 def _enumerate_arg(node: ast.AST) -> Optional[ast.AST]:

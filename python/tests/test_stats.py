@@ -103,6 +103,22 @@ class Figures(unittest.TestCase):
         self.assertNotIn("deadFraction", stats["fc"])
         self.assertNotIn("saturatedFraction", stats["fc"])
 
+    def test_activation_figures_read_what_the_activation_reads(self):
+        cases = [  # net, layer, the module whose output the activation receives
+            ("ReluThenBatchNormNet", "conv1", "conv1"),  # F.relu(self.conv1(x)); then self.bn1(x)
+            ("SharedReluNet", "conv1", "bn1"), ("SharedReluNet", "conv2", "bn2"),  # one self.relu after each BN
+            ("ContainerThenReluNet", "block.0", "block"),  # F.relu(self.block(x))
+        ]
+        for cls, layer, source in cases:
+            with self.subTest(f"{cls}.{layer}"):
+                stats, _, _, _, outputs, _ = self.step(NETS, cls, [1, 8, 8])
+                activated = torch.relu(outputs[source]).double()
+                sample = activated[:4]
+                self.assertClose(stats[layer]["activationMean"], float(sample.mean()), msg="mean")
+                self.assertClose(stats[layer]["activationStd"], float(sample.std(unbiased=False)), rel=1e-4, msg="std")
+                dead = float((activated.transpose(0, 1).reshape(activated.shape[1], -1).amax(dim=1) <= 0).double().mean())
+                self.assertEqual(stats[layer]["deadFraction"], dead)
+
     def test_dead_fraction(self):
         def bias(value):
             def prepare(model):

@@ -5,7 +5,7 @@ input as one `error` message with one line naming the file, exit code 2, no trac
 Each process imports torch (1–3 s of CPU), so the process runs start in a background thread when
 this module is imported (unittest imports every test module before it runs one, so they overlap
 the in-process suites) and the tests wait for their results. Bad inputs whose handling does not
-depend on being a process of its own (model pick, input and output shapes) run `trainer.run` in
+depend on being a process of its own (model pick, constructor arguments, input and output shapes, a final softmax) run `trainer.run` in
 this process, through the same message encoding (ProcessFreeBadInput)."""
 from __future__ import annotations
 
@@ -43,10 +43,8 @@ REQUESTS = {
     "cancel": start_request(model_path("slow_steps.py"), steps=200),
     "syntax": start_request(model_path("syntax_error.py")),
     "raises": start_request(model_path("raises_at_import.py")),
-    "needs-arguments": start_request(model_path("needs_arguments.py")),
     "sleeps": start_request(model_path("sleeps_at_import.py"), importTimeoutSeconds=1),
     "exploding": start_request(model_path("exploding.py"), steps=5),
-    "softmax": start_request(model_path("softmax_end.py"), steps=2),
 }
 
 
@@ -152,15 +150,6 @@ class Runs(unittest.TestCase):
         self.assertTrue(last["loss"] is None or not math.isfinite(last["loss"]), last["loss"])
         self.assertTrue(any(entry["gradNonFinite"] > 0 or entry["gradL2"] is None for entry in last["layers"]))
 
-    def test_final_softmax(self):
-        run = RUNS["softmax"]
-        self.assertEqual(run.returncode, 0, run.describe())
-        ready = run.messages[0]
-        self.assertEqual(ready["loss"], "nll")
-        self.assertEqual(len(ready["warnings"]), 1)
-        self.assertIn("Softmax", ready["warnings"][0])
-        self.assertTrue(all(math.isfinite(s["stats"]["loss"]) for s in run.of_type("step")))
-
 
 class BadInput(unittest.TestCase):
     def error_of(self, name: str, code: str = "bad-input", exit_code: int = 2) -> dict:
@@ -187,13 +176,6 @@ class BadInput(unittest.TestCase):
         self.assertIn("RuntimeError: settings.yaml is missing", error["message"])
         self.assertIn("line 7", error["message"])
         self.assertIn("Traceback", error["detail"])
-
-    def test_constructor_needs_arguments(self):
-        error = self.error_of("needs-arguments")
-        for name in ("WideNet", "width", "depth", "DeepNet", "layers"):
-            self.assertIn(name, error["message"])
-        self.assertEqual(error["candidates"], [{"name": "WideNet", "parameters": ["width", "depth", "dropout=0.1"]},
-                                               {"name": "DeepNet", "parameters": ["layers"]}])
 
     def test_import_that_never_returns(self):
         error = self.error_of("sleeps", code="import-timeout")
@@ -254,6 +236,22 @@ class ProcessFreeBadInput(unittest.TestCase):
     def test_missing_file(self):
         error = self.error_of(start_request(model_path("does_not_exist.py")))
         self.assertIn("no such file", error["message"])
+
+    def test_constructor_needs_arguments(self):
+        error = self.error_of(start_request(model_path("needs_arguments.py")))
+        for name in ("WideNet", "width", "depth", "DeepNet", "layers"):
+            self.assertIn(name, error["message"])
+        self.assertEqual(error["candidates"], [{"name": "WideNet", "parameters": ["width", "depth", "dropout=0.1"]},
+                                               {"name": "DeepNet", "parameters": ["layers"]}])
+
+    def test_final_softmax(self):
+        code, messages = run_in_process(start_request(model_path("softmax_end.py"), steps=2))
+        self.assertEqual(code, 0, messages)
+        ready = messages[0]
+        self.assertEqual(ready["loss"], "nll")
+        self.assertEqual(len(ready["warnings"]), 1)
+        self.assertIn("Softmax", ready["warnings"][0])
+        self.assertTrue(all(math.isfinite(s["stats"]["loss"]) for s in messages if s["type"] == "step"))
 
 
 if __name__ == "__main__":
