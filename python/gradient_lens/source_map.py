@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import re
 import sys
 import sysconfig
 import types
@@ -76,7 +77,9 @@ class SourceFile:
         with open(path, "rb") as handle:
             raw = handle.read()
         self.text = raw.decode("utf-8-sig", errors="replace")
-        self.lines = self.text.splitlines(keepends=True)
+        # Lines as Python (and VS Code) count them: \n, \r\n, \r only. str.splitlines() also breaks at
+        # form feeds, U+2028 and other separators, which would shift every later line.
+        self.lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n|$)", self.text)
         try:
             self.tree: Optional[ast.Module] = ast.parse(self.text, filename=path)
         except SyntaxError:

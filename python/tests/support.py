@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -61,8 +62,8 @@ def build_mapped(path: str, class_name: str, input_shape: Optional[List[int]] = 
 
 def slice_range(path: str, range_: Dict[str, Any]) -> str:
     """The text a zero-based line / UTF-16 column range covers, as VS Code would cut it."""
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
+    with open(path, encoding="utf-8", newline="") as handle:
+        lines = re.split(r"\r\n|\r|\n", handle.read())  # VS Code's line breaks
     start, end = range_["start"], range_["end"]
     units = [line.encode("utf-16-le") for line in lines]
     if start["line"] == end["line"]:

@@ -3,6 +3,7 @@ and module activations, call ranges, access paths and the optimizer literal — 
 out of the file (UTF-16 columns, as VS Code counts) and compared with the exact source text."""
 from __future__ import annotations
 
+import os
 import unittest
 
 from gradient_lens.source_map import optimizer_site
@@ -135,6 +136,31 @@ class ConstructionSites(unittest.TestCase):
         self.assertNotEqual(site["range"]["start"]["character"], len(line[:line.index("nn.Conv2d")].encode("utf-8")))
         self.assertEqual(text(layers["conv"]["activationRange"]), "torch.sigmoid(self.conv(x))")
         self.assertEqual([text(r) for r in layers["conv"]["callRanges"]], ["self.conv(x)"])
+
+    def test_only_python_line_breaks_count(self):
+        # A form-feed line and U+2028 in a comment: str.splitlines() breaks there, Python and VS Code do not.
+        path = model_path("line_breaks.py")
+        _, _, layers = build_mapped(path, "PagedNet")
+        self.assertEqual(slice_range(path, layers["conv"]["site"]["range"]), "nn.Conv2d(1, 4, 3)")
+        self.assertEqual(slice_range(path, layers["conv"]["site"]["statementRange"]), "self.conv = nn.Conv2d(1, 4, 3)")
+        self.assertEqual(slice_range(path, layers["fc"]["site"]["range"]), "nn.Linear(4 * 6 * 6, 10)")
+        self.assertEqual(layers["fc"]["site"]["indent"], "        ")
+        self.assertEqual(slice_range(path, layers["conv"]["activationRange"]), "torch.sigmoid(self.conv(x))")
+
+    def test_crlf_file(self):
+        import tempfile
+        with open(STYLES, encoding="utf-8") as handle:
+            source = handle.read()
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "styles_crlf.py")
+            with open(path, "w", encoding="utf-8", newline="\r\n") as handle:
+                handle.write(source)
+            _, _, layers = build_mapped(path, "UnicodeNet")
+            self.assertEqual(slice_range(path, layers["conv"]["site"]["range"]), "nn.Conv2d(1, 4, 3)")
+            self.assertEqual(slice_range(path, layers["conv"]["activationRange"]), "torch.sigmoid(self.conv(x))")
+            _, _, layers = build_mapped(path, "AttributeNet")
+            self.assertEqual(slice_range(path, layers["conv2"]["site"]["range"]),
+                             "nn.Conv2d(\n            8,\n            4,\n            kernel_size=3,\n        )")
 
 
 class Activations(unittest.TestCase):
