@@ -18,7 +18,7 @@ import threading
 import unittest
 from typing import Dict, Optional
 
-from .support import TrainerRun, model_path, run_all, run_in_process, start_request
+from .support import TrainerRun, model_path, run_all, run_in_process, slice_range, start_request
 
 
 def _interpreter_without_torch() -> Optional[str]:
@@ -38,9 +38,17 @@ def cancel_after_first_step(run: TrainerRun, message: dict) -> None:
         run.send({"type": "cancel"})
 
 
+def close_stdin_after_first_step(run: TrainerRun, message: dict) -> None:
+    """The engine gone: its end of stdin closes."""
+    if message.get("type") == "step" and message["stats"]["step"] == 0:
+        assert run.process.stdin is not None
+        run.process.stdin.close()
+
+
 REQUESTS = {
     "printing": start_request(model_path("printing_net.py"), steps=3),
     "cancel": start_request(model_path("slow_steps.py"), steps=200),
+    "stdin-closed": start_request(model_path("slow_steps.py"), steps=200),
     "syntax": start_request(model_path("syntax_error.py")),
     "raises": start_request(model_path("raises_at_import.py")),
     "sleeps": start_request(model_path("sleeps_at_import.py"), importTimeoutSeconds=1),
@@ -58,7 +66,8 @@ class _Background:
 
     def _run(self) -> None:
         try:
-            self.runs = run_all(REQUESTS, parallel=3, on_message={"cancel": cancel_after_first_step})
+            self.runs = run_all(REQUESTS, parallel=3, on_message={"cancel": cancel_after_first_step,
+                                                               "stdin-closed": close_stdin_after_first_step})
             self.no_torch_python = _interpreter_without_torch()
             if self.no_torch_python:
                 self.runs["no-torch"] = TrainerRun(start_request(model_path("printing_net.py")), python=self.no_torch_python).finish(60)
@@ -134,6 +143,15 @@ class Runs(unittest.TestCase):
         self.assertGreaterEqual(done["stepsCompleted"], 1)
         self.assertLess(done["stepsCompleted"], 200)
         self.assertEqual(done["stepsCompleted"], len(run.of_type("step")))
+
+    def test_stdin_closing_cancels(self):
+        run = RUNS["stdin-closed"]
+        self.assertClean(run)
+        self.assertEqual(run.returncode, 0, run.describe())
+        done = run.messages[-1]
+        self.assertEqual(done["type"], "done")
+        self.assertTrue(done["cancelled"])
+        self.assertLess(done["stepsCompleted"], 200)
 
     def test_non_finite_figures_parse_as_json(self):
         run = RUNS["exploding"]
@@ -243,6 +261,36 @@ class ProcessFreeBadInput(unittest.TestCase):
             self.assertIn(name, error["message"])
         self.assertEqual(error["candidates"], [{"name": "WideNet", "parameters": ["width", "depth", "dropout=0.1"]},
                                                {"name": "DeepNet", "parameters": ["layers"]}])
+
+    def test_block_from_another_file_and_an_entry_function(self):
+        path = model_path("uses_block.py")
+        code, messages = run_in_process(start_request(path, steps=1))
+        self.assertEqual(code, 0, messages)
+        ready = messages[0]
+        self.assertEqual(ready["entry"], "ImportedBlockNet")
+        layers = {layer["name"]: layer for layer in ready["layers"]}
+        conv = layers["layer1.conv"]
+        self.assertEqual(conv["site"]["file"], model_path("styles.py"))
+        self.assertEqual(slice_range(model_path("styles.py"), conv["site"]["range"]),
+                         "nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding)")
+        [outer] = conv["instantiatedAt"]
+        self.assertEqual((outer["file"], outer["qualifiedName"], outer["className"]), (path, "layer1", "CustomCNNLayer"))
+        self.assertEqual(slice_range(path, outer["range"]), "CustomCNNLayer(1, 4, 3, padding=1)")
+        self.assertEqual(conv["activation"], "relu")
+        self.assertEqual(slice_range(conv["activationFile"], conv["activationRange"]), "nn.ReLU(inplace=True)")
+        self.assertEqual(layers["head.2"]["accessPath"], "self.head[2]")
+
+        code, messages = run_in_process(start_request(path, steps=1, entry="make_sequential"))
+        self.assertEqual(code, 0, messages)
+        ready = messages[0]
+        self.assertEqual(ready["entry"], "make_sequential")
+        layers = {layer["name"]: layer for layer in ready["layers"]}
+        self.assertEqual(list(layers), ["0", "1", "2", "3"])
+        self.assertEqual(slice_range(path, layers["0"]["site"]["range"]), "nn.Conv2d(1, 4, 3)")
+        self.assertEqual(layers["0"]["site"]["container"], "sequential")
+        self.assertNotIn("instantiatedAt", layers["0"])
+        self.assertEqual((layers["0"]["activation"], slice_range(path, layers["0"]["activationRange"])), ("tanh", "nn.Tanh()"))
+        self.assertEqual(layers["0"]["accessPath"], "self[0]")
 
     def test_final_softmax(self):
         code, messages = run_in_process(start_request(model_path("softmax_end.py"), steps=2))
