@@ -94,7 +94,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         model.eval()
         try:
             order, shapes, probe = execution_order(model, torch.zeros(2, *shape))
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # the user's forward may call sys.exit() too
             line = user_frame_line(error, path)
             raise ModelFileError(f"{path}: {entry_name}.forward fails on input of shape {[2] + shape} (batch, {', '.join(map(str, shape))}): {describe_exception(error)}"
                                  + (f" on line {line}" if line else "") + "; set the shape with --input-shape C,H,W or INPUT_SHAPE",
@@ -161,7 +161,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
                 output = model(inputs)
                 loss = loss_of(output, targets)
                 loss.backward()
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 line = user_frame_line(error, path)
                 raise ModelFileError(f"{path}: training step {step} failed: {describe_exception(error)}" + (f" on line {line}" if line else ""),
                                      detail=traceback.format_exc()) from None

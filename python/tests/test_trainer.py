@@ -255,6 +255,20 @@ class ProcessFreeBadInput(unittest.TestCase):
         error = self.error_of(start_request(model_path("does_not_exist.py")))
         self.assertIn("no such file", error["message"])
 
+    def test_sys_exit_in_forward(self):
+        # The shape probe (eval mode) passes, so `ready` went out; then one error, exit 2.
+        code, messages = run_in_process(start_request(model_path("exits_in_forward.py")))
+        self.assertEqual(code, 2, messages)
+        self.assertEqual([m["type"] for m in messages], ["ready", "error"], messages)
+        error = messages[1]
+        self.assertEqual(error["code"], "bad-input")
+        self.assertIn(model_path("exits_in_forward.py"), error["message"])
+        self.assertIn("training step 0 failed: SystemExit: forward gave up on line 15", error["message"])
+
+    def test_output_width_against_num_classes(self):
+        error = self.error_of(start_request(model_path("wrong_classes.py")))
+        self.assertIn("returns 5 scores per example but NUM_CLASSES is 3", error["message"])
+
     def test_constructor_needs_arguments(self):
         error = self.error_of(start_request(model_path("needs_arguments.py")))
         for name in ("WideNet", "width", "depth", "DeepNet", "layers"):
