@@ -52,6 +52,7 @@ REQUESTS = {
     "syntax": start_request(model_path("syntax_error.py")),
     "raises": start_request(model_path("raises_at_import.py")),
     "sleeps": start_request(model_path("sleeps_at_import.py"), importTimeoutSeconds=1),
+    "old-protocol": start_request(model_path("printing_net.py"), protocolVersion=0),
     "exploding": start_request(model_path("exploding.py"), steps=5),
 }
 
@@ -170,7 +171,7 @@ class Runs(unittest.TestCase):
 
 
 class BadInput(unittest.TestCase):
-    def error_of(self, name: str, code: str = "bad-input", exit_code: int = 2) -> dict:
+    def error_of(self, name: str, code: str = "bad-input", exit_code: int = 2, names_file: bool = True) -> dict:
         run = RUNS[name]
         self.assertEqual(run.parse_errors, [], run.describe())
         self.assertEqual(run.returncode, exit_code, run.describe())
@@ -180,7 +181,7 @@ class BadInput(unittest.TestCase):
         self.assertNotIn("\n", error["message"])
         self.assertNotIn("Traceback", error["message"])
         self.assertNotIn("Traceback", run.stderr, run.describe())
-        if "modelPath" in run.request:
+        if names_file:
             self.assertIn(run.request["modelPath"], error["message"])
         return error
 
@@ -199,6 +200,18 @@ class BadInput(unittest.TestCase):
         error = self.error_of("sleeps", code="import-timeout")
         self.assertIn("within 1 s", error["message"])
         self.assertLess(RUNS["sleeps"].seconds, 25)
+
+    def test_protocol_version_mismatch(self):
+        error = self.error_of("old-protocol", code="internal", exit_code=3, names_file=False)
+        self.assertIn("protocol 0", error["message"])
+
+    def test_no_start_request(self):
+        run = TrainerRun({"type": "cancel"})
+        run.process.stdin.close()  # type: ignore[union-attr]
+        run.finish(60)
+        self.assertEqual(run.returncode, 3, run.describe())
+        self.assertEqual([m["type"] for m in run.messages], ["error"])
+        self.assertEqual(run.messages[0]["code"], "internal")
 
     def test_interpreter_without_torch(self):
         run = RUNS["no-torch"]
