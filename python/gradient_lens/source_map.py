@@ -304,13 +304,7 @@ class _ForwardWalker:
                 self.origin(statement.value, names, aliases)
             elif isinstance(statement, ast.For):
                 inner = dict(aliases)
-                container = self_attribute(statement.iter) or self_attribute(_enumerate_arg(statement.iter))
-                if container is not None:
-                    target = statement.target
-                    if isinstance(target, ast.Tuple) and target.elts:
-                        target = target.elts[-1]
-                    if isinstance(target, ast.Name):
-                        inner[target.id] = f"{container}.*"
+                inner.update(_loop_aliases(statement.iter, statement.target))
                 # Twice: a variable assigned at the loop's end feeds the next iteration's start.
                 self.walk(statement.body, names, inner)
                 self.walk(statement.body, names, inner)
@@ -338,7 +332,7 @@ class _ForwardWalker:
             # Loop bodies are walked twice (see walk): one range per call in the source.
             if span is not None and span not in known:
                 known.append(span)
-            if called in self.weighted or called.endswith(".*"):
+            if self._weighted(called):
                 return called
             return _through(argument_origin, called)  # BatchNorm, pooling, dropout, an activation module: the origin stays
         name = callee_name(node)
@@ -355,6 +349,13 @@ class _ForwardWalker:
             return None
         return argument_origin if name in SHAPE_OPS else None
 
+    def _weighted(self, called: str) -> bool:
+        """`conv1`, or `convs.*` (an item of a container of weighted layers; not `bns.*`, BatchNorms)."""
+        if not called.endswith(".*"):
+            return called in self.weighted
+        prefix = called[:-1]
+        return any(name.startswith(prefix) and "." not in name[len(prefix):] for name in self.weighted)
+
     def _activation(self, origin: str, kind: str, call: ast.Call) -> None:
         span = node_span(call)
         layer, _, through = origin.partition("@")
@@ -364,10 +365,21 @@ class _ForwardWalker:
                 self.facts.through[layer] = through
 
 
-def _enumerate_arg(node: ast.AST) -> Optional[ast.AST]:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "enumerate" and node.args:
-        return node.args[0]
-    return None
+def _loop_aliases(iterable: ast.AST, target: ast.AST) -> Dict[str, str]:
+    """Loop variables bound to a container's items: `for conv in self.convs`, `for i, conv in
+    enumerate(self.convs)`, `for conv, bn in zip(self.convs, self.bns)` (and enumerate(zip(...)))."""
+    container = self_attribute(iterable)
+    if container is not None:
+        return {target.id: f"{container}.*"} if isinstance(target, ast.Name) else {}
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and isinstance(target, (ast.Tuple, ast.List)):
+        if iterable.func.id == "enumerate" and iterable.args and len(target.elts) == 2:
+            return _loop_aliases(iterable.args[0], target.elts[1])
+        if iterable.func.id == "zip" and len(iterable.args) == len(target.elts):
+            found: Dict[str, str] = {}
+            for argument, element in zip(iterable.args, target.elts):
+                found.update(_loop_aliases(argument, element))
+            return found
+    return {}
 
 
 def _is_module_path(node: ast.AST) -> bool:

@@ -196,6 +196,16 @@ class Activations(unittest.TestCase):
                 self.assertActivation(layers[name], "sigmoid", "torch.sigmoid(conv(x))")
                 self.assertEqual([text(r) for r in layers[name]["callRanges"]], ["conv(x)"])
 
+    def test_zip_of_module_lists(self):
+        _, model_map, layers = build_mapped(STYLES, "ZipLoopNet")
+        for index in (0, 1):
+            with self.subTest(index):
+                self.assertActivation(layers[f"convs.{index}"], "relu", "F.relu(bn(conv(x)))")
+                self.assertNotIn("activation", layers[f"bns.{index}"])
+                self.assertEqual([text(r) for r in layers[f"bns.{index}"]["callRanges"]], ["bn(conv(x))"])
+                [tap] = [t for t in model_map.taps() if t.layer == f"convs.{index}"]
+                self.assertIs(tap.source, model_map.modules[f"bns.{index}"])
+
     def test_tensor_method(self):
         _, _, layers = build_mapped(STYLES, "MethodReluNet")
         self.assertActivation(layers["conv1"], "relu", "x.relu()")

@@ -108,10 +108,11 @@ class Figures(unittest.TestCase):
             ("ReluThenBatchNormNet", "conv1", "conv1"),  # F.relu(self.conv1(x)); then self.bn1(x)
             ("SharedReluNet", "conv1", "bn1"), ("SharedReluNet", "conv2", "bn2"),  # one self.relu after each BN
             ("ContainerThenReluNet", "block.0", "block"),  # F.relu(self.block(x))
+            ("ZipLoopNet", "convs.1", "bns.1"),  # for conv, bn in zip(...): F.relu(bn(conv(x)))
         ]
         for cls, layer, source in cases:
             with self.subTest(f"{cls}.{layer}"):
-                stats, _, _, _, outputs, _ = self.step(NETS, cls, [1, 8, 8])
+                stats, _, _, _, outputs, _ = self.step(STYLES if cls == "ZipLoopNet" else NETS, cls, [1, 8, 8])
                 activated = torch.relu(outputs[source]).double()
                 sample = activated[:4]
                 self.assertClose(stats[layer]["activationMean"], float(sample.mean()), msg="mean")

@@ -157,3 +157,23 @@ class UnicodeNet(nn.Module):
 
 def make_block_net():
     return BlockNet()
+
+
+class ZipLoopNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        self.bns = nn.ModuleList()
+        channels = 1
+        for width in (4, 8):
+            self.convs.append(nn.Conv2d(channels, width, 3, padding=1))
+            self.bns.append(nn.BatchNorm2d(width))
+            channels = width
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+            x = F.relu(bn(conv(x)))
+        for index, conv in enumerate(self.convs):
+            pass
+        return self.fc(x.mean(dim=(2, 3)))
