@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,11 @@ def cancel_after_first_step(run: TrainerRun, message: dict) -> None:
         run.send({"type": "cancel"})
 
 
+def terminate_after_first_step(run: TrainerRun, message: dict) -> None:
+    if message.get("type") == "step" and message["stats"]["step"] == 0:
+        run.process.send_signal(signal.SIGTERM)
+
+
 def close_stdin_after_first_step(run: TrainerRun, message: dict) -> None:
     """The engine gone: its end of stdin closes."""
     if message.get("type") == "step" and message["stats"]["step"] == 0:
@@ -49,6 +55,7 @@ REQUESTS = {
     "printing": start_request(model_path("printing_net.py"), steps=3),
     "cancel": start_request(model_path("slow_steps.py"), steps=200),
     "stdin-closed": start_request(model_path("slow_steps.py"), steps=200),
+    "sigterm": start_request(model_path("slow_steps.py"), steps=200),
     "syntax": start_request(model_path("syntax_error.py")),
     "raises": start_request(model_path("raises_at_import.py")),
     "sleeps": start_request(model_path("sleeps_at_import.py"), importTimeoutSeconds=1),
@@ -68,7 +75,8 @@ class _Background:
     def _run(self) -> None:
         try:
             self.runs = run_all(REQUESTS, parallel=3, on_message={"cancel": cancel_after_first_step,
-                                                               "stdin-closed": close_stdin_after_first_step})
+                                                               "stdin-closed": close_stdin_after_first_step,
+                                                               "sigterm": terminate_after_first_step})
             self.no_torch_python = _interpreter_without_torch()
             if self.no_torch_python:
                 self.runs["no-torch"] = TrainerRun(start_request(model_path("printing_net.py")), python=self.no_torch_python).finish(60)
@@ -145,14 +153,16 @@ class Runs(unittest.TestCase):
         self.assertLess(done["stepsCompleted"], 200)
         self.assertEqual(done["stepsCompleted"], len(run.of_type("step")))
 
-    def test_stdin_closing_cancels(self):
-        run = RUNS["stdin-closed"]
-        self.assertClean(run)
-        self.assertEqual(run.returncode, 0, run.describe())
-        done = run.messages[-1]
-        self.assertEqual(done["type"], "done")
-        self.assertTrue(done["cancelled"])
-        self.assertLess(done["stepsCompleted"], 200)
+    def test_stdin_closing_and_sigterm_cancel(self):
+        for name in ("stdin-closed", "sigterm"):
+            with self.subTest(name):
+                run = RUNS[name]
+                self.assertClean(run)
+                self.assertEqual(run.returncode, 0, run.describe())
+                done = run.messages[-1]
+                self.assertEqual(done["type"], "done")
+                self.assertTrue(done["cancelled"])
+                self.assertLess(done["stepsCompleted"], 200)
 
     def test_non_finite_figures_parse_as_json(self):
         run = RUNS["exploding"]
