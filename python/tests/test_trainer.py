@@ -209,7 +209,7 @@ class BadInput(unittest.TestCase):
     def test_import_that_never_returns(self):
         error = self.error_of("sleeps", code="import-timeout")
         self.assertIn("within 1 s", error["message"])
-        self.assertLess(RUNS["sleeps"].seconds, 25)
+        self.assertLess(RUNS["sleeps"].seconds, 45)  # torch import included; a hang would run to the 120 s kill
 
     def test_protocol_version_mismatch(self):
         error = self.error_of("old-protocol", code="internal", exit_code=3, names_file=False)
