@@ -31,7 +31,12 @@ export function activate(context: vscode.ExtensionContext): void {
     analysis,
     new ModelFileContext(),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
-    vscode.languages.registerCodeActionsProvider([{ language: 'json' }, { language: 'jsonc' }, { language: 'python' }], new FixCodeActionProvider(diagnostics), FixCodeActionProvider.metadata),
+    // `.py` by name too: without a Python language (no grammar, or a files.associations override) the file is plaintext.
+    vscode.languages.registerCodeActionsProvider(
+      [{ language: 'json' }, { language: 'jsonc' }, { language: 'python' }, { pattern: '**/*.py' }],
+      new FixCodeActionProvider(diagnostics),
+      FixCodeActionProvider.metadata,
+    ),
     vscode.commands.registerCommand(COMMANDS.analyze, (uri?: vscode.Uri) => analysis.analyze(uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand(COMMANDS.stop, () => analysis.stop()),
     vscode.commands.registerCommand(COMMANDS.clear, () => analysis.clear()),

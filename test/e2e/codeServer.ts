@@ -58,8 +58,9 @@ export interface RunFolders {
 }
 
 /** A fresh folder per run under test-output/e2e/, with the samples copied in (the test edits them). */
-export function makeRunFolders(): RunFolders {
-  const root = path.join(repoRoot, 'test-output/e2e', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+export function makeRunFolders(label?: string): RunFolders {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const root = path.join(repoRoot, 'test-output/e2e', `run-${stamp}${label ? `-${label}` : ''}`);
   const folders: RunFolders = {
     root,
     home: path.join(root, 'home'),

@@ -84,14 +84,14 @@ export async function openFile(page: Page, relativePath: string): Promise<void> 
   );
 }
 
-/** Moves the cursor to a one-based line with Go to Line (Ctrl+G). */
-export async function goToLine(page: Page, line: number): Promise<void> {
+/** Moves the cursor to a one-based line (and column) with Go to Line (Ctrl+G). */
+export async function goToLine(page: Page, line: number, column?: number): Promise<void> {
   // The text editor in the editor area (the Chat and other views hold monaco editors too).
   await page.locator('.part.editor .editor-instance .monaco-editor .view-lines').first().click({ timeout: 5000 });
   await page.keyboard.press('Control+G');
   const input = page.locator(QUICK_INPUT);
   await input.waitFor({ state: 'visible', timeout: 5000 });
-  await input.fill(`:${line}`);
+  await input.fill(column === undefined ? `:${line}` : `:${line}:${column}`);
   await page.keyboard.press('Enter');
 }
 
@@ -146,4 +146,11 @@ export async function problemRowWith(page: Page, text: string, timeoutMs = 30_00
     async () => (await problemRows(page)).find((row) => row.includes(text)),
     timeoutMs,
   );
+}
+
+/** The editor cursor's one-based line and column, from the status bar's "Ln 27, Col 9". */
+export async function cursorPosition(page: Page): Promise<{ line: number; column: number } | undefined> {
+  const text = await page.locator('.statusbar-item', { hasText: /^Ln \d+, Col \d+/ }).first().innerText().catch(() => '');
+  const match = /^Ln (\d+), Col (\d+)/.exec(text);
+  return match ? { line: Number(match[1]), column: Number(match[2]) } : undefined;
 }
