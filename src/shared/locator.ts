@@ -290,7 +290,39 @@ function serializedName(node: Node): string | undefined {
 
 // ──── JSON helpers ────
 
+/**
+ * Keras and TF.js model configs nest about 15 levels (a nested model's layer's initializer's
+ * config); jsonc-parser, and every walk of the tree after it, recurse once per level and run
+ * out of stack near 5,000. Far above any model file, far below the stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Where the text first nests deeper than `limit` arrays and objects, if it does (strings skipped, so no parse is needed). */
+function tooDeepAt(text: string, limit: number): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 34 /* " */) {
+      for (i++; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 92 /* \ */) i++;
+        else if (c === 34) break;
+      }
+    } else if (code === 123 /* { */ || code === 91 /* [ */) {
+      if (++depth > limit) return i;
+    } else if (code === 125 /* } */ || code === 93 /* ] */) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
 function parseStrict(text: string): Node {
+  const deep = tooDeepAt(text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    const at = toPosition(deep, lineStarts(text));
+    throw new ModelTextError(`the JSON nests more than ${MAX_JSON_DEPTH} levels deep at line ${at.line + 1}, column ${at.character + 1}; no model config nests that deep`, at);
+  }
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: true });
   if (errors.length > 0) {

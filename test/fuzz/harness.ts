@@ -63,16 +63,16 @@ const WORKER_SCRIPT = path.join(__dirname, 'child.js');
 const STARTUP_TIMEOUT_MS = 60_000;
 
 /** One worker process, restarted after each hang, crash or memory kill. */
-class Worker {
+export class Worker {
   private child?: ChildProcess;
   private ready?: Promise<void>;
   private stderrTail = '';
   private rssTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly backend: BackendChoice,
-    private readonly timeoutMs: number,
-    private readonly memoryLimitMb: number,
+    private readonly backend: BackendChoice = 'wasm',
+    private readonly timeoutMs: number = 10_000,
+    private readonly memoryLimitMb: number = 3072,
   ) {}
 
   private start(): Promise<void> {
