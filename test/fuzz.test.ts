@@ -59,6 +59,95 @@ test('10^5-deep nesting is refused by the locator, before any recursive walk ove
  * non-input exception or unclear message fails the test, and the input is saved under
  * test-output/fuzz-test/ to replay with `node out/test/fuzz/main.js --replay <folder>`.
  */
+type Layer = { class_name: string; name?: string; config: Record<string, unknown>; inbound_nodes?: unknown[] };
+const SEQUENTIAL = 'samples/healthy-small-cnn/keras2.json';
+const FUNCTIONAL = 'test/fixtures/models/keras2-functional.json';
+const KERAS3_FUNCTIONAL = 'test/fixtures/models/keras3-functional.json';
+
+/** A copy of a seed model with `edit` applied to its layer list. */
+function edited(relative: string, edit: (layers: Layer[], model: Record<string, unknown>) => void): Record<string, unknown> {
+  const file = sample(relative);
+  const model = (file.model_config ?? file) as { config: { layers: Layer[] } };
+  edit(model.config.layers, model as unknown as Record<string, unknown>);
+  return file;
+}
+
+test('Functional inbound nodes that can never resolve are refused; TF.js looped forever on them', async () => {
+  // An absent layer, a cycle (conv2d takes conv2d_1, which takes conv2d), a node index no call creates.
+  await assertRefused(
+    { 'absent.json': edited(FUNCTIONAL, (layers) => ((layers[2].inbound_nodes as string[][][])[0][0][0] = 'no_such_layer')) },
+    /layer "conv2d_1" takes its input from "no_such_layer", which is not a layer of the model/,
+  );
+  await assertRefused(
+    { 'cycle.json': edited(FUNCTIONAL, (layers) => ((layers[1].inbound_nodes as string[][][])[0][0][0] = 'conv2d_1')) },
+    /layer "conv2d" takes its input from node 0 of layer "conv2d_1", which the model never creates \(a cycle/,
+  );
+  await assertRefused(
+    { 'node-index.json': edited(FUNCTIONAL, (layers) => ((layers[3].inbound_nodes as number[][][])[0][1][1] = 7)) },
+    /layer "add" takes its input from node 7 of layer "conv2d_1"/,
+  );
+  // Keras 3: a keras_history that names no layer, and two layers of one name.
+  await assertRefused(
+    {
+      'history.json': edited(KERAS3_FUNCTIONAL, (layers) => {
+        ((layers[2].inbound_nodes as Array<{ args: Array<{ config: { keras_history: unknown[] } }> }>)[0].args[0].config.keras_history[0] = []);
+      }),
+    },
+    /layer "conv2d_1" has a malformed inbound node #0/,
+  );
+  await assertRefused(
+    {
+      'same-name.json': edited(KERAS3_FUNCTIONAL, (layers) => {
+        layers[0].name = layers[0].config.name = 'dense';
+      }),
+    },
+    /layers #0 and #5 are both named "dense"; layer names must be unique/,
+  );
+  await assertRefused(
+    { 'outputs.json': edited(FUNCTIONAL, (_, model) => ((model.config as { output_layers: unknown[] }).output_layers = [['head', 5, 0]])) },
+    /"output_layers" refers to node 5 of layer "head", which the model never creates/,
+  );
+});
+
+test('layer names: duplicates in a Sequential model and names that are not strings are refused naming the layer', async () => {
+  // TF.js builds a Sequential with two "conv2d_1" layers and throws a plain Error when the trainer wraps it.
+  await assertRefused({ 'duplicate.json': edited(SEQUENTIAL, (layers) => (layers[1].config.name = 'conv2d_1')) }, /layers #1 and #3 are both named "conv2d_1"/);
+  await assertRefused({ 'name-true.json': edited(SEQUENTIAL, (layers) => (layers[5].config.name = true)) }, /layer #5 \(Flatten\) has the name true; a layer name must be a non-empty string/);
+});
+
+test('conv and pooling settings TF.js cannot train, or that overflow its index maths, are refused', async () => {
+  // Real Keras files: TF.js has no gradient for dilated convolutions and threw from the first training step.
+  await assertRefused({ 'dilated.json': edited(SEQUENTIAL, (layers) => (layers[3].config.dilation_rate = [2, 2])) }, /layer "conv2d_1" \(Conv2D\) has dilation_rate \[2,2\]: TF.js cannot train dilated convolutions/);
+  await assertRefused({ 'dilation-0.json': edited(SEQUENTIAL, (layers) => (layers[1].config.dilation_rate = [1, 0])) }, /layer "conv2d" \(Conv2D\) has dilation_rate \[1,0\]: it must be a positive integer/);
+  // 2^53 strides: "memory access out of bounds" from the wasm max-pool kernel.
+  await assertRefused({ 'strides.json': edited(SEQUENTIAL, (layers) => (layers[2].config.strides = [2, 2 ** 53])) }, /layer "max_pooling2d" \(MaxPooling2D\) has strides \[2,9007199254740992\]/);
+  await assertRefused({ 'kernel.json': edited(SEQUENTIAL, (layers) => (layers[1].config.kernel_size = [3, -1])) }, /has kernel_size \[3,-1\]/);
+  await assertRefused({ 'filters.json': edited(SEQUENTIAL, (layers) => (layers[1].config.filters = 2.5)) }, /layer "conv2d" \(Conv2D\) has filters 2.5: it must be a positive integer/);
+  await assertRefused({ 'data-format.json': edited(SEQUENTIAL, (layers) => (layers[2].config.data_format = { class_name: 'Dense' })) }, /has data_format \{"class_name":"Dense"\}, which is not a string/);
+});
+
+test('initializer objects of the wrong shape are refused; seeding them threw a TypeError ("Cannot use \'in\' operator")', async () => {
+  await assertRefused(
+    { 'init-config.json': edited(SEQUENTIAL, (layers) => ((layers[1].config.kernel_initializer as { config: unknown }).config = true)) },
+    /layer "conv2d" \(Conv2D\) has a "kernel_initializer" whose "config" is true, not an object/,
+  );
+  // "Unknown initializer: [object Object]." before.
+  await assertRefused(
+    { 'init-class.json': edited(SEQUENTIAL, (layers) => ((layers[1].config.bias_initializer as { class_name: unknown }).class_name = {})) },
+    /layer "conv2d" \(Conv2D\) has a "bias_initializer" whose "class_name" is \{\}, not a string/,
+  );
+});
+
+test('input shapes: non-integer, 10^6 dimensions and more values per example than a batch can hold are refused', async () => {
+  const inputShape = (shape: unknown) => edited(SEQUENTIAL, (layers) => (layers[0].config.batch_input_shape = shape));
+  await assertRefused({ 'fractional.json': inputShape([null, 28.5, 28, 1]) }, /layer "input_1" has input shape \[None, 28.5, 28, 1\]: it must be a list/);
+  // A 4-MB message naming every one of 10^6 dimensions before.
+  const { outcome } = await outcomeOf({ 'million.json': inputShape([null, ...new Array(1_000_000).fill(1)]) });
+  assert.equal(outcome.kind, 'input-error', JSON.stringify(outcome).slice(0, 400));
+  assert.match((outcome as { message: string }).message, /input shape \[None, 1, 1, 1, 1, 1, … \(1000001 dimensions\)\]: 1000000 dimensions per example/);
+  await assertRefused({ 'huge.json': inputShape([null, 123456789, 28, 1]) }, /3\.46e\+9 values per example/);
+});
+
 // The mutations start from these files, so each must train as shipped. The nested Sequential
 // inside keras2-functional.json did not: the trainer tapped the nested model's own inner node.
 test('every seed of the fuzz corpus trains one step as shipped', async () => {

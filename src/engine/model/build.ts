@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors';
+import { checkModelConfig, formatShape, quoteName } from './checkConfig';
 
 /** A Keras 2 shaped model config: what `tf.models.modelFromJSON` deserializes. */
 export interface KerasModelConfig {
@@ -14,6 +15,10 @@ interface KerasLayerConfig {
 }
 
 const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
+/** Dimensions per example: [frames, height, width, channels] for video, one more for volumes. */
+const MAX_INPUT_RANK = 5;
+/** Values per example (64 MB of float32): a 2048×2048×4 image; more would not fit a batch of any size in memory. */
+const MAX_INPUT_VALUES = 1 << 24;
 
 /**
  * Builds the TF.js model from a Keras 2 shaped config. Layers TF.js cannot run are refused
@@ -23,6 +28,7 @@ const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
 export async function buildModel(filePath: string, config: KerasModelConfig, seed?: number): Promise<tf.LayersModel> {
   const topology = structuredClone(config);
   checkLayers(filePath, topology);
+  checkModelConfig(filePath, topology);
   if (seed !== undefined) seedInitializers(topology, seed);
   try {
     return await fromConfig(topology);
@@ -49,6 +55,7 @@ async function fromConfig(topology: KerasModelConfig): Promise<tf.LayersModel> {
     throw error;
   }
 }
+
 
 function layerList(model: KerasModelConfig): KerasLayerConfig[] {
   const layers = Array.isArray(model.config) ? model.config : model.config?.layers;
@@ -78,8 +85,17 @@ function checkLayers(filePath: string, model: KerasModelConfig): void {
     }
     // TF.js would blame the first layer after the input for a bad input shape.
     const inputShape = layer.config?.batch_input_shape;
-    if (Array.isArray(inputShape) && inputShape.some((d) => typeof d === 'number' && d <= 0)) {
-      throw new InputError(filePath, `layer "${name}" has input shape [${inputShape.map((d) => d ?? 'None').join(', ')}]: every dimension must be positive`, name);
+    if (inputShape === undefined || inputShape === null) return;
+    const where = `layer ${quoteName(name)} has input shape ${Array.isArray(inputShape) ? formatShape(inputShape) : JSON.stringify(inputShape).slice(0, 60)}`;
+    if (!Array.isArray(inputShape) || inputShape.length < 2 || inputShape.slice(1).some((d) => !(Number.isInteger(d) && (d as number) > 0))) {
+      throw new InputError(filePath, `${where}: it must be a list [batch, ...dimensions] of positive integers (the batch may be null)`, name);
+    }
+    if (inputShape.length > MAX_INPUT_RANK + 1) {
+      throw new InputError(filePath, `${where}: ${inputShape.length - 1} dimensions per example, more than the ${MAX_INPUT_RANK} an image model has at most`, name);
+    }
+    const values = (inputShape.slice(1) as number[]).reduce((a, b) => a * b, 1);
+    if (values > MAX_INPUT_VALUES) {
+      throw new InputError(filePath, `${where}: ${values.toExponential(2)} values per example, over the ${MAX_INPUT_VALUES.toExponential(2)} the engine can hold in a batch`, name);
     }
   });
 }
@@ -95,7 +111,10 @@ function seedInitializers(model: KerasModelConfig, seed: number): void {
       }
       for (const [key, value] of Object.entries(layer.config ?? {})) {
         const initConfig = (value as { config?: Record<string, unknown> } | null)?.config;
-        if (key.endsWith('_initializer') && initConfig && 'seed' in initConfig && initConfig.seed == null) initConfig.seed = next++;
+        // A config that is no object (a hand edit, or a mutation) is left for TF.js to refuse.
+        if (key.endsWith('_initializer') && typeof initConfig === 'object' && initConfig !== null && 'seed' in initConfig && initConfig.seed == null) {
+          initConfig.seed = next++;
+        }
       }
     }
   };
