@@ -148,6 +148,26 @@ test('input shapes: non-integer, 10^6 dimensions and more values per example tha
   await assertRefused({ 'huge.json': inputShape([null, 123456789, 28, 1]) }, /3\.46e\+9 values per example/);
 });
 
+test('weights too large to train are refused before TF.js allocates them', async () => {
+  // "Invalid typed array length: 26843545600" before, from inside TF.js's initializer.
+  await assertRefused(
+    { 'units.json': edited(SEQUENTIAL, (layers) => (layers[6].config.units = 2 ** 24)) },
+    /layer "dense" \(Dense\) needs a kernel of shape \[400, 16777216\] \(6\.71e\+9 values\), which takes the model over 5e\+7 parameters/,
+  );
+  // A 4096×4096 'same' kernel: 1.3e8 values that TF.js spent minutes initialising (a hang to the watchdog).
+  const started = Date.now();
+  await assertRefused(
+    {
+      'kernel.json': edited(SEQUENTIAL, (layers) => {
+        layers[1].config.kernel_size = [4096, 4096];
+        layers[1].config.padding = 'same';
+      }),
+    },
+    /layer "conv2d" \(Conv2D\) needs a kernel of shape \[4096, 4096, 1, 8\]/,
+  );
+  assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+});
+
 // The mutations start from these files, so each must train as shipped. The nested Sequential
 // inside keras2-functional.json did not: the trainer tapped the nested model's own inner node.
 test('every seed of the fuzz corpus trains one step as shipped', async () => {

@@ -33,6 +33,7 @@ export async function buildModel(filePath: string, config: KerasModelConfig, see
   try {
     return await fromConfig(topology);
   } catch (error) {
+    if (error instanceof WeightsTooLarge) throw new InputError(filePath, error.message, error.layer);
     const culprit = await findFailingSequentialLayer(topology);
     const reason = firstLine(error);
     if (culprit) throw new InputError(filePath, `layer "${culprit.name}" (${culprit.className}) cannot be built: ${reason}`, culprit.name);
@@ -46,6 +47,7 @@ export async function buildModel(filePath: string, config: KerasModelConfig, see
  */
 async function fromConfig(topology: KerasModelConfig): Promise<tf.LayersModel> {
   const variablesBefore = new Set(Object.keys(tf.engine().registeredVariables));
+  const unguard = guardWeightSizes();
   try {
     return await tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
   } catch (error) {
@@ -53,9 +55,49 @@ async function fromConfig(topology: KerasModelConfig): Promise<tf.LayersModel> {
       if (!variablesBefore.has(name)) variable.dispose();
     }
     throw error;
+  } finally {
+    unguard();
   }
 }
 
+/**
+ * Trainable in memory, with gradients and two optimizer moments beside the weights (~800 MB of
+ * float32). A last line of defence while the model's shapes are only known to TF.js: a file
+ * asking for `units: 1e9` is refused here before anything is allocated, instead of TF.js
+ * attempting it (a RangeError at best, minutes of initialiser loops or a dead process at worst).
+ */
+export const MAX_PARAMETERS = 50_000_000;
+
+class WeightsTooLarge extends Error {
+  constructor(
+    readonly layer: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** TF.js creates every weight through `Layer.addWeight` with its final shape; checked there, for the duration of one build. */
+function guardWeightSizes(): () => void {
+  const prototype = tf.layers.Layer.prototype as unknown as { addWeight: (this: tf.layers.Layer, name: string, shape: number[], ...rest: unknown[]) => unknown };
+  const original = prototype.addWeight;
+  let total = 0;
+  prototype.addWeight = function (name, shape, ...rest) {
+    const values = shape.reduce((a, b) => a * b, 1);
+    total += values;
+    if (!Number.isSafeInteger(values) || values < 0 || total > MAX_PARAMETERS) {
+      throw new WeightsTooLarge(
+        this.name,
+        `layer ${quoteName(this.name)} (${this.getClassName()}) needs a ${name} of shape ${formatShape(shape)} (${values.toExponential(2)} values), ` +
+          `which takes the model over ${MAX_PARAMETERS.toExponential(0)} parameters, more than the engine can train in memory`,
+      );
+    }
+    return original.call(this, name, shape, ...rest);
+  };
+  return () => {
+    prototype.addWeight = original;
+  };
+}
 
 function layerList(model: KerasModelConfig): KerasLayerConfig[] {
   const layers = Array.isArray(model.config) ? model.config : model.config?.layers;
