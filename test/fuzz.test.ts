@@ -140,7 +140,7 @@ test('initializer objects of the wrong shape are refused; seeding them threw a T
 
 test('input shapes: non-integer, 10^6 dimensions and more values per example than a batch can hold are refused', async () => {
   const inputShape = (shape: unknown) => edited(SEQUENTIAL, (layers) => (layers[0].config.batch_input_shape = shape));
-  await assertRefused({ 'fractional.json': inputShape([null, 28.5, 28, 1]) }, /layer "input_1" has input shape \[None, 28.5, 28, 1\]: it must be a list/);
+  await assertRefused({ 'fractional.json': inputShape([null, 28.5, 28, 1]) }, /layer "input_1" has input shape \[None, 28.5, 28, 1\]: every dimension must be positive/);
   // A 4-MB message naming every one of 10^6 dimensions before.
   const { outcome } = await outcomeOf({ 'million.json': inputShape([null, ...new Array(1_000_000).fill(1)]) });
   assert.equal(outcome.kind, 'input-error', JSON.stringify(outcome).slice(0, 400));
@@ -166,6 +166,45 @@ test('weights too large to train are refused before TF.js allocates them', async
     /layer "conv2d" \(Conv2D\) needs a kernel of shape \[4096, 4096, 1, 8\]/,
   );
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+});
+
+test('a 10^5-character layer name is shortened in messages, which stay one short line', async () => {
+  const name = 'x'.repeat(100_000);
+  const file = sample('samples/healthy-small-cnn/tfjs/model.json');
+  const layers = (file.modelTopology as { config: { layers: Layer[] } }).config.layers;
+  layers[3].config.name = name;
+  const weights = readFileSync(path.join(repoRoot, 'samples/healthy-small-cnn/tfjs/weights.bin'));
+  const { outcome } = await outcomeOf({ 'model.json': file, 'weights.bin': weights });
+  assert.equal(outcome.kind, 'input-error', JSON.stringify(outcome).slice(0, 400));
+  const message = (outcome as { message: string }).message;
+  assert.match(message, /layer "x{59}…" needs "x{59}…", which the weights manifest lacks/);
+  assert.ok(message.length < 400, `${message.length} characters`);
+});
+
+test('more findings of the fuzzer: layer entries, windows, filters, initializer names, tensor references, quantization', async () => {
+  // Non-object layer entries threw a TypeError from the loader's own checks.
+  await assertRefused({ 'null-layer.json': edited(SEQUENTIAL, (layers) => ((layers as unknown[])[2] = null)) }, /layer #2 is null, not a \{"class_name", "config"\} object/);
+  await assertRefused({ 'many-layers.json': edited(SEQUENTIAL, (layers) => layers.splice(5, 0, ...new Array(20_000).fill(null))) }, /the model has 20007 layers, more than the 10000/);
+  // Strides past the pooling window: TF.js's wasm max-pool read out of bounds, and the backend stayed broken for every later run.
+  await assertRefused({ 'wide-strides.json': edited(SEQUENTIAL, (layers) => (layers[2].config.strides = [2, 64])) }, /layer "max_pooling2d" \(MaxPooling2D\) has strides \[2,64\] larger than its window \[2,2\]/);
+  // 65,536 filters on 28×28: over ten seconds a step (a hang to the watchdog).
+  await assertRefused({ 'filters.json': edited(SEQUENTIAL, (layers) => (layers[3].config.filters = 65536)) }, /has filters 65536: it must be a positive integer no larger than 4096/);
+  // "relu" as an initializer resolved to the relu activation; the first step threw from conv2d.
+  await assertRefused({ 'init-relu.json': edited(SEQUENTIAL, (layers) => (layers[1].config.kernel_initializer = 'relu')) }, /layer "conv2d" \(Conv2D\) has kernel_initializer "relu", which is not an initializer TF.js knows/);
+  // A nested model's node 0 is its inner graph ("Graph disconnected"), a tensor index past a layer's one output ("Cannot read properties of undefined").
+  await assertRefused(
+    { 'nested-node-0.json': edited(FUNCTIONAL, (layers) => ((layers[4].inbound_nodes as string[][][])[0][0][0] = 'head')) },
+    /layer "head" takes its input from node 0 of layer "head", which the model never creates/,
+  );
+  await assertRefused(
+    { 'tensor-index.json': edited(FUNCTIONAL, (layers) => ((layers[2].inbound_nodes as number[][][])[0][0][2] = 1e308)) },
+    /layer "conv2d_1" takes its input from output 1e\+308 of node 0 of layer "conv2d"/,
+  );
+  // TF.js's decoder read quantization.dtype of null.
+  const file = sample('samples/healthy-small-cnn/tfjs/model.json');
+  (file.weightsManifest as Array<{ weights: Array<Record<string, unknown>> }>)[0].weights[1].quantization = null;
+  const weights = readFileSync(path.join(repoRoot, 'samples/healthy-small-cnn/tfjs/weights.bin'));
+  await assertRefused({ 'model.json': file, 'weights.bin': weights }, /weight "conv2d\/bias" has a "quantization" of null, not an object/);
 });
 
 // The mutations start from these files, so each must train as shipped. The nested Sequential

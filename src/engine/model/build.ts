@@ -36,7 +36,7 @@ export async function buildModel(filePath: string, config: KerasModelConfig, see
     if (error instanceof WeightsTooLarge) throw new InputError(filePath, error.message, error.layer);
     const culprit = await findFailingSequentialLayer(topology);
     const reason = firstLine(error);
-    if (culprit) throw new InputError(filePath, `layer "${culprit.name}" (${culprit.className}) cannot be built: ${reason}`, culprit.name);
+    if (culprit) throw new InputError(filePath, `layer ${quoteName(culprit.name)} (${culprit.className}) cannot be built: ${reason}`, culprit.name);
     throw new InputError(filePath, `the model cannot be built: ${reason}`);
   }
 }
@@ -109,28 +109,37 @@ function layerName(layer: KerasLayerConfig, index: number): string {
   return typeof name === 'string' ? name : `#${index}`;
 }
 
+/** Far more than any CNN (ResNet-152 has about 500); TF.js builds layers one by one, so 10^6 of them is minutes of work. */
+const MAX_LAYERS = 10_000;
+
 function checkLayers(filePath: string, model: KerasModelConfig): void {
   const known = tf.serialization.SerializationMap.getMap().classNameMap;
-  layerList(model).forEach((layer, index) => {
+  const layers = layerList(model);
+  if (layers.length > MAX_LAYERS) throw new InputError(filePath, `the model has ${layers.length} layers, more than the ${MAX_LAYERS} the engine analyses`);
+  layers.forEach((layer, index) => {
+    if (typeof layer !== 'object' || layer === null || Array.isArray(layer)) {
+      throw new InputError(filePath, `layer #${index} is ${JSON.stringify(layer)?.slice(0, 40)}, not a {"class_name", "config"} object`);
+    }
     const className = layer.class_name;
     const name = layerName(layer, index);
-    if (typeof className !== 'string') throw new InputError(filePath, `layer "${name}" has no "class_name"`, name);
+    if (typeof className !== 'string') throw new InputError(filePath, `layer ${quoteName(name)} has no "class_name"`, name);
     if (className === 'Lambda') {
-      throw new InputError(filePath, `layer "${name}" is a Lambda layer: it holds Python code, which cannot run outside Python; replace it with built-in layers`, name);
+      throw new InputError(filePath, `layer ${quoteName(name)} is a Lambda layer: it holds Python code, which cannot run outside Python; replace it with built-in layers`, name);
     }
     if (MODEL_CLASS_NAMES.has(className)) {
       checkLayers(filePath, layer as KerasModelConfig);
       return;
     }
     if (!(className in known)) {
-      throw new InputError(filePath, `layer "${name}" has class "${className}", which is not a layer TF.js knows (a custom or unsupported Keras layer)`, name);
+      throw new InputError(filePath, `layer ${quoteName(name)} has class ${quoteName(className)}, which is not a layer TF.js knows (a custom or unsupported Keras layer)`, name);
     }
     // TF.js would blame the first layer after the input for a bad input shape.
     const inputShape = layer.config?.batch_input_shape;
     if (inputShape === undefined || inputShape === null) return;
     const where = `layer ${quoteName(name)} has input shape ${Array.isArray(inputShape) ? formatShape(inputShape) : JSON.stringify(inputShape).slice(0, 60)}`;
+    // Whole numbers too: 28.5 pixels would reach TF.js's shape checks as a stack.
     if (!Array.isArray(inputShape) || inputShape.length < 2 || inputShape.slice(1).some((d) => !(Number.isInteger(d) && (d as number) > 0))) {
-      throw new InputError(filePath, `${where}: it must be a list [batch, ...dimensions] of positive integers (the batch may be null)`, name);
+      throw new InputError(filePath, `${where}: every dimension must be positive`, name);
     }
     if (inputShape.length > MAX_INPUT_RANK + 1) {
       throw new InputError(filePath, `${where}: ${inputShape.length - 1} dimensions per example, more than the ${MAX_INPUT_RANK} an image model has at most`, name);

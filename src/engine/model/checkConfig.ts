@@ -30,8 +30,12 @@ const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
 /** A name longer than this is shortened in messages: the CLI prints them on one line. */
 const NAME_IN_MESSAGE_CHARS = 60;
 
+export function shortName(name: string): string {
+  return name.length > NAME_IN_MESSAGE_CHARS ? `${name.slice(0, NAME_IN_MESSAGE_CHARS - 1)}…` : name;
+}
+
 export function quoteName(name: string): string {
-  return JSON.stringify(name.length > NAME_IN_MESSAGE_CHARS ? `${name.slice(0, NAME_IN_MESSAGE_CHARS - 1)}…` : name);
+  return JSON.stringify(shortName(name));
 }
 
 /** `[1, 2, 3]`, or its first elements and the count for a list of thousands. */
@@ -97,7 +101,17 @@ function checkNames(filePath: string, layers: LayerEntry[], functional: boolean)
 
 /** Sizes in pixels or units: beyond this no CNN the engine could train has them, and TF.js's int32 index maths overflows long before 2^53. */
 const MAX_GEOMETRY = 65_536;
-const MAX_UNITS = 1 << 24;
+/** Dense units: ImageNet-21k heads have 21,843; far more would not fit the parameter limit anyway. */
+const MAX_UNITS = 1 << 17;
+/**
+ * Conv filters (and depth multipliers): the widest CNNs use 2,048–4,096. A run trains on the CPU
+ * or wasm: one conv of 65,536 filters on a 28×28 input was over ten seconds a step.
+ */
+const MAX_FILTERS = 4096;
+const INITIALIZERS = new Set([
+  'zeros', 'ones', 'constant', 'randomuniform', 'randomnormal', 'truncatednormal', 'identity', 'variancescaling',
+  'glorotuniform', 'glorotnormal', 'henormal', 'heuniform', 'lecunnormal', 'lecununiform', 'orthogonal',
+]);
 const GEOMETRY_KEYS = ['kernel_size', 'strides', 'pool_size', 'size', 'dilation_rate'];
 const COUNT_KEYS = ['filters', 'units', 'depth_multiplier'];
 /** Settings TF.js compares against a few strings; anything else shows up as "[object Object] is not a valid …". */
@@ -117,11 +131,22 @@ function checkLayerSettings(filePath: string, name: string, className: string, c
       throw new InputError(filePath, `${where} has dilation_rate ${JSON.stringify(value)}: TF.js cannot train dilated convolutions (it has no gradient for them); use dilation_rate 1`, name);
     }
   }
+  // Strides past the window skip inputs entirely, which no real model does, and TF.js's wasm max-pool kernel reads out of bounds on them (then every later run in the process fails).
+  const window = config.kernel_size ?? config.pool_size;
+  const strides = config.strides;
+  if (window !== undefined && window !== null && strides !== undefined && strides !== null) {
+    const windowList = Array.isArray(window) ? window : [window];
+    const strideList = Array.isArray(strides) ? strides : [strides];
+    if (strideList.some((stride, i) => (stride as number) > (windowList[Math.min(i, windowList.length - 1)] as number))) {
+      throw new InputError(filePath, `${where} has strides ${JSON.stringify(strides)} larger than its window ${JSON.stringify(window)}: it would skip inputs entirely`, name);
+    }
+  }
   for (const key of COUNT_KEYS) {
     const value = config[key];
     if (value === undefined) continue;
-    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_UNITS) {
-      throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value).slice(0, 60)}: it must be a positive integer no larger than ${MAX_UNITS}`, name);
+    const max = key === 'units' ? MAX_UNITS : MAX_FILTERS;
+    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
+      throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value).slice(0, 60)}: it must be a positive integer no larger than ${max}`, name);
     }
   }
   for (const key of STRING_KEYS) {
@@ -133,6 +158,11 @@ function checkLayerSettings(filePath: string, name: string, className: string, c
     }
   }
   for (const [key, value] of Object.entries(config)) {
+    // TF.js resolves an unknown initializer name against every serializable class: "relu" became an activation whose output was used as the kernel.
+    const initializer = typeof value === 'string' ? value : isObject(value) ? value.class_name : undefined;
+    if (key.endsWith('_initializer') && typeof initializer === 'string' && !INITIALIZERS.has(initializer.replace(/_/g, '').toLowerCase())) {
+      throw new InputError(filePath, `${where} has ${key} ${quoteName(initializer)}, which is not an initializer TF.js knows`, name);
+    }
     // Initializers, regularizers, constraints, activations: `{class_name, config}` objects.
     if (!isObject(value) || !('class_name' in value)) continue;
     if (typeof value.class_name !== 'string') {
@@ -191,7 +221,11 @@ function checkGraph(filePath: string, layers: LayerEntry[], names: string[], con
     });
     pending.set(name, calls);
   });
-  const resolvable = (ref: TensorRef): boolean => (nodes.get(ref[0]) ?? 0) > ref[1];
+  const nested = new Set(layers.filter((l) => MODEL_CLASS_NAMES.has(String(l.class_name))).map((l) => declaredName(l) as string));
+  // A nested model's node 0 is its own inner graph: the outer graph can only use its calls (node 1 on).
+  // Layers the engine builds have one output each; a nested model may have a few.
+  const resolvable = (ref: TensorRef): boolean =>
+    (nodes.get(ref[0]) ?? 0) > ref[1] && !(nested.has(ref[0]) && ref[1] === 0) && ref[2] < (nested.has(ref[0]) ? 64 : 1);
   let left = [...pending.values()].reduce((n, calls) => n + calls.length, 0);
   while (left > 0) {
     let progressed = false;
@@ -209,7 +243,7 @@ function checkGraph(filePath: string, layers: LayerEntry[], names: string[], con
     if (!known.has(ref[0])) throw new InputError(filePath, `layer ${quoteName(name)} takes its input from ${quoteName(ref[0])}, which is not a layer of the model`, name);
     throw new InputError(
       filePath,
-      `layer ${quoteName(name)} takes its input from node ${ref[1]} of layer ${quoteName(ref[0])}, which the model never creates (a cycle in "inbound_nodes", or a wrong node index)`,
+      `layer ${quoteName(name)} takes its input from ${ref[2] > 0 ? `output ${ref[2]} of ` : ''}node ${ref[1]} of layer ${quoteName(ref[0])}, which the model never creates (a cycle in "inbound_nodes", or a wrong node or tensor index)`,
       name,
     );
   }
