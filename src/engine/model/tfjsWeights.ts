@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors';
+import { formatShape, quoteName, shortName } from './checkConfig';
 
 /**
  * Reads the weight shards of a TF.js layers model with `fs` (`tf.loadLayersModel('file://')`
@@ -33,7 +34,7 @@ export async function readWeightShards(modelFile: string, manifest: unknown): Pr
     const present = groupBuffers.reduce((sum, b) => sum + b.length, 0);
     const needed = group.weights.reduce((sum, spec) => sum + specByteLength(modelFile, spec), 0);
     if (present !== needed) {
-      const names = group.paths.join(', ');
+      const names = group.paths.map(shortName).join(', ');
       throw new InputError(
         modelFile,
         `weight shard ${names} has ${present} bytes but the weights manifest needs ${needed} (${present < needed ? 'truncated' : 'too long'}, or not this model's weights)`,
@@ -62,25 +63,30 @@ async function readShard(modelFile: string, folder: string, shardPath: string): 
   const resolved = path.resolve(folder, shardPath);
   const relative = path.relative(folder, resolved);
   if (path.isAbsolute(shardPath) || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
-    throw new InputError(modelFile, `weight shard path "${shardPath}" leaves the model's folder; shard paths must be file names next to model.json`);
+    throw new InputError(modelFile, `weight shard path ${quoteName(shardPath)} leaves the model's folder; shard paths must be file names next to model.json`);
   }
   try {
     return await fs.readFile(resolved);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? String(error)})`;
-    throw new InputError(modelFile, `weight shard "${shardPath}" ${why}; it must sit next to model.json`);
+    throw new InputError(modelFile, `weight shard ${quoteName(shardPath)} ${why}; it must sit next to model.json`);
   }
 }
 
 function specByteLength(modelFile: string, spec: tf.io.WeightsManifestEntry): number {
   if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new InputError(modelFile, `weight "${spec.name}" has an invalid shape ${JSON.stringify(spec.shape)} in the weights manifest`);
+    throw new InputError(modelFile, `weight ${quoteName(String(spec.name))} has an invalid shape ${JSON.stringify(spec.shape)?.slice(0, 80)} in the weights manifest`);
   }
   const elements = spec.shape.reduce((a, b) => a * b, 1);
+  const quantization = spec.quantization as unknown;
+  // TF.js's decoder reads quantization.dtype of whatever is there, null included.
+  if (quantization !== undefined && (typeof quantization !== 'object' || quantization === null || Array.isArray(quantization))) {
+    throw new InputError(modelFile, `weight ${quoteName(String(spec.name))} has a "quantization" of ${JSON.stringify(quantization)?.slice(0, 40)}, not an object`);
+  }
   const storedAs = spec.quantization?.dtype ?? spec.dtype;
   const bytes = BYTES_PER_ELEMENT[storedAs];
-  if (bytes === undefined) throw new InputError(modelFile, `weight "${spec.name}" has an unsupported dtype "${storedAs}"`);
+  if (bytes === undefined) throw new InputError(modelFile, `weight ${quoteName(String(spec.name))} has an unsupported dtype ${quoteName(String(storedAs))}`);
   return elements * bytes;
 }
 
@@ -112,11 +118,11 @@ function matchWeights(modelFile: string, model: tf.LayersModel, decoded: tf.Name
     for (const weight of layer.weights) {
       const name = weight.originalName;
       const value = decoded[name];
-      if (!value) throw new InputError(modelFile, `the weights do not match the model: layer "${layer.name}" needs "${name}", which the weights manifest lacks`);
+      if (!value) throw new InputError(modelFile, `the weights do not match the model: layer ${quoteName(layer.name)} needs ${quoteName(name)}, which the weights manifest lacks`);
       if (!tf.util.arraysEqual(value.shape, weight.shape as number[])) {
         throw new InputError(
           modelFile,
-          `the weights do not match the model: "${name}" of layer "${layer.name}" is [${value.shape.join(', ')}] in the weights but the layer needs [${weight.shape.join(', ')}]`,
+          `the weights do not match the model: ${quoteName(name)} of layer ${quoteName(layer.name)} is ${formatShape(value.shape)} in the weights but the layer needs ${formatShape(weight.shape)}`,
         );
       }
       matched[name] = value;
@@ -124,7 +130,7 @@ function matchWeights(modelFile: string, model: tf.LayersModel, decoded: tf.Name
   }
   // Optimizer state saved with `includeOptimizer` is not the model's; anything else left over is a different model's.
   const extra = specs.find((spec) => spec.group !== 'optimizer' && !(spec.name in matched));
-  if (extra) throw new InputError(modelFile, `the weights do not match the model: the weights manifest has "${extra.name}", which no layer of the model has`);
+  if (extra) throw new InputError(modelFile, `the weights do not match the model: the weights manifest has ${quoteName(String(extra.name))}, which no layer of the model has`);
   return matched;
 }
 
