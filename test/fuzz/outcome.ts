@@ -61,11 +61,13 @@ function clip(text: string): string {
 
 /** Groups messages by their wording: names, numbers and shapes blanked, the detail after the first colon dropped. */
 export function problemClass(problem: string): string {
-  const blanked = problem
-    .replace(/"[^"]*"/g, '"…"')
-    .replace(/\[[^\]]*\]/g, '[…]')
-    .replace(/\([^)]*\)/g, '(…)')
-    .replace(/-?\b\d+(\.\d+)?(e[-+]?\d+)?\b/gi, 'N');
+  let blanked = problem.replace(/"(?:[^"\\]|\\.)*"/g, '"…"');
+  // Innermost brackets first, until nested lists and objects are one placeholder.
+  for (let before = ''; before !== blanked; ) {
+    before = blanked;
+    blanked = blanked.replace(/\[[^[\]]*\]/g, '[…]').replace(/\{[^{}]*\}/g, '{…}').replace(/\([^()]*\)/g, '(…)');
+  }
+  blanked = blanked.replace(/-?\b\d+(\.\d+)?(e[-+]?\d+)?\b/gi, 'N').replace(/has (\w+) (N|true|false|null|\{…\}|\[…\]|"…")(?=[:,])/, 'has $1 …');
   const head = blanked.split(': ')[0];
   return head.length > 90 ? `${head.slice(0, 87)}...` : head;
 }
