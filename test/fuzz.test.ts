@@ -149,10 +149,10 @@ test('input shapes: non-integer, 10^6 dimensions and more values per example tha
 });
 
 test('weights too large to train are refused before TF.js allocates them', async () => {
-  // "Invalid typed array length: 26843545600" before, from inside TF.js's initializer.
+  // Units 2^24 gave "Invalid typed array length" from inside TF.js's initializer; the units limit refuses those now, and this guard what slips under it.
   await assertRefused(
-    { 'units.json': edited(SEQUENTIAL, (layers) => (layers[6].config.units = 2 ** 24)) },
-    /layer "dense" \(Dense\) needs a kernel of shape \[400, 16777216\] \(6\.71e\+9 values\), which takes the model over 5e\+7 parameters/,
+    { 'units.json': edited(SEQUENTIAL, (layers) => (layers[6].config.units = 131072)) },
+    /layer "dense" \(Dense\) needs a kernel of shape \[400, 131072\] \(5\.24e\+7 values\), which takes the model over 5e\+7 parameters/,
   );
   // A 4096×4096 'same' kernel: 1.3e8 values that TF.js spent minutes initialising (a hang to the watchdog).
   const started = Date.now();
@@ -205,6 +205,30 @@ test('more findings of the fuzzer: layer entries, windows, filters, initializer 
   (file.weightsManifest as Array<{ weights: Array<Record<string, unknown>> }>)[0].weights[1].quantization = null;
   const weights = readFileSync(path.join(repoRoot, 'samples/healthy-small-cnn/tfjs/weights.bin'));
   await assertRefused({ 'model.json': file, 'weights.bin': weights }, /weight "conv2d\/bias" has a "quantization" of null, not an object/);
+});
+
+test('a nested model called on a tensor of another shape is refused at load, not by the first training step', async () => {
+  await assertRefused(
+    { 'nested-shape.json': edited(FUNCTIONAL, (layers) => (layers[0].config.batch_input_shape = [null, 16, 8, 1])) },
+    /nested model "head" takes input \[8, 8, 4\] but is called on \[16, 8, 4\]/,
+  );
+});
+
+test('numeric layer settings of another type and manifest dtypes that disagree with the layer are refused', async () => {
+  // "Error creating a new Scalar: value must be a primitive" from the first step.
+  await assertRefused(
+    { 'epsilon.json': edited('samples/healthy-relu-bn-10conv/keras2.json', (layers) => (layers[2].config.epsilon = [])) },
+    /layer "batch_normalization" \(BatchNormalization\) has epsilon \[\], which is not a number/,
+  );
+  const weights = readFileSync(path.join(repoRoot, 'samples/healthy-small-cnn/tfjs/weights.bin'));
+  const withDtype = (dtype: unknown): Record<string, unknown> => {
+    const file = sample('samples/healthy-small-cnn/tfjs/model.json');
+    (file.weightsManifest as Array<{ weights: Array<Record<string, unknown>> }>)[0].weights[1].dtype = dtype;
+    return file;
+  };
+  // loadWeights threw a plain Error ("dtype of the new value (int32) and previous value (float32) must match").
+  await assertRefused({ 'model.json': withDtype('int32'), 'weights.bin': weights }, /"conv2d\/bias" of layer "conv2d" is int32 in the weights manifest but the layer's is float32/);
+  await assertRefused({ 'model.json': withDtype({ class_name: 'Dense' }), 'weights.bin': weights }, /weight "conv2d\/bias" has an unsupported dtype \{"class_name":"Dense"\}/);
 });
 
 // The mutations start from these files, so each must train as shipped. The nested Sequential

@@ -30,14 +30,44 @@ export async function buildModel(filePath: string, config: KerasModelConfig, see
   checkLayers(filePath, topology);
   checkModelConfig(filePath, topology);
   if (seed !== undefined) seedInitializers(topology, seed);
+  let model: tf.LayersModel;
   try {
-    return await fromConfig(topology);
+    model = await fromConfig(topology);
   } catch (error) {
     if (error instanceof WeightsTooLarge) throw new InputError(filePath, error.message, error.layer);
     const culprit = await findFailingSequentialLayer(topology);
     const reason = firstLine(error);
     if (culprit) throw new InputError(filePath, `layer ${quoteName(culprit.name)} (${culprit.className}) cannot be built: ${reason}`, culprit.name);
     throw new InputError(filePath, `the model cannot be built: ${reason}`);
+  }
+  try {
+    checkNestedModelCalls(filePath, model);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}
+
+/**
+ * TF.js builds a call of a nested model without comparing the tensor it is called on with the
+ * nested model's own input; the first training step then throws "Input 0 is incompatible with
+ * layer dense" from inside it. Compared here, where the layer can be named.
+ */
+function checkNestedModelCalls(filePath: string, model: tf.LayersModel): void {
+  for (const layer of model.layers) {
+    if (!(layer instanceof tf.LayersModel)) continue;
+    layer.inboundNodes.forEach((node, index) => {
+      if (index === 0) return; // its own inner graph
+      node.inputTensors.forEach((tensor, i) => {
+        const expected = layer.inputs[i]?.shape.slice(1) ?? [];
+        const actual = tensor.shape.slice(1);
+        const agrees = expected.length === actual.length && expected.every((d, k) => d === null || actual[k] === null || d === actual[k]);
+        if (!agrees) {
+          throw new InputError(filePath, `nested model ${quoteName(layer.name)} takes input ${formatShape(expected)} but is called on ${formatShape(actual)}`, layer.name);
+        }
+      });
+    });
   }
 }
 

@@ -114,6 +114,8 @@ const INITIALIZERS = new Set([
 ]);
 const GEOMETRY_KEYS = ['kernel_size', 'strides', 'pool_size', 'size', 'dilation_rate'];
 const COUNT_KEYS = ['filters', 'units', 'depth_multiplier'];
+/** Settings TF.js turns into scalars: anything else ends in "Error creating a new Scalar" from the first step. */
+const NUMBER_KEYS = ['epsilon', 'momentum', 'rate', 'alpha', 'theta', 'stddev', 'max_value', 'negative_slope', 'threshold'];
 /** Settings TF.js compares against a few strings; anything else shows up as "[object Object] is not a valid …". */
 const STRING_KEYS = ['padding', 'data_format', 'interpolation', 'dtype'];
 
@@ -147,6 +149,12 @@ function checkLayerSettings(filePath: string, name: string, className: string, c
     const max = key === 'units' ? MAX_UNITS : MAX_FILTERS;
     if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
       throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value).slice(0, 60)}: it must be a positive integer no larger than ${max}`, name);
+    }
+  }
+  for (const key of NUMBER_KEYS) {
+    const value = config[key];
+    if (value !== undefined && value !== null && !(typeof value === 'number' && Number.isFinite(value))) {
+      throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value)?.slice(0, 60)}, which is not a number`, name);
     }
   }
   for (const key of STRING_KEYS) {

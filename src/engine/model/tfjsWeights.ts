@@ -86,7 +86,10 @@ function specByteLength(modelFile: string, spec: tf.io.WeightsManifestEntry): nu
   }
   const storedAs = spec.quantization?.dtype ?? spec.dtype;
   const bytes = BYTES_PER_ELEMENT[storedAs];
-  if (bytes === undefined) throw new InputError(modelFile, `weight ${quoteName(String(spec.name))} has an unsupported dtype ${quoteName(String(storedAs))}`);
+  if (bytes === undefined) {
+    const shown = typeof storedAs === 'string' ? quoteName(storedAs) : (JSON.stringify(storedAs) ?? 'none').slice(0, 40);
+    throw new InputError(modelFile, `weight ${quoteName(String(spec.name))} has an unsupported dtype ${shown}`);
+  }
   return elements * bytes;
 }
 
@@ -124,6 +127,10 @@ function matchWeights(modelFile: string, model: tf.LayersModel, decoded: tf.Name
           modelFile,
           `the weights do not match the model: ${quoteName(name)} of layer ${quoteName(layer.name)} is ${formatShape(value.shape)} in the weights but the layer needs ${formatShape(weight.shape)}`,
         );
+      }
+      // loadWeights would throw a plain Error ("dtype of the new value … must match").
+      if (value.dtype !== weight.dtype) {
+        throw new InputError(modelFile, `the weights do not match the model: ${quoteName(name)} of layer ${quoteName(layer.name)} is ${value.dtype} in the weights manifest but the layer's is ${weight.dtype}`);
       }
       matched[name] = value;
     }
