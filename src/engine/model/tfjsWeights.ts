@@ -29,10 +29,15 @@ export async function readWeightShards(modelFile: string, manifest: unknown): Pr
   const buffers: Buffer[] = [];
   const specs: tf.io.WeightsManifestEntry[] = [];
   for (const group of groups) {
-    const groupBuffers: Buffer[] = [];
-    for (const shardPath of group.paths) groupBuffers.push(await readShard(modelFile, folder, shardPath));
-    const present = groupBuffers.reduce((sum, b) => sum + b.length, 0);
     const needed = group.weights.reduce((sum, spec) => sum + specByteLength(modelFile, spec), 0);
+    // Sizes before contents: a 1.5 GB shard beside a 40 kB model was read whole into memory only to be refused.
+    const shards: Array<{ file: string; shardPath: string }> = [];
+    let present = 0;
+    for (const shardPath of group.paths) {
+      const shard = await statShard(modelFile, folder, shardPath);
+      shards.push({ file: shard.file, shardPath });
+      present += shard.size;
+    }
     if (present !== needed) {
       const names = group.paths.map(shortName).join(', ');
       throw new InputError(
@@ -40,7 +45,7 @@ export async function readWeightShards(modelFile: string, manifest: unknown): Pr
         `weight shard ${names} has ${present} bytes but the weights manifest needs ${needed} (${present < needed ? 'truncated' : 'too long'}, or not this model's weights)`,
       );
     }
-    buffers.push(...groupBuffers);
+    for (const shard of shards) buffers.push(await readShard(modelFile, shard.file, shard.shardPath));
     specs.push(...group.weights);
   }
   const joined = Buffer.concat(buffers);
@@ -54,11 +59,13 @@ function manifestGroups(modelFile: string, manifest: unknown): ManifestGroup[] {
     if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string') || !Array.isArray(weights)) {
       throw new InputError(modelFile, `weightsManifest[${index}] must have a "paths" list of file names and a "weights" list`);
     }
+    const bad = weights.findIndex((spec) => typeof spec !== 'object' || spec === null || Array.isArray(spec) || typeof (spec as { name?: unknown }).name !== 'string');
+    if (bad >= 0) throw new InputError(modelFile, `weightsManifest[${index}].weights[${bad}] must be a {name, shape, dtype} object`);
     return { paths, weights };
   });
 }
 
-async function readShard(modelFile: string, folder: string, shardPath: string): Promise<Buffer> {
+async function statShard(modelFile: string, folder: string, shardPath: string): Promise<{ file: string; size: number }> {
   // Shard paths are relative to model.json; anything that leaves its folder could read any file on disk.
   const resolved = path.resolve(folder, shardPath);
   const relative = path.relative(folder, resolved);
@@ -66,12 +73,26 @@ async function readShard(modelFile: string, folder: string, shardPath: string): 
     throw new InputError(modelFile, `weight shard path ${quoteName(shardPath)} leaves the model's folder; shard paths must be file names next to model.json`);
   }
   try {
-    return await fs.readFile(resolved);
+    const stat = await fs.stat(resolved);
+    if (!stat.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    return { file: resolved, size: stat.size };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? String(error)})`;
-    throw new InputError(modelFile, `weight shard ${quoteName(shardPath)} ${why}; it must sit next to model.json`);
+    throw shardError(modelFile, shardPath, error);
   }
+}
+
+async function readShard(modelFile: string, file: string, shardPath: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    throw shardError(modelFile, shardPath, error);
+  }
+}
+
+function shardError(modelFile: string, shardPath: string, error: unknown): InputError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? String(error)})`;
+  return new InputError(modelFile, `weight shard ${quoteName(shardPath)} ${why}; it must sit next to model.json`);
 }
 
 function specByteLength(modelFile: string, spec: tf.io.WeightsManifestEntry): number {
