@@ -35,8 +35,7 @@ const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
 
 /** Throws `ModelTextError` for malformed JSON (with its line and column) and for JSON that is no model. */
 export function locateModel(text: string): LocatedModel {
-  const root = parseStrict(text);
-  const lines = lineStarts(text);
+  const { root, lines } = parsed(text);
   const { format, model } = findModelNode(root);
   const layerNodes = layerArray(model);
   if (!layerNodes) throw new ModelTextError(`the ${describeFormat(format)} model config has no "layers" list`);
@@ -78,8 +77,7 @@ export interface TrainingConfigLocation {
 
 /** Throws `ModelTextError` like `locateModel`. */
 export function locateTrainingConfig(text: string): TrainingConfigLocation {
-  const root = parseStrict(text);
-  const lines = lineStarts(text);
+  const { root, lines } = parsed(text);
   const { format, container } = findModelNode(root);
   const found = findTrainingConfigNode(root, container, format);
   if (!found) {
@@ -315,6 +313,18 @@ function tooDeepAt(text: string, limit: number): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The last text parsed. One run parses the same text several times (the model, its training
+ * config, each fix planner); on a multi-megabyte file each parse is half a second. Nothing
+ * mutates the tree, so sharing it is safe.
+ */
+let lastParsed: { text: string; root: Node; lines: number[] } | undefined;
+
+function parsed(text: string): { root: Node; lines: number[] } {
+  if (lastParsed?.text !== text) lastParsed = { text, root: parseStrict(text), lines: lineStarts(text) };
+  return lastParsed;
 }
 
 function parseStrict(text: string): Node {
