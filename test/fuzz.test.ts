@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatSummary, repoRoot, runFuzz, Worker } from './fuzz/harness';
@@ -229,6 +229,59 @@ test('numeric layer settings of another type and manifest dtypes that disagree w
   // loadWeights threw a plain Error ("dtype of the new value (int32) and previous value (float32) must match").
   await assertRefused({ 'model.json': withDtype('int32'), 'weights.bin': weights }, /"conv2d\/bias" of layer "conv2d" is int32 in the weights manifest but the layer's is float32/);
   await assertRefused({ 'model.json': withDtype({ class_name: 'Dense' }), 'weights.bin': weights }, /weight "conv2d\/bias" has an unsupported dtype \{"class_name":"Dense"\}/);
+});
+
+test('an oversized weight shard is refused by its size, without reading it into memory', async () => {
+  const folder = path.join(scratch, 'sparse-shard');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'model.json'), readFileSync(path.join(repoRoot, 'samples/healthy-small-cnn/tfjs/model.json')));
+  // Sparse: 1.5 GB to the loader, no disk.
+  const fd = openSync(path.join(folder, 'weights.bin'), 'w');
+  ftruncateSync(fd, 1.5 * 1024 ** 3);
+  closeSync(fd);
+  // Reading it would take the worker past 1 GB resident, which this worker counts as a failure.
+  const lean = new Worker('wasm', 10_000, 1024);
+  try {
+    const modelPath = path.join(folder, 'model.json');
+    const { outcome } = await lean.run({ index: 0, modelPath, backend: 'wasm' });
+    assert.equal(outcome.kind, 'input-error', JSON.stringify(outcome));
+    assert.match((outcome as { message: string }).message, /weight shard weights\.bin has 1610612736 bytes but the weights manifest needs 21032 \(too long/);
+  } finally {
+    lean.stop();
+  }
+});
+
+test('a head of 65,536 classes trains a step within the watchdog: the synthetic data stays in its budget', async () => {
+  // 8 examples per class made 524,288 examples of 784 values: 40 s, a hang to the watchdog.
+  const started = Date.now();
+  const { outcome } = await outcomeOf({ 'wide-head.json': edited(SEQUENTIAL, (layers) => (layers[6].config.units = 65536)) });
+  assert.equal(outcome.kind, 'trained', JSON.stringify(outcome));
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+});
+
+test('the full 10,000-mutation run\'s last findings: nested initializer settings, non-boolean flags, a non-list "layers", null manifest entries, 65,536-wide kernels', async () => {
+  // "[object Object] is not a valid FanMode" from TF.js.
+  await assertRefused(
+    { 'mode.json': edited(SEQUENTIAL, (layers) => ((layers[1].config.kernel_initializer as { config: Record<string, unknown> }).config.mode = { class_name: 'Dense' })) },
+    /layer "conv2d" \(Conv2D\) has a "kernel_initializer" whose "mode" is \{"class_name":"Dense"\}, not a number or string/,
+  );
+  // BatchNormalization with scale 0 built without gamma and then read it ("Cannot read properties of undefined (reading 'read')").
+  await assertRefused(
+    { 'scale.json': edited('samples/healthy-relu-bn-10conv/keras2.json', (layers) => (layers[2].config.scale = 0)) },
+    /layer "batch_normalization" \(BatchNormalization\) has scale 0, which is not true or false/,
+  );
+  // "Object is not iterable" from TF.js.
+  await assertRefused(
+    { 'layers.json': edited(FUNCTIONAL, (layers) => ((layers[4].config as { layers: unknown }).layers = -1)) },
+    /the Sequential model's "layers" is -1, not a list/,
+  );
+  // A 3×65,536 kernel with 'same' padding built (1.2e7 values) and took over ten seconds a step.
+  await assertRefused({ 'wide-kernel.json': edited(SEQUENTIAL, (layers) => (layers[1].config.kernel_size = [3, 65536])) }, /has kernel_size \[3,65536\]: it must be a positive integer \(or a list of up to 3\) no larger than 4096/);
+  // "Cannot read properties of null (reading 'shape')".
+  const file = sample('samples/healthy-small-cnn/tfjs/model.json');
+  (file.weightsManifest as Array<{ weights: unknown[] }>)[0].weights[2] = null;
+  const weights = readFileSync(path.join(repoRoot, 'samples/healthy-small-cnn/tfjs/weights.bin'));
+  await assertRefused({ 'model.json': file, 'weights.bin': weights }, /weightsManifest\[0\]\.weights\[2\] must be a \{name, shape, dtype\} object/);
 });
 
 // The mutations start from these files, so each must train as shipped. The nested Sequential

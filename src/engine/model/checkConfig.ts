@@ -61,6 +61,9 @@ function declaredName(layer: LayerEntry): Json {
 
 /** Checks `model` and every model nested in it. Call after Lambda / unknown-class checks. */
 export function checkModelConfig(filePath: string, model: ModelEntry): void {
+  if (isObject(model.config) && !Array.isArray(model.config.layers)) {
+    throw new InputError(filePath, `the ${String(model.class_name)} model's "layers" is ${JSON.stringify(model.config.layers)?.slice(0, 40) ?? 'missing'}, not a list`);
+  }
   const layers = layersOf(model);
   const names = checkNames(filePath, layers, model.class_name !== 'Sequential');
   layers.forEach((layer, index) => {
@@ -100,7 +103,7 @@ function checkNames(filePath: string, layers: LayerEntry[], functional: boolean)
 // ──── one layer's settings ────
 
 /** Sizes in pixels or units: beyond this no CNN the engine could train has them, and TF.js's int32 index maths overflows long before 2^53. */
-const MAX_GEOMETRY = 65_536;
+const MAX_GEOMETRY = 4096;
 /** Dense units: ImageNet-21k heads have 21,843; far more would not fit the parameter limit anyway. */
 const MAX_UNITS = 1 << 17;
 /**
@@ -116,6 +119,8 @@ const GEOMETRY_KEYS = ['kernel_size', 'strides', 'pool_size', 'size', 'dilation_
 const COUNT_KEYS = ['filters', 'units', 'depth_multiplier'];
 /** Settings TF.js turns into scalars: anything else ends in "Error creating a new Scalar" from the first step. */
 const NUMBER_KEYS = ['epsilon', 'momentum', 'rate', 'alpha', 'theta', 'stddev', 'max_value', 'negative_slope', 'threshold'];
+/** TF.js tests these for truthiness in one place and for `true` in another: BatchNormalization with scale 0 built without gamma, then read it. */
+const BOOLEAN_KEYS = ['scale', 'center', 'use_bias', 'trainable'];
 /** Settings TF.js compares against a few strings; anything else shows up as "[object Object] is not a valid …". */
 const STRING_KEYS = ['padding', 'data_format', 'interpolation', 'dtype'];
 
@@ -157,6 +162,12 @@ function checkLayerSettings(filePath: string, name: string, className: string, c
       throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value)?.slice(0, 60)}, which is not a number`, name);
     }
   }
+  for (const key of BOOLEAN_KEYS) {
+    const value = config[key];
+    if (value !== undefined && value !== null && typeof value !== 'boolean') {
+      throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value)?.slice(0, 60)}, which is not true or false`, name);
+    }
+  }
   for (const key of STRING_KEYS) {
     // ZeroPadding's padding is a list of pixel counts, not a mode.
     if (key === 'padding' && className.startsWith('ZeroPadding')) continue;
@@ -178,6 +189,11 @@ function checkLayerSettings(filePath: string, name: string, className: string, c
     }
     if (value.config !== undefined && value.config !== null && !isObject(value.config)) {
       throw new InputError(filePath, `${where} has a "${key}" whose "config" is ${JSON.stringify(value.config).slice(0, 40)}, not an object`, name);
+    }
+    // Initializer settings are flat (mode, distribution, scale, seed): an object there became "[object Object] is not a valid FanMode".
+    if (key.endsWith('_initializer') && isObject(value.config)) {
+      const nested = Object.entries(value.config).find(([, v]) => typeof v === 'object' && v !== null);
+      if (nested) throw new InputError(filePath, `${where} has a "${key}" whose "${nested[0]}" is ${JSON.stringify(nested[1]).slice(0, 40)}, not a number or string`, name);
     }
   }
 }
