@@ -284,6 +284,17 @@ test('the full 10,000-mutation run\'s last findings: nested initializer settings
   await assertRefused({ 'model.json': file, 'weights.bin': weights }, /weightsManifest\[0\]\.weights\[2\] must be a \{name, shape, dtype\} object/);
 });
 
+test('a 7 MB Keras 3 file (a 10^6-element build_config) is parsed once for the loader and every fix planner', async () => {
+  const text = JSON.stringify(
+    edited('samples/exploding-large-init/keras3.json', (layers) => (((layers[13] as unknown as { build_config: { input_shape: unknown } }).build_config.input_shape = new Array(1_000_000).fill('relu')))),
+  );
+  const started = Date.now();
+  const { outcome } = await outcomeOf({ 'big.json': text });
+  assert.equal(outcome.kind, 'trained', JSON.stringify(outcome));
+  // Over the watchdog's ten seconds in the full fuzz run; about two now.
+  assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+});
+
 // The mutations start from these files, so each must train as shipped. The nested Sequential
 // inside keras2-functional.json did not: the trainer tapped the nested model's own inner node.
 test('every seed of the fuzz corpus trains one step as shipped', async () => {

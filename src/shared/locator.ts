@@ -322,6 +322,11 @@ function tooDeepAt(text: string, limit: number): number | undefined {
  */
 let lastParsed: { text: string; root: Node; lines: number[] } | undefined;
 
+/** The tree of `text` if it is the text last located (no parse), for planners that read the same file. */
+export function lastParsedTree(text: string): Node | undefined {
+  return lastParsed?.text === text ? lastParsed.root : undefined;
+}
+
 function parsed(text: string): { root: Node; lines: number[] } {
   if (lastParsed?.text !== text) lastParsed = { text, root: parseStrict(text), lines: lineStarts(text) };
   return lastParsed;
