@@ -295,6 +295,15 @@ test('a 7 MB Keras 3 file (a 10^6-element build_config) is parsed once for the l
   assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
 });
 
+test('a learning rate of 1e999 (Infinity) in the file is replaced by the default with a warning, not refused without naming the file', async () => {
+  const file = sample('test/fixtures/models/keras2-legacy-sequential.json');
+  ((file.training_config as { optimizer_config: { config: Record<string, unknown> } }).optimizer_config.config.lr = 0);
+  const text = JSON.stringify(file).replace('"lr":0', '"lr":1e999');
+  const { outcome } = await outcomeOf({ 'infinite-lr.json': text });
+  // It was a UsageError, "learning rate must be a positive number, got Infinity".
+  assert.deepEqual(outcome, { kind: 'trained', warnings: 1 });
+});
+
 // The mutations start from these files, so each must train as shipped. The nested Sequential
 // inside keras2-functional.json did not: the trainer tapped the nested model's own inner node.
 test('every seed of the fuzz corpus trains one step as shipped', async () => {
