@@ -145,7 +145,8 @@ test('input shapes: non-integer, 10^6 dimensions and more values per example tha
   const { outcome } = await outcomeOf({ 'million.json': inputShape([null, ...new Array(1_000_000).fill(1)]) });
   assert.equal(outcome.kind, 'input-error', JSON.stringify(outcome).slice(0, 400));
   assert.match((outcome as { message: string }).message, /input shape \[None, 1, 1, 1, 1, 1, … \(1000001 dimensions\)\]: 1000000 dimensions per example/);
-  await assertRefused({ 'huge.json': inputShape([null, 123456789, 28, 1]) }, /3\.46e\+9 values per example/);
+  // Refused by the memory estimate before the build when it can follow the model, else by the shape check.
+  await assertRefused({ 'huge.json': inputShape([null, 123456789, 28, 1]) }, /3\.46e\+9 values per example|needs about [\d.]+ TB to train/);
 });
 
 test('weights too large to train are refused before TF.js allocates them', async () => {
