@@ -35,8 +35,7 @@ const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
 
 /** Throws `ModelTextError` for malformed JSON (with its line and column) and for JSON that is no model. */
 export function locateModel(text: string): LocatedModel {
-  const root = parseStrict(text);
-  const lines = lineStarts(text);
+  const { root, lines } = parsed(text);
   const { format, model } = findModelNode(root);
   const layerNodes = layerArray(model);
   if (!layerNodes) throw new ModelTextError(`the ${describeFormat(format)} model config has no "layers" list`);
@@ -78,8 +77,7 @@ export interface TrainingConfigLocation {
 
 /** Throws `ModelTextError` like `locateModel`. */
 export function locateTrainingConfig(text: string): TrainingConfigLocation {
-  const root = parseStrict(text);
-  const lines = lineStarts(text);
+  const { root, lines } = parsed(text);
   const { format, container } = findModelNode(root);
   const found = findTrainingConfigNode(root, container, format);
   if (!found) {
@@ -290,7 +288,56 @@ function serializedName(node: Node): string | undefined {
 
 // ──── JSON helpers ────
 
+/**
+ * Keras and TF.js model configs nest about 15 levels (a nested model's layer's initializer's
+ * config); jsonc-parser, and every walk of the tree after it, recurse once per level and run
+ * out of stack near 5,000. Far above any model file, far below the stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Where the text first nests deeper than `limit` arrays and objects, if it does (strings skipped, so no parse is needed). */
+function tooDeepAt(text: string, limit: number): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 34 /* " */) {
+      for (i++; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 92 /* \ */) i++;
+        else if (c === 34) break;
+      }
+    } else if (code === 123 /* { */ || code === 91 /* [ */) {
+      if (++depth > limit) return i;
+    } else if (code === 125 /* } */ || code === 93 /* ] */) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The last text parsed. One run parses the same text several times (the model, its training
+ * config, each fix planner); on a multi-megabyte file each parse is half a second. Nothing
+ * mutates the tree, so sharing it is safe.
+ */
+let lastParsed: { text: string; root: Node; lines: number[] } | undefined;
+
+/** The tree of `text` if it is the text last located (no parse), for planners that read the same file. */
+export function lastParsedTree(text: string): Node | undefined {
+  return lastParsed?.text === text ? lastParsed.root : undefined;
+}
+
+function parsed(text: string): { root: Node; lines: number[] } {
+  if (lastParsed?.text !== text) lastParsed = { text, root: parseStrict(text), lines: lineStarts(text) };
+  return lastParsed;
+}
+
 function parseStrict(text: string): Node {
+  const deep = tooDeepAt(text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    const at = toPosition(deep, lineStarts(text));
+    throw new ModelTextError(`the JSON nests more than ${MAX_JSON_DEPTH} levels deep at line ${at.line + 1}, column ${at.character + 1}; no model config nests that deep`, at);
+  }
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: true });
   if (errors.length > 0) {

@@ -24,13 +24,18 @@ export function syntheticDataset(inputShape: number[], numClasses: number, seed:
   const random = seededRandom(seed);
   const gaussian = gaussianFrom(random);
   const exampleSize = elementCount(inputShape);
-  const prototypes = Array.from({ length: numClasses }, () => classPrototype(inputShape, random, gaussian));
-
+  // Never past the data budget, and examples for at most MAX_EXAMPLES classes: a head of 65,536
+  // classes with 8 examples each was half a billion values and 40 s of generating. A short run
+  // sees a few hundred examples anyway; the classes without any still get gradients.
+  const classesWithExamples = syntheticClassesWithExamples(exampleSize, numClasses);
   const size = syntheticExampleCount(exampleSize, numClasses);
+  // Made in class order before the examples, as before, so the same seed keeps giving the same data.
+  const prototypes = Array.from({ length: classesWithExamples }, () => classPrototype(inputShape, random, gaussian));
+
   const x = new Float32Array(size * exampleSize);
   const y = new Int32Array(size);
   for (let example = 0; example < size; example++) {
-    const label = example % numClasses;
+    const label = example % classesWithExamples;
     const amplitude = 1 + AMPLITUDE_JITTER * (2 * random() - 1);
     const prototype = prototypes[label];
     const offset = example * exampleSize;
@@ -41,8 +46,14 @@ export function syntheticDataset(inputShape: number[], numClasses: number, seed:
 }
 
 /** How many examples `syntheticDataset` makes: the memory estimate counts them before the model is built. */
+function syntheticClassesWithExamples(exampleSize: number, numClasses: number): number {
+  return Math.min(numClasses, MAX_EXAMPLES, Math.max(1, Math.floor(MAX_DATASET_ELEMENTS / exampleSize)));
+}
+
+/** Examples the synthetic set holds for this shape and class count (the memory estimate counts them too). */
 export function syntheticExampleCount(exampleSize: number, numClasses: number): number {
-  return Math.max(numClasses * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, Math.floor(MAX_DATASET_ELEMENTS / exampleSize)));
+  const fitting = Math.max(1, Math.floor(MAX_DATASET_ELEMENTS / exampleSize));
+  return Math.min(fitting, Math.max(syntheticClassesWithExamples(exampleSize, numClasses) * MIN_EXAMPLES_PER_CLASS, Math.min(MAX_EXAMPLES, fitting)));
 }
 
 function classPrototype(shape: number[], random: () => number, gaussian: () => number): Float32Array {

@@ -6,6 +6,7 @@ import type { FileTrainingConfig, LayerInfo, ModelFormat } from '../../shared/mo
 import { InputError } from '../errors';
 import { registerMissingActivations } from './activations';
 import { buildModel, type KerasModelConfig } from './build';
+import { formatShape, quoteName } from './checkConfig';
 import { keras3ToKeras2 } from './keras3';
 import { describeLayers } from './layerInfo';
 import { checkTrainingMemory, type MemoryCheckOptions } from './memoryEstimate';
@@ -139,11 +140,11 @@ function classifierShapes(filePath: string, model: tf.LayersModel): { inputShape
   if (outputShape.length !== 1) {
     throw new InputError(
       filePath,
-      `the output of layer "${outputLayer}" has shape [${outputShape.join(', ')}], not [classes]: add a Flatten (or global pooling) before "${outputLayer}"`,
+      `the output of layer ${quoteName(outputLayer)} has shape ${formatShape(outputShape)}, not [classes]: add a Flatten (or global pooling) before ${quoteName(outputLayer)}`,
     );
   }
   const numClasses = outputShape[0] ?? 0;
-  if (numClasses < 2) throw new InputError(filePath, `layer "${outputLayer}" outputs ${numClasses} value(s); a classifier needs at least 2 classes`, outputLayer);
+  if (numClasses < 2) throw new InputError(filePath, `layer ${quoteName(outputLayer)} outputs ${numClasses} value(s); a classifier needs at least 2 classes`, outputLayer);
   const inputShape = model.inputs[0].shape.slice(1);
   if (inputShape.some((d) => d === null || d <= 0)) {
     throw new InputError(filePath, `the input shape [${inputShape.map((d) => d ?? 'None').join(', ')}] must be fully known and positive`);

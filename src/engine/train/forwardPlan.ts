@@ -54,12 +54,23 @@ function kindOf(activation: string | undefined): ActivationKind | undefined {
   return 'other';
 }
 
-function outputOf(layer: tf.layers.Layer): tf.SymbolicTensor {
-  return layer.inboundNodes[0].outputTensors[0];
+/**
+ * The layer's call in `model`'s graph. Usually its only node, but a nested model (a Sequential
+ * inside a Functional) keeps node 0 for its own inner graph and is called in the outer one at
+ * node 1: tapping node 0 would ask the outer model for a tensor it cannot compute.
+ */
+function nodeIn(model: tf.LayersModel, layer: tf.layers.Layer): (typeof layer.inboundNodes)[number] {
+  const inGraph = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
+  const index = layer.inboundNodes.findIndex((_, i) => inGraph?.has(`${layer.name}_ib-${i}`));
+  return layer.inboundNodes[Math.max(0, index)];
 }
 
-function inputOf(layer: tf.layers.Layer): tf.SymbolicTensor {
-  return layer.inboundNodes[0].inputTensors[0];
+function outputOf(model: tf.LayersModel, layer: tf.layers.Layer): tf.SymbolicTensor {
+  return nodeIn(model, layer).outputTensors[0];
+}
+
+function inputOf(model: tf.LayersModel, layer: tf.layers.Layer): tf.SymbolicTensor {
+  return nodeIn(model, layer).inputTensors[0];
 }
 
 function singleConsumer(layer: tf.layers.Layer): tf.layers.Layer | undefined {
@@ -68,16 +79,16 @@ function singleConsumer(layer: tf.layers.Layer): tf.layers.Layer | undefined {
 }
 
 /** The tensor whose health says most about this layer: its own output if it activates, else the activation right behind it. */
-function activationTap(layer: tf.layers.Layer): { tensor: tf.SymbolicTensor; kind: ActivationKind } {
+function activationTap(model: tf.LayersModel, layer: tf.layers.Layer): { tensor: tf.SymbolicTensor; kind: ActivationKind } {
   let current: tf.layers.Layer | undefined = layer;
   while (current) {
     const kind = kindOf(activationName(current));
-    if (kind) return { tensor: outputOf(current), kind };
+    if (kind) return { tensor: outputOf(model, current), kind };
     const next = singleConsumer(current);
     const nextClass = next?.getClassName() ?? '';
     current = next && (ACTIVATION_LAYERS.has(nextClass) || PASS_THROUGH_LAYERS.has(nextClass)) ? next : undefined;
   }
-  return { tensor: outputOf(layer), kind: 'other' };
+  return { tensor: outputOf(model, layer), kind: 'other' };
 }
 
 function primaryWeight(layer: tf.layers.Layer): tf.Variable | undefined {
@@ -99,7 +110,7 @@ export function planForward(model: tf.LayersModel, loss: LossKind): ForwardPlan 
   let restore = () => {};
   if (fromLogits && squash !== 'none') {
     if (ACTIVATION_LAYERS.has(head.getClassName())) {
-      lossInput = inputOf(head);
+      lossInput = inputOf(model, head);
     } else {
       // The squash is inline (Dense(..., activation='softmax')): no graph tensor holds the
       // logits, so the head computes linearly for this run. TF.js layers read `activation` at
@@ -117,7 +128,7 @@ export function planForward(model: tf.LayersModel, loss: LossKind): ForwardPlan 
   for (const layer of model.layers) {
     const variable = primaryWeight(layer);
     if (!variable) continue;
-    const tap = activationTap(layer);
+    const tap = activationTap(model, layer);
     let index = outputs.indexOf(tap.tensor);
     if (index < 0) index = outputs.push(tap.tensor) - 1;
     instrumented.push({ name: layer.name, variable, activationIndex: index, activationKind: tap.kind });

@@ -48,7 +48,11 @@ export function resolveRunOptions(
     if (!optimizer) warnings.push(`the file's optimizer "${file.optimizer}" is not supported; using ${DEFAULT_RUN_OPTIONS.optimizer}`);
   }
   optimizer ??= DEFAULT_RUN_OPTIONS.optimizer;
-  const fileLearningRate = file?.learningRate !== undefined && file.learningRate > 0 ? file.learningRate : undefined;
+  // 1e999 in a JSON file parses to Infinity; the optimizer would refuse it with a message that names no file.
+  const fileLearningRate = file?.learningRate !== undefined && file.learningRate > 0 && Number.isFinite(file.learningRate) ? file.learningRate : undefined;
+  if (file?.learningRate !== undefined && file.learningRate > 0 && fileLearningRate === undefined && options.learningRate === undefined) {
+    warnings.push(`the file's learning rate ${file.learningRate} is not a finite number; using the optimizer's default`);
+  }
   const loss = options.loss ?? file?.loss ?? DEFAULT_LOSS;
   if (!parseLossName(loss)) throw new InputError(modelPath, `unknown loss "${loss}" in the training config (known: ${knownLosses()})`);
   const resolved: ResolvedRunOptions = {

@@ -1,4 +1,5 @@
 import { findNodeAtLocation, getNodeValue, parseTree, type Node } from 'jsonc-parser';
+import { lastParsedTree } from '../locator';
 import type { ModelFormat } from '../model';
 
 /**
@@ -17,7 +18,8 @@ export class ModelTree {
     text: string,
     readonly format: ModelFormat,
   ) {
-    const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+    // The run located this very text a moment ago: its tree saves a parse per planner (seconds on a multi-megabyte file).
+    const root = lastParsedTree(text) ?? parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
     if (!root) throw new Error('empty model file');
     this.root = root;
     const topology = format === 'tfjs-layers' ? child(root, 'modelTopology') : root;
