@@ -109,8 +109,10 @@ test('use-relu: nn.Sigmoid() / nn.Tanh() modules of hidden layers become nn.ReLU
   const after = applyEdits(SEQUENTIAL, fix.edits);
   assert.match(after, /nn\.Conv2d\(1, 4, 3, padding=1\),  # first\n            nn\.ReLU\(\),\n            nn\.Conv2d\(4, 4, 3, padding=1\),\n            nn\.ReLU\(\),/);
   assert.match(after, /self\.out = nn\.Sigmoid\(\)/);
-  assert.equal(fix.edits.length, 2);
-  assert.match(fix.title, /2 places/);
+  // Two switches, and one insertion of He init for the switched layers (torch's default init shrinks a ReLU signal per layer).
+  assert.equal(fix.edits.length, 3);
+  assert.match(after, /self\.out = nn\.Sigmoid\(\)\n        nn\.init\.kaiming_normal_\(self\.features\[0\]\.weight, nonlinearity="relu"\)\n        nn\.init\.zeros_\(self\.features\[0\]\.bias\)\n        nn\.init\.kaiming_normal_\(self\.features\[2\]\.weight, nonlinearity="relu"\)/);
+  assert.match(fix.title, /^Use ReLU instead of sigmoid\/tanh in 2 places \(with He initialization\)$/);
   check('use-relu sequential', after, 'Net', [1, 8, 8]);
 });
 
