@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliPath, repoRoot } from './cliHarness';
 
@@ -138,3 +139,15 @@ for (const [label, interpreter] of [
     assert.match(readFileSync(HEALTHY, 'utf8').split('\n')[conv.range.start.line], /self\.conv = nn\.Conv2d\(/);
   });
 }
+
+test('real trainer: a file that ends the Python process at import is one input error (exit 2) naming the file, not an internal failure', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-exit-'));
+  const file = path.join(dir, 'exits.py');
+  writeFileSync(file, readFileSync(HEALTHY, 'utf8').replace(/^class /m, 'import os; os._exit(9)\n\nclass '));
+  const run = cli(['analyze', file, '--python', SYSTEM_PYTHON, '--steps', '2']);
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(run.status, 2, run.stderr);
+  const lines = run.stderr.trim().split('\n').filter((line) => line.startsWith('gradient-lens:'));
+  assert.equal(lines.length, 1, run.stderr);
+  assert.match(lines[0], /exits\.py: the Python process ended while importing or building the model: .*exited with code 9/);
+});

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -96,9 +97,11 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             order, shapes, probe = execution_order(model, torch.zeros(2, *shape))
         except (Exception, SystemExit) as error:  # the user's forward may call sys.exit() too
             line = user_frame_line(error, path)
-            raise ModelFileError(f"{path}: {entry_name}.forward fails on input of shape {[2] + shape} (batch, {', '.join(map(str, shape))}): {describe_exception(error)}"
-                                 + (f" on line {line}" if line else "") + "; set the shape with --input-shape C,H,W or INPUT_SHAPE",
-                                 detail=traceback.format_exc()) from None
+            reason = describe_exception(error)
+            # The shape hint only where the error is about shapes: a NameError in forward is just that.
+            hint = "; set the shape with --input-shape C,H,W or INPUT_SHAPE" if re.search(r"shape|size|dimension|mat1|channels|Expected", reason) else ""
+            raise ModelFileError(f"{path}: {entry_name}.forward fails on input of shape {[2] + shape} (batch, {', '.join(map(str, shape))}): {reason}"
+                                 + (f" on line {line}" if line else "") + hint, detail=traceback.format_exc()) from None
         model.train()
         if not isinstance(probe, torch.Tensor) or probe.dim() != 2:
             got = list(probe.shape) if isinstance(probe, torch.Tensor) else type(probe).__name__

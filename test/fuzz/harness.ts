@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BackendChoice } from '../../src/shared/codes';
 import type { CaseRequest, ChildMessage } from './child';
+import { loadPythonCorpus } from './pythonMutate';
 import { loadCorpus, makeCase, MUTATION_KINDS, type FuzzCase, type MutationKind } from './mutate';
 import { ACCEPTED, type Outcome } from './outcome';
 
@@ -26,6 +27,8 @@ export interface FuzzOptions {
   workers?: number;
   timeoutMs?: number;
   memoryLimitMb?: number;
+  /** Share of the cases that mutate a PyTorch sample (each starts a real trainer, ~2 s); default 0.02. */
+  pythonShare?: number;
   /** Where failing inputs are saved; default test-output/fuzz. */
   outDir?: string;
   onResult?: (done: number, total: number, result: CaseResult) => void;
@@ -209,6 +212,7 @@ function saveFailure(outDir: string, folder: string, result: Omit<CaseResult, 's
 export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const started = performance.now();
   const corpus = loadCorpus(repoRoot);
+  const python = { corpus: loadPythonCorpus(repoRoot), share: options.pythonShare ?? 0.02 };
   const outDir = options.outDir ?? path.join(repoRoot, 'test-output/fuzz');
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-fuzz-'));
   const workers = Array.from({ length: Math.max(1, options.workers ?? 1) }, () => new Worker(options.backend ?? 'wasm', options.timeoutMs ?? 10_000, options.memoryLimitMb ?? 3072));
@@ -221,7 +225,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const work = async (worker: Worker): Promise<void> => {
     while (next < end) {
       const index = next++;
-      const fuzzCase = makeCase(corpus, options.seed, index, options.only);
+      const fuzzCase = makeCase(corpus, options.seed, index, options.only, python);
       const folder = path.join(scratch, String(index));
       writeCase(folder, fuzzCase);
       const modelPath = path.join(folder, fuzzCase.model);

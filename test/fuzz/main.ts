@@ -9,6 +9,7 @@ import { runOne } from './outcome';
 /**
  * `npm run fuzz`: 10,000 seeded mutations of the shipped model files through the engine.
  *   --count N --seed S --start I --only KIND --backend wasm|cpu --workers N --timeout MS --memory MB
+ *   --python-share F   share of cases that mutate a PyTorch sample (default 0.02; --only python-source for all)
  *   --replay DIR   runs one saved failure (test-output/fuzz/case-…) in this process and prints what it threw.
  * Exit code 1 when any case crashed, hung, blew up memory, threw a non-input error or an unclear message.
  */
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
       memory: { type: 'string', default: '3072' },
       replay: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      'python-share': { type: 'string', default: '0.02' },
     },
   });
   if (values.replay) return replay(values.replay, values.backend as BackendChoice);
@@ -43,6 +45,7 @@ async function main(): Promise<number> {
     workers: Number(values.workers),
     timeoutMs: Number(values.timeout),
     memoryLimitMb: Number(values.memory),
+    pythonShare: Number(values['python-share']),
     onResult: (done, total, result) => {
       const failed = !['trained', 'input-error', 'usage-error'].includes(result.outcome.kind);
       if (failed) process.stderr.write(`\n#${result.case.index} ${result.case.kind}: ${result.outcome.kind} (${result.case.detail})\n`);

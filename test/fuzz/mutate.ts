@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { makePythonCase, type PythonSeed } from './pythonMutate';
 
 /**
  * Deterministic mutations of the shipped model files. A case is a function of (seed, index)
@@ -187,6 +188,7 @@ export const MUTATION_KINDS = [
   'shard-corrupt',
   'manifest-disagree',
   'combined',
+  'python-source',
 ] as const;
 export type MutationKind = (typeof MUTATION_KINDS)[number];
 
@@ -207,15 +209,33 @@ const WEIGHT: Record<MutationKind, number> = {
   'shard-corrupt': 8,
   'manifest-disagree': 10,
   combined: 6,
+  // Drawn by its own share (makeCase's pythonShare), never by these weights.
+  'python-source': 0,
 };
 
 function applicable(kind: MutationKind, seed: SeedModel): boolean {
+  if (kind === 'python-source') return false;
   if (kind === 'inbound-cycle') return seed.functional;
   if (kind === 'shard-corrupt' || kind === 'manifest-disagree') return seed.format === 'tfjs';
   return true;
 }
 
-export function makeCase(corpus: SeedModel[], seed: number, index: number, only?: MutationKind): FuzzCase {
+/**
+ * One case. With a Python corpus, a `pythonShare` of the cases (all of them with `--only
+ * python-source`) mutate a PyTorch file instead; that choice draws from a stream of its own, so the
+ * JSON cases of a seed stay the ones they were before Python files joined.
+ */
+export function makeCase(
+  corpus: SeedModel[],
+  seed: number,
+  index: number,
+  only?: MutationKind,
+  python?: { corpus: PythonSeed[]; share: number },
+): FuzzCase {
+  if (python && python.corpus.length > 0) {
+    const pythonRng = new Rng(caseSeed(seed ^ 0x5eed, index));
+    if (only === 'python-source' || (only === undefined && pythonRng.next() < python.share)) return makePythonCase(python.corpus, pythonRng, index);
+  }
   const rng = new Rng(caseSeed(seed, index));
   const model = rng.pick(corpus);
   const kinds = MUTATION_KINDS.filter((k) => applicable(k, model) && (only === undefined || k === only));
@@ -547,6 +567,9 @@ const MUTATORS: Record<MutationKind, (s: CaseState) => string> = {
     for (let i = 0; i < s.rng.range(2, 5); i++) parts.push(MUTATORS[s.rng.pick(kinds)](s));
     if (s.rng.chance(0.2)) parts.push(MUTATORS[s.rng.pick(['truncate', 'byte-flip'] as const)](s));
     return parts.join('; ');
+  },
+  'python-source': () => {
+    throw new Error('python-source cases come from makePythonCase, not from a JSON seed');
   },
 };
 

@@ -23,7 +23,8 @@ const INTERNAL_PHRASES =
 /** Longest message the CLI's one line may be; a name of 10^5 characters must not make a 10^5-character message. */
 export const MAX_MESSAGE_CHARS = 1000;
 
-export const FUZZ_RUN_OPTIONS = { steps: 1, batchSize: 2, data: 'synthetic', seed: 1 } as const;
+// A Python file's import gets 3 s: a mutation that loops at import is then an input error, not a hang to the 10 s watchdog.
+export const FUZZ_RUN_OPTIONS = { steps: 1, batchSize: 2, data: 'synthetic', seed: 1, importTimeoutSeconds: 3 } as const;
 
 /** Runs the whole engine (load, build, one training step) on one file and judges what came out. */
 export async function runOne(modelPath: string, backend: BackendChoice): Promise<Outcome> {
@@ -51,7 +52,10 @@ function messageProblem(message: string, problem: string, modelPath: string): st
   if (/[\r\n]/.test(message)) return 'more than one line';
   if (message.length > MAX_MESSAGE_CHARS) return `${message.length} characters long`;
   if (problem.trim().length < 8) return 'no problem stated';
-  if (INTERNAL_PHRASES.test(problem)) return 'an internal JavaScript error as the problem';
+  // A Python file's own exception, quoted (`raised NameError: name 'x' is not defined`), is the
+  // user's error said in their language, not one of ours leaking out.
+  const ours = modelPath.endsWith('.py') ? problem.replace(/\b[A-Z]\w*(Error|Exception|Exit)\b: .*$/, '') : problem;
+  if (INTERNAL_PHRASES.test(ours)) return 'an internal JavaScript error as the problem';
   return undefined;
 }
 

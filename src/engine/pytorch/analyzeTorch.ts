@@ -97,6 +97,9 @@ async function runTrainer(
   if (end.kind === 'error') throw trainerFailure(end.error, modelPath);
   if (end.kind === 'died') {
     if (end.detail) context.log(end.detail);
+    // Before `ready` the trainer is importing and building the user's model: a process that ends
+    // there (os._exit, a crash in their extension code) ended in their code, so it is their file's problem.
+    if (!ready) throw new InputError(modelPath, `the Python process ended while importing or building the model: ${end.message.startsWith(`${modelPath}: `) ? end.message.slice(modelPath.length + 2) : end.message}`);
     // describeFailure names the file.
     throw new Error(end.message);
   }
