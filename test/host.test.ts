@@ -45,6 +45,21 @@ test('a layer finding becomes a diagnostic on the layer definition, with code, d
   assert.deepEqual(description.related, [{ range: layers[2]!.range, message: "related layer 'dense' (Dense)" }]);
 });
 
+test('related layers built by one line (a PyTorch block class used many times) are one related entry naming them all', () => {
+  const blockLine = range(100, 130);
+  const torchLayers: LayerInfo[] = [
+    { name: 'stem', className: 'Conv2d', range: range(20, 50), instrumented: true },
+    { name: 'blocks.0.conv', className: 'Conv2d', range: blockLine, instrumented: true },
+    { name: 'blocks.1.conv', className: 'Conv2d', range: blockLine, instrumented: true },
+    { name: 'fc', className: 'Linear', range: range(200, 230), instrumented: true },
+  ];
+  const description = describeFinding(finding({ layer: 'stem', relatedLayers: ['blocks.0.conv', 'blocks.1.conv', 'fc'] }), torchLayers);
+  assert.deepEqual(description.related, [
+    { range: blockLine, message: "related layers 'blocks.0.conv', 'blocks.1.conv' (Conv2d)" },
+    { range: torchLayers[3]!.range, message: "related layer 'fc' (Linear)" },
+  ]);
+});
+
 test('a finding without a layer, or naming an unknown one, sits at the top of the file', () => {
   assert.deepEqual(describeFinding(finding({ code: 'learning-rate-too-high' }), layers).range, MODEL_LEVEL_RANGE);
   assert.deepEqual(describeFinding(finding({ layer: 'renamed' }), layers).range, MODEL_LEVEL_RANGE);

@@ -27,11 +27,19 @@ export function describeFinding(finding: Finding, layers: readonly LayerInfo[]):
   const byName = new Map(layers.map((layer) => [layer.name, layer]));
   const layer = finding.layer === undefined ? undefined : byName.get(finding.layer);
   const related: DiagnosticDescription['related'] = [];
+  // Layers built by one line (a block class instantiated six times) share a location: one entry naming them all.
+  const atPlace = new Map<string, { layer: LayerInfo; names: string[] }>();
   for (const name of finding.relatedLayers ?? []) {
     const relatedLayer = byName.get(name);
-    if (relatedLayer && relatedLayer !== layer) {
-      related.push({ range: relatedLayer.range, message: `related layer '${name}' (${relatedLayer.className})`, ...(relatedLayer.file ? { file: relatedLayer.file } : {}) });
-    }
+    if (!relatedLayer || relatedLayer === layer) continue;
+    const key = `${relatedLayer.file ?? ''}:${JSON.stringify(relatedLayer.range)}`;
+    const entry = atPlace.get(key);
+    if (entry) entry.names.push(name);
+    else atPlace.set(key, { layer: relatedLayer, names: [name] });
+  }
+  for (const { layer: place, names } of atPlace.values()) {
+    const label = names.length === 1 ? `related layer '${names[0]}'` : `related layers ${names.map((n) => `'${n}'`).join(', ')}`;
+    related.push({ range: place.range, message: `${label} (${place.className})`, ...(place.file ? { file: place.file } : {}) });
   }
   // A module built inside a reusable block: where the block is instantiated (PyTorch).
   for (const where of layer?.related ?? []) related.push({ range: where.range, message: where.message, ...(where.file ? { file: where.file } : {}) });
