@@ -20,7 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const requests = new PanelRequests(history, { stop: () => controller!.stop(), rerun: () => controller!.rerun() });
   const viewSettings = () => viewSettingsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
   const panel = new PanelViewProvider(context.extensionUri, history, viewSettings, requests, log);
-  controller = new AnalysisController(context.extensionUri, history, diagnostics, panel, statusBar, log);
+  controller = new AnalysisController(context.extensionUri, history, diagnostics, panel, statusBar, log, context.workspaceState);
   const analysis = controller;
 
   context.subscriptions.push(

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeInterpreter, choosePython, isPythonDocument, isTorchModuleText } from '../src/host/pythonModel';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { activeInterpreter, asksForInputShape, choosePython, isPythonDocument, isTorchModuleText, parseInputShape, torchModuleCandidates } from '../src/host/pythonModel';
+import { repoRoot } from './cliHarness';
 import { describeFinding } from '../src/host/diagnosticModel';
 import type { Finding } from '../src/shared/findings';
 import type { LayerInfo } from '../src/shared/model';
@@ -41,4 +44,47 @@ test('a finding on a module built in a block: related information at the instant
   assert.equal(description.file, undefined);
   assert.deepEqual(description.related, [{ range: range(20), message: "'layer1.conv' is built inside CustomCNNLayer 'layer1', instantiated here" }]);
   assert.equal(describeFinding({ ...finding, layer: 'other.conv' }, layers).file, '/w/blocks.py');
+});
+
+test('torchModuleCandidates: nn.Module subclasses of the file (also through a base class of the file), and which need constructor arguments', () => {
+  const text = [
+    'import torch.nn as nn',
+    'class Block(nn.Module):',
+    '    def __init__(self, in_channels, out_channels=8):',
+    '        super().__init__()',
+    'class Base(torch.nn.Module):',
+    '    pass',
+    'class Net(Base):',
+    '    def __init__(',
+    '        self,',
+    '        width=16,',
+    '    ):',
+    '        super().__init__()',
+    'class Other(nn.Module):',
+    '    def __init__(self, *, depth=3):',
+    '        super().__init__()',
+    'class Helper:',
+    '    def __init__(self): pass',
+  ].join('\n');
+  assert.deepEqual(torchModuleCandidates(text), [
+    { name: 'Block', needsArguments: true },
+    { name: 'Base', needsArguments: false },
+    { name: 'Net', needsArguments: false },
+    { name: 'Other', needsArguments: false },
+  ]);
+  assert.deepEqual(torchModuleCandidates(readFileSync(path.join(repoRoot, 'samples/pytorch/custom_cnn.py'), 'utf8')).map((c) => [c.name, c.needsArguments]), [
+    ['CustomCNNLayer', true],
+    ['CustomCNN', false],
+  ]);
+});
+
+test('parseInputShape: C,H,W with or without brackets and spaces; a clear reason otherwise; the trainer\'s shape refusals are recognised', () => {
+  assert.deepEqual(parseInputShape('3,64,64'), [3, 64, 64]);
+  assert.deepEqual(parseInputShape(' (1, 28, 28) '), [1, 28, 28]);
+  assert.match(String(parseInputShape('3,0,64')), /positive integer/);
+  assert.match(String(parseInputShape('a,b')), /positive integer/);
+  assert.match(String(parseInputShape('')), /C,H,W/);
+  assert.ok(asksForInputShape('/x/m.py: the first Conv2d takes 4 channels; say the input shape with --input-shape C,H,W or INPUT_SHAPE = (C, H, W) in the file'));
+  assert.ok(asksForInputShape('/x/m.py: cannot tell the input shape; give --input-shape C,H,W or INPUT_SHAPE = (C, H, W) in the file'));
+  assert.ok(!asksForInputShape('/x/m.py: importing the file raised NameError'));
 });

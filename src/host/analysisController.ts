@@ -13,7 +13,7 @@ import type { PanelViewProvider } from './panelProvider';
 import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
 import type { RunHistory } from './runHistory';
 import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './settingsModel';
-import { activeInterpreter, choosePython, isPythonDocument, isTorchModuleText, type PythonExtensionApi } from './pythonModel';
+import { activeInterpreter, asksForInputShape, choosePython, isPythonDocument, isTorchModuleText, parseInputShape, torchModuleCandidates, type PythonExtensionApi } from './pythonModel';
 import type { LayerInfo } from '../shared/model';
 import { SpareEngineSlot } from './spareEngine';
 import type { RunStatusBar } from './statusBar';
@@ -37,6 +37,9 @@ const ENGINE_NICE = 19;
  * Runs one analysis at a time in the engine child process and routes its messages to the
  * run history, the markers, the panel and the status bar.
  */
+const ENTRY_KEY = 'gradientLens.entry:';
+const INPUT_SHAPE_KEY = 'gradientLens.inputShape:';
+
 export class AnalysisController implements vscode.Disposable {
   private active: ActiveRun | undefined;
   private readonly previousRuns = new Map<string, ComparisonRun>();
@@ -56,6 +59,8 @@ export class AnalysisController implements vscode.Disposable {
     private readonly panel: PanelViewProvider,
     private readonly statusBar: RunStatusBar,
     private readonly log: vscode.LogOutputChannel,
+    /** Per-file choices for PyTorch files (the module to train, an input shape), kept across sessions. */
+    private readonly choices?: vscode.Memento,
   ) {}
 
   get isRunning(): boolean {
@@ -117,6 +122,11 @@ export class AnalysisController implements vscode.Disposable {
     if (data !== undefined) options.data = data;
     options.maxEventsPerSecond = 1000 / LIVE_UPDATE_INTERVAL_MS;
     if (pytorch) {
+      const entry = await this.entryFor(modelPath, document.getText());
+      if (entry === null) return;
+      if (entry) options.entry = entry;
+      const shape = this.choices?.get<number[]>(`${INPUT_SHAPE_KEY}${modelPath}`);
+      if (shape) options.inputShape = shape;
       const python = await this.pythonFor(document.uri);
       if (python.python) options.python = python.python;
       this.log.info(`python: ${python.python ?? 'python3'} (${python.source})`);
@@ -217,6 +227,13 @@ export class AnalysisController implements vscode.Disposable {
       case 'error':
         if (message.detail) this.log.error(message.detail);
         if (message.layer) this.diagnostics.markBadLayer(message.layer, message.message.replace(`${run.modelPath}: `, ''));
+        if (run.modelPath.endsWith('.py') && asksForInputShape(message.message)) {
+          void this.askInputShape(run.modelPath, message.message);
+          this.history.fail(message.message);
+          this.panel.sendStatus(this.history.status);
+          this.statusBar.show(this.history.status);
+          return;
+        }
         this.fail(run, message.message);
         return;
       case 'loading':
@@ -279,6 +296,44 @@ export class AnalysisController implements vscode.Disposable {
   private prepareSpare(): void {
     if (this.shuttingDown) return;
     this.spares.replenish(this.runtimeSetting());
+  }
+
+  /**
+   * The module to train when a file defines several that need no arguments: the one picked for
+   * this file before, else a quick pick (remembered). Undefined leaves it to the trainer (one
+   * candidate), null means the user cancelled.
+   */
+  private async entryFor(modelPath: string, text: string): Promise<string | undefined | null> {
+    const trainable = torchModuleCandidates(text).filter((c) => !c.needsArguments).map((c) => c.name);
+    if (trainable.length < 2) return undefined;
+    const key = `${ENTRY_KEY}${modelPath}`;
+    const remembered = this.choices?.get<string>(key);
+    if (remembered && trainable.includes(remembered)) return remembered;
+    const picked = await vscode.window.showQuickPick(
+      trainable.map((name, index) => ({ label: name, description: index === trainable.length - 1 ? 'the last one (the CLI default)' : undefined })).reverse(),
+      { title: `Gradient Lens: which module of ${path.basename(modelPath)} to analyse?`, placeHolder: 'Remembered for this file' },
+    );
+    if (!picked) return null;
+    await this.choices?.update(key, picked.label);
+    return picked.label;
+  }
+
+  /** The trainer could not infer the input shape: ask for it, remember it for the file, and run again. */
+  private async askInputShape(modelPath: string, reason: string): Promise<void> {
+    const answer = await vscode.window.showInputBox({
+      title: `Gradient Lens: input shape for ${path.basename(modelPath)}`,
+      prompt: `${reason.replace(`${modelPath}: `, '')}. One example's shape as C,H,W (remembered for this file; INPUT_SHAPE = (C, H, W) in the file works too).`,
+      placeHolder: '3,64,64',
+      validateInput: (value) => {
+        const parsed = parseInputShape(value);
+        return typeof parsed === 'string' ? parsed : undefined;
+      },
+    });
+    if (answer === undefined) return;
+    const shape = parseInputShape(answer);
+    if (typeof shape === 'string') return;
+    await this.choices?.update(`${INPUT_SHAPE_KEY}${modelPath}`, shape);
+    await this.analyze(vscode.Uri.file(modelPath));
   }
 
   /** The interpreter for a PyTorch run: the setting, else the Python extension's active environment (an optional extension, never a dependency). */

@@ -39,3 +39,54 @@ export function choosePython(setting: unknown, fromExtension: string | undefined
   if (fromExtension) return { python: fromExtension, source: "the Python extension's active environment" };
   return { source: 'default (python3, then /usr/bin/python3)' };
 }
+
+export interface TorchModuleCandidate {
+  name: string;
+  /** True when `__init__` has parameters without defaults: the trainer cannot build it alone. */
+  needsArguments: boolean;
+}
+
+/**
+ * The `nn.Module` subclasses a file defines, read from its text (no import): what the host
+ * offers in a quick pick when more than one could be trained. A class's base list must name
+ * `Module` (`nn.Module`, `torch.nn.Module`, `Module`) or another class of the file that does.
+ */
+export function torchModuleCandidates(text: string): TorchModuleCandidate[] {
+  const lines = text.split(/\r\n|\r|\n/);
+  const modules = new Set<string>();
+  const found: TorchModuleCandidate[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const header = /^class\s+([A-Za-z_]\w*)\s*\(([^)]*)\)\s*:/.exec(lines[i]);
+    if (!header) continue;
+    const bases = header[2].split(',').map((base) => base.trim().split('.').pop() ?? '');
+    if (!bases.some((base) => base === 'Module' || modules.has(base))) continue;
+    modules.add(header[1]);
+    let needsArguments = false;
+    for (let j = i + 1; j < lines.length && (lines[j].trim() === '' || /^\s/.test(lines[j])); j++) {
+      const init = /^\s+def\s+__init__\s*\(([^)]*)\)?/.exec(lines[j]);
+      if (!init) continue;
+      // The signature may span lines: read up to its closing parenthesis.
+      let signature = lines.slice(j, j + 20).join(' ');
+      signature = signature.slice(signature.indexOf('(') + 1, signature.indexOf(')'));
+      const parameters = signature.split(',').map((p) => p.trim()).filter((p) => p !== '' && p !== 'self' && !p.startsWith('*') && p !== '/');
+      needsArguments = parameters.some((p) => !p.includes('='));
+      break;
+    }
+    found.push({ name: header[1], needsArguments });
+  }
+  return found;
+}
+
+/** `C,H,W` (or `C, H, W`, `(1, 28, 28)`) from an input box: the numbers, or why not. */
+export function parseInputShape(text: string): number[] | string {
+  const parts = text.replace(/[()[\]\s]/g, '').split(',').filter((p) => p !== '');
+  if (parts.length === 0 || parts.length > 4) return 'give the shape of one example as C,H,W, e.g. 3,64,64';
+  const numbers = parts.map(Number);
+  if (numbers.some((n) => !Number.isInteger(n) || n <= 0)) return 'each size must be a positive integer';
+  return numbers;
+}
+
+/** The trainer's refusal when it cannot infer the input shape (python/gradient_lens/model_file.py). */
+export function asksForInputShape(message: string): boolean {
+  return /cannot tell the input shape|say the input shape with --input-shape/.test(message);
+}
