@@ -324,3 +324,22 @@ test(`fuzz slice: ${SLICE.count} mutated model files each train or are refused w
   assert.ok((summary.outcomes['trained'] ?? 0) > 0, formatSummary(summary));
   assert.ok((summary.outcomes['input error'] ?? 0) > 0, formatSummary(summary));
 });
+
+// PyTorch files found by `npm run fuzz --only python-source`: each index replays one mutation.
+const PYTHON_REGRESSIONS = [
+  { seed: 11, start: 182, what: 'the file rebinds torch.manual_seed = None at import (the trainer called it afterwards: a TypeError of ours)' },
+  { seed: 3, start: 3, what: "a deleted import: forward raises NameError (the judge took Python's 'is not defined' for a leaked JS error)" },
+];
+
+for (const regression of PYTHON_REGRESSIONS) {
+  test(`fuzz regression, PyTorch: ${regression.what}`, { timeout: 120_000 }, async () => {
+    const summary = await runFuzz({ count: 1, seed: regression.seed, start: regression.start, only: 'python-source', backend: 'wasm', outDir: path.join(repoRoot, 'test-output/fuzz-test') });
+    assert.equal(summary.failures.length, 0, formatSummary(summary));
+  });
+}
+
+test('fuzz slice, PyTorch: 12 mutated .py files each train or are refused with one clear line', { timeout: 300_000 }, async () => {
+  const summary = await runFuzz({ count: 12, seed: 7, only: 'python-source', backend: 'wasm', outDir: path.join(repoRoot, 'test-output/fuzz-test') });
+  assert.equal(summary.failures.length, 0, formatSummary(summary));
+  assert.ok((summary.outcomes['input error'] ?? 0) > 0, formatSummary(summary));
+});

@@ -81,14 +81,16 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file")
         seed = int(request.get("seed", 42))
-        torch.manual_seed(seed)
+        # Bound before the user's file runs: a file may rebind torch functions (the fuzzer tried `torch.manual_seed = None`).
+        manual_seed = torch.manual_seed
+        manual_seed(seed)
         # One thread unless told otherwise: the run shares the machine with the editor, and on a busy
         # 2-core machine two OpenMP threads made a 10-conv step 8× slower (300 ms against 36 ms)
         # while each waited for the other; small CNNs gain little from a second thread anyway.
         torch.set_num_threads(max(1, int(os.environ.get("GRADIENT_LENS_TORCH_THREADS", "1"))))
         module = import_model_file(path, float(request.get("importTimeoutSeconds", DEFAULT_IMPORT_TIMEOUT)))
         entry_name, factory = pick_entry(module, path, request.get("entry"))
-        torch.manual_seed(seed)
+        manual_seed(seed)
         with ConstructionRecorder() as recorder:
             model = construct(path, entry_name, factory)
         shape = input_shape_of(module, model, path, request.get("inputShape"))
