@@ -165,7 +165,8 @@ test('analyze: a .py file goes through the trainer into the shared rules, fixes 
     assert.ok(vanishing, JSON.stringify(report.findings.map((f) => f.code)));
     assert.equal(vanishing.layer, 'features.0');
     assert.equal(vanishing.fixes[0]?.code, 'use-relu');
-    assert.equal(vanishing.fixes[0].edits.length, 3);
+    // Three activations switched, and one insertion of He init for the switched layers.
+    assert.equal(vanishing.fixes[0].edits.length, 4);
     assert.ok(messages.some((m) => m.type === 'log' && m.message.includes('user print 0')));
   } finally {
     delete process.env.GRADIENT_LENS_PYTHON_DIR;

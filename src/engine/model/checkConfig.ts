@@ -163,6 +163,8 @@ function checkLayerSettings(filePath: string, name: string, className: string, c
     }
   }
   for (const key of BOOLEAN_KEYS) {
+    // `scale`/`center` are switches of the normalisation layers only: Rescaling's scale is its factor.
+    if ((key === 'scale' || key === 'center') && !className.endsWith('Normalization')) continue;
     const value = config[key];
     if (value !== undefined && value !== null && typeof value !== 'boolean') {
       throw new InputError(filePath, `${where} has ${key} ${JSON.stringify(value)?.slice(0, 60)}, which is not true or false`, name);
