@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS } from './workbench';
 
 /**
  * A real VS Code (code-server) for the end-to-end test, installed into a cache outside the
@@ -195,4 +197,28 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+export interface Workbench {
+  server: RunningCodeServer;
+  browser: Browser;
+  page: Page;
+}
+
+/** code-server with the packaged extension installed, and Debian's Chromium showing the run's workspace. */
+export async function openWorkbench(installDir: string, folders: RunFolders, vsix: string): Promise<Workbench> {
+  installExtension(installDir, folders, vsix);
+  const server = await startCodeServer(installDir, folders);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(`${server.url}?folder=${encodeURIComponent(folders.workspace)}`);
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  return { server, browser, page };
+}
+
+/** A last screenshot (final.png), then the browser and code-server are stopped. */
+export async function closeWorkbench(workbench: Workbench | undefined, folders: RunFolders | undefined): Promise<void> {
+  if (workbench && folders) await workbench.page.screenshot({ path: path.join(folders.screenshots, 'final.png') }).catch(() => undefined);
+  await workbench?.browser.close();
+  await workbench?.server.stop();
 }

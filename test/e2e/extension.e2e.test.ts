@@ -2,22 +2,22 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { locateModel } from '../../src/shared/locator';
 import {
   ensureCodeServer,
   ensureVsix,
   findExtensionLog,
-  installExtension,
+  closeWorkbench,
   makeRunFolders,
   processAlive,
   repoRoot,
-  startCodeServer,
+  openWorkbench,
   writeUserSettings,
   type RunFolders,
-  type RunningCodeServer,
+  type Workbench,
 } from './codeServer';
-import { CHROMIUM_ARGS, goToLine, openFile, panelFrame, problemRowWith, problemRows, runCommand, waitFor, waitForHook } from './workbench';
+import { goToLine, openFile, panelFrame, problemRowWith, problemRows, runCommand, waitFor, waitForHook } from './workbench';
 
 // The extension in a real VS Code (code-server) driven through Chromium: Analyze on the
 // 10-conv sigmoid sample, markers in Problems, charts in the panel, the preferred quick fix
@@ -48,8 +48,7 @@ const baseSettings = {
 };
 
 let folders: RunFolders;
-let server: RunningCodeServer | undefined;
-let browser: Browser | undefined;
+let workbench: Workbench | undefined;
 let page: Page;
 /** Loss-chart series of the first run (no comparison): the run after the fix must draw more. */
 let firstRunLossSeries = 0;
@@ -61,20 +60,12 @@ before(async () => {
   folders = makeRunFolders();
   console.log(`e2e run folder (screenshots, logs): ${folders.root}`);
   writeUserSettings(folders, baseSettings);
-  installExtension(installDir, folders, vsix);
-  server = await startCodeServer(installDir, folders);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  await page.goto(`${server.url}?folder=${encodeURIComponent(folders.workspace)}`);
-  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  workbench = await openWorkbench(installDir, folders, vsix);
+  page = workbench.page;
   console.log(`e2e set-up (install check, vsix, code-server, browser): ${Date.now() - started} ms`);
 });
 
-after(async () => {
-  if (page && folders) await page.screenshot({ path: path.join(folders.screenshots, 'final.png') }).catch(() => undefined);
-  await browser?.close();
-  await server?.stop();
-});
+after(() => closeWorkbench(workbench, folders));
 
 function screenshot(name: string): Promise<Buffer> {
   return page.screenshot({ path: path.join(folders.screenshots, `${name}.png`) });

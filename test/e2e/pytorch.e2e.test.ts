@@ -3,19 +3,19 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   ensureCodeServer,
   ensureVsix,
   findExtensionLog,
-  installExtension,
+  closeWorkbench,
   makeRunFolders,
-  startCodeServer,
+  openWorkbench,
   writeUserSettings,
   type RunFolders,
-  type RunningCodeServer,
+  type Workbench,
 } from './codeServer';
-import { CHROMIUM_ARGS, cursorPosition, goToLine, openFile, panelFrame, problemRowWith, problemRows, runCommand, waitFor, waitForHook } from './workbench';
+import { cursorPosition, goToLine, openFile, panelFrame, problemRowWith, problemRows, runCommand, waitFor, waitForHook } from './workbench';
 
 // PyTorch in a real VS Code (code-server) driven through Chromium (issue 10, acceptance): open the
 // vanishing PyTorch sample, Analyze Gradients from the palette, the marker on the stem's
@@ -60,8 +60,7 @@ const torchMissing = (() => {
 if (torchMissing) console.log(`skipping the PyTorch e2e: ${torchMissing}`);
 
 let folders: RunFolders;
-let server: RunningCodeServer | undefined;
-let browser: Browser | undefined;
+let workbench: Workbench | undefined;
 let page: Page;
 let originalText = '';
 /** One-based line of `self.stem = nn.Conv2d(...)`, the network's first conv layer. */
@@ -87,20 +86,12 @@ before(async () => {
   fs.writeFileSync(path.join(folders.workspace, PLAINTEXT_MODEL), originalText);
   stemLine = originalText.split('\n').findIndex((line) => /^\s*self\.stem = nn\.Conv2d\(/.test(line)) + 1;
   assert.ok(stemLine > 0, 'the sample defines self.stem = nn.Conv2d(...)');
-  installExtension(installDir, folders, vsix);
-  server = await startCodeServer(installDir, folders);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  await page.goto(`${server.url}?folder=${encodeURIComponent(folders.workspace)}`);
-  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  workbench = await openWorkbench(installDir, folders, vsix);
+  page = workbench.page;
   console.log(`e2e set-up (install check, vsix, code-server, browser): ${Date.now() - started} ms`);
 });
 
-after(async () => {
-  if (page && folders) await page.screenshot({ path: path.join(folders.screenshots, 'final.png') }).catch(() => undefined);
-  await browser?.close();
-  await server?.stop();
-});
+after(() => closeWorkbench(workbench, folders));
 
 function screenshot(name: string): Promise<Buffer> {
   return page.screenshot({ path: path.join(folders.screenshots, `${name}.png`) });
