@@ -2,6 +2,7 @@
 model files"). Every problem is a `ModelFileError` whose message names the file and the problem."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -10,7 +11,7 @@ import sys
 import traceback
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -48,6 +49,25 @@ def describe_exception(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raises _ImportTimeout in the main thread after `seconds` (SIGALRM; no limit where there is none)."""
+    if not hasattr(signal, "SIGALRM") or seconds <= 0:
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        raise _ImportTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def import_model_file(path: str, timeout_seconds: float) -> types.ModuleType:
     """Runs the user's file as a module named for it (not `__main__`, so a training script's
     `if __name__ == "__main__":` block stays quiet), with its folder first on sys.path."""
@@ -61,17 +81,11 @@ def import_model_file(path: str, timeout_seconds: float) -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
 
-    def on_alarm(_signum: int, _frame: Any) -> None:
-        raise _ImportTimeout()
-
-    use_alarm = hasattr(signal, "SIGALRM") and timeout_seconds > 0
-    previous = signal.signal(signal.SIGALRM, on_alarm) if use_alarm else None
-    if use_alarm:
-        signal.setitimer(signal.ITIMER_REAL, timeout_seconds)
     try:
-        spec.loader.exec_module(module)
+        with time_limit(timeout_seconds):
+            spec.loader.exec_module(module)
     except _ImportTimeout:
-        raise ModelFileError(f"{path}: importing the file did not finish within {timeout_seconds:g} s (raise the limit with gradientLens.pythonImportTimeout / --import-timeout, or move long work under `if __name__ == \"__main__\":`)",
+        raise ModelFileError(f"{path}: importing the file did not finish within {timeout_seconds:g} s (move long work under `if __name__ == \"__main__\":`)",
                              code="import-timeout") from None
     except SyntaxError as error:
         raise ModelFileError(f"{path}: syntax error on line {error.lineno}: {error.msg}", detail=traceback.format_exc()) from None
@@ -79,10 +93,6 @@ def import_model_file(path: str, timeout_seconds: float) -> types.ModuleType:
         line = user_frame_line(error, path)
         where = f" on line {line}" if line else ""
         raise ModelFileError(f"{path}: importing the file raised {describe_exception(error)}{where}", detail=traceback.format_exc()) from None
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
     return module
 
 
@@ -147,9 +157,14 @@ def pick_entry(module: types.ModuleType, path: str, entry: Optional[str]) -> Tup
     return chosen.__name__, chosen
 
 
-def construct(path: str, entry_name: str, factory: Callable[[], nn.Module]) -> nn.Module:
+def construct(path: str, entry_name: str, factory: Callable[[], nn.Module], timeout_seconds: float = 0) -> nn.Module:
+    """Builds the model under the same time limit as the import: a constructor that loops (a
+    `range(2**40)` of blocks, found by the fuzzer) must end as an error, not hang the run."""
     try:
-        model = factory()
+        with time_limit(timeout_seconds):
+            model = factory()
+    except _ImportTimeout:
+        raise ModelFileError(f"{path}: building {entry_name}() did not finish within {timeout_seconds:g} s", code="import-timeout") from None
     except BaseException as error:  # noqa: B902
         line = user_frame_line(error, path)
         raise ModelFileError(f"{path}: building {entry_name}() raised {describe_exception(error)}" + (f" on line {line}" if line else ""),

@@ -88,11 +88,12 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         # 2-core machine two OpenMP threads made a 10-conv step 8× slower (300 ms against 36 ms)
         # while each waited for the other; small CNNs gain little from a second thread anyway.
         torch.set_num_threads(max(1, int(os.environ.get("GRADIENT_LENS_TORCH_THREADS", "1"))))
-        module = import_model_file(path, float(request.get("importTimeoutSeconds", DEFAULT_IMPORT_TIMEOUT)))
+        time_limit_seconds = float(request.get("importTimeoutSeconds", DEFAULT_IMPORT_TIMEOUT))
+        module = import_model_file(path, time_limit_seconds)
         entry_name, factory = pick_entry(module, path, request.get("entry"))
         manual_seed(seed)
         with ConstructionRecorder() as recorder:
-            model = construct(path, entry_name, factory)
+            model = construct(path, entry_name, factory, time_limit_seconds)
         shape = input_shape_of(module, model, path, request.get("inputShape"))
         model.eval()
         try:
