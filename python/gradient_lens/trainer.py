@@ -85,7 +85,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         manual_seed = torch.manual_seed
         manual_seed(seed)
         # One thread unless told otherwise: the run shares the machine with the editor, and on a busy
-        # 2-core machine two OpenMP threads made a 10-conv step 8× slower (300 ms against 36 ms)
+        # 2-core machine two OpenMP threads made the 10-conv sample's step 4.7× slower (455 ms against 97 ms, README)
         # while each waited for the other; small CNNs gain little from a second thread anyway.
         torch.set_num_threads(max(1, int(os.environ.get("GRADIENT_LENS_TORCH_THREADS", "1"))))
         time_limit_seconds = float(request.get("importTimeoutSeconds", DEFAULT_IMPORT_TIMEOUT))
