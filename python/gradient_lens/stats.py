@@ -97,7 +97,7 @@ class StepRecorder:
     taps: Sequence[ActivationTap] = ()
     # Every `activation_every` steps the forward hooks record; on other steps they return at once.
     activation_every: int = 1
-    _pending: List[torch.Tensor] = field(default_factory=list)
+    _pending: List[torch.Tensor] = field(default_factory=list)  # this step's gradient and weight figures, 0-d tensors
     _before: List[torch.Tensor] = field(default_factory=list)
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
@@ -154,14 +154,14 @@ class StepRecorder:
             # A copy of the gradients as they were (an optimizer may change p.grad in place).
             g = torch.cat([grad.reshape(-1) for grad in grads]).float()
             magnitude = g.abs()
-            # Σ|g| = ‖√|g|‖² and the non-zero count = ‖sign|g|‖²: 2-norms of all slices in one call each.
-            roots = torch.split(magnitude.sqrt(), sizes)
-            signs = torch.split(torch.sign(magnitude), sizes)
             # The concatenation is the copy of the weights as they were: no clone per layer.
             before = torch.cat([w.reshape(-1) for w in weights]).float()
-            self._pending = [torch.stack(slice_norms(torch.split(g, sizes), 2) + slice_norms(roots, 2)
-                                         + [part.max() if part.numel() else part.sum() for part in torch.split(magnitude, sizes)]
-                                         + slice_norms(signs, 2) + slice_norms(torch.split(before, sizes), 2))]
+            # Σ|g| = ‖√|g|‖² and the non-zero count = ‖sign|g|‖²: with ‖g‖ and ‖W‖, every 2-norm in one call.
+            norms = slice_norms(torch.split(g, sizes) + torch.split(magnitude.sqrt(), sizes)
+                                + torch.split(torch.sign(magnitude), sizes) + torch.split(before, sizes), 2)
+            count = len(sizes)
+            maxima = [part.max() if part.numel() else part.sum() for part in torch.split(magnitude, sizes)]
+            self._pending = norms[:2 * count] + maxima + norms[2 * count:]
             self._before = [before]
             self._gradients = g
 
@@ -169,20 +169,20 @@ class StepRecorder:
         """After the optimizer step: update ratios, then every figure of the step in one read-back
         (a second one only in a step whose gradients hold inf or NaN, to count them)."""
         with torch.no_grad():
-            parts: List[torch.Tensor] = [loss.detach().reshape(1).float(), (accuracy if accuracy is not None else torch.zeros(())).detach().reshape(1).float()]
+            loss = loss.detach().float().reshape(())
+            figures_of_step: List[torch.Tensor] = [loss, accuracy.detach().float().reshape(()) if accuracy is not None else torch.zeros((), device=loss.device)]
             sizes = [layer.weight.numel() for layer in self.layers]
+            norm_inputs: List[torch.Tensor] = []
             if self.layers:
-                before = self._before[0]
-                delta = torch.cat([layer.weight.detach().reshape(-1) for layer in self.layers]).float().sub_(before)
-                parts.append(self._pending[0].to(before.device))
-                parts.append(torch.stack(slice_norms(torch.split(delta, sizes), 2)))
+                delta = torch.cat([layer.weight.detach().reshape(-1) for layer in self.layers]).float().sub_(self._before[0])
+                figures_of_step += self._pending
+                norm_inputs += torch.split(delta, sizes)
             activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
             samples = [self._activations[name] for name in activation_layers]
-            sums = activation_sums(samples)
-            if sums is not None:
-                parts.append(sums)
-            device = parts[0].device
-            figures = torch.cat([p.to(device=device, dtype=torch.float64) for p in parts]).tolist()  # the one host sync
+            sums, activation_norm_inputs = activation_terms(samples)
+            norms = slice_norms(norm_inputs + activation_norm_inputs, 2) if norm_inputs or activation_norm_inputs else []
+            figures_of_step += norms[:len(norm_inputs)] + sums + norms[len(norm_inputs):]
+            figures = torch.stack([figure.to(loss.device) for figure in figures_of_step]).tolist()  # the one host sync
             counts = self._count_non_finite(figures, sizes)
         self._before = []
         self._pending = []
@@ -244,30 +244,30 @@ SATURATION_BANDS = {"sigmoid": (0.5, 0.49), "softmax": (0.5, 0.49), "tanh": (0.0
 _TINY = 2.0 ** -100
 
 
-def activation_sums(samples: Sequence[ActivationSample]) -> Optional[torch.Tensor]:
-    """Every sample's Σa, then every sample's ‖a‖, then, for saturating and ReLU kinds in sample
-    order, ‖flag‖ (its square is the saturated or dead count): one sum per sample and a few calls
-    per kind, whatever the number of layers."""
+def activation_terms(samples: Sequence[ActivationSample]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    """Every sample's Σa (0-d tensors), and what the 2-norms are taken of, in the caller's one norm
+    call: every sample's values, then for saturating and ReLU kinds in sample order a 0/1 flag per
+    value or channel (the squared norm is the saturated or dead count)."""
     if not samples:
-        return None
+        return [], []
     slices = [sample.values.float() for sample in samples]
-    extras: List[Optional[torch.Tensor]] = [None] * len(samples)
+    flags: List[Optional[torch.Tensor]] = [None] * len(samples)
     for kind, (centre, half) in SATURATION_BANDS.items():
         indices = [i for i, sample in enumerate(samples) if sample.kind == kind]
         if not indices:
             continue
         group = torch.cat([slices[i] for i in indices]) if len(indices) > 1 else slices[indices[0]]
         beyond = (group - centre).abs_().sub_(half).clamp_(0.0, _TINY).mul_(1.0 / _TINY)
-        for i, norm in zip(indices, slice_norms(torch.split(beyond, [slices[i].numel() for i in indices]), 2)):
-            extras[i] = norm
+        for i, part in zip(indices, torch.split(beyond, [slices[i].numel() for i in indices])):
+            flags[i] = part
     relu = [i for i, sample in enumerate(samples) if sample.kind == "relu" and sample.channel_maxima is not None]
     if relu:
         maxima = [samples[i].channel_maxima for i in relu]
         # `maxima > 0` is False for NaN too: a NaN channel counts as dead, as on the TF.js side.
         dead = (~(torch.cat(maxima) > 0)).float()  # type: ignore[arg-type]
-        for i, norm in zip(relu, slice_norms(torch.split(dead, [m.numel() for m in maxima]), 2)):  # type: ignore[union-attr]
-            extras[i] = norm
-    return torch.stack([part.sum() for part in slices] + slice_norms(slices, 2) + [extra for extra in extras if extra is not None])
+        for i, part in zip(relu, torch.split(dead, [m.numel() for m in maxima])):  # type: ignore[union-attr]
+            flags[i] = part
+    return [part.sum() for part in slices], slices + [flag for flag in flags if flag is not None]
 
 
 def decode_figures(step: int, figures: List[float], layer_names: List[str], sizes: List[int], activation_layers: List[str],
