@@ -165,9 +165,16 @@ class StepRecorder:
             self._before = [before]
             self._gradients = g
 
-    def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None) -> StepStats:
+    def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
+                     reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
         """After the optimizer step: update ratios, then every figure of the step in one read-back
-        (a second one only in a step whose gradients hold inf or NaN, to count them)."""
+        (a second one only in a step whose gradients hold inf or NaN, to count them).
+
+        `reduce` (watch() under torch.distributed) sums a 1-D float64 tensor over the ranks — one
+        all-reduce, which every rank must call — and returns the sum. The figures then describe the
+        whole world's step: the loss and accuracy are the ranks' mean, activation figures those of
+        every rank's sample pooled, a channel is dead only where it is dead on every rank, and the
+        gradient and weight figures (equal on every rank after DDP's all-reduce) stay as they are."""
         with torch.no_grad():
             loss = loss.detach().float().reshape(())
             figures_of_step: List[torch.Tensor] = [loss, accuracy.detach().float().reshape(()) if accuracy is not None else torch.zeros((), device=loss.device)]
@@ -182,13 +189,62 @@ class StepRecorder:
             sums, activation_norm_inputs = activation_terms(samples)
             norms = slice_norms(norm_inputs + activation_norm_inputs, 2) if norm_inputs or activation_norm_inputs else []
             figures_of_step += norms[:len(norm_inputs)] + sums + norms[len(norm_inputs):]
-            figures = torch.stack([figure.to(loss.device) for figure in figures_of_step]).tolist()  # the one host sync
+            layouts = [sample.layout() for sample in samples]
+            if reduce is None:
+                figures = torch.stack([figure.to(loss.device) for figure in figures_of_step]).tolist()  # the one host sync
+            else:
+                figures, layouts = self._reduced(figures_of_step, samples, 2 + 6 * len(sizes), reduce)
             counts = self._count_non_finite(figures, sizes)
         self._before = []
         self._pending = []
         self._gradients = None
         return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
-                              [sample.layout() for sample in samples], accuracy is not None, counts)
+                              layouts, accuracy is not None, counts)
+
+    @staticmethod
+    def _reduced(figures_of_step: List[torch.Tensor], samples: Sequence["ActivationSample"], per_layer_end: int,
+                 reduce: Callable[[torch.Tensor], torch.Tensor]) -> Tuple[List[float], List[Tuple[Optional[str], int, int]]]:
+        """The step's figures summed over the ranks by `reduce` and turned back into the layout
+        `decode_figures` reads: norms are sent squared (sums add up; norms do not), every sample's
+        value count goes with it (ranks may have unequal batches), and each ReLU channel's 0/1 dead
+        flag, so that after the sum a channel counts as dead only when it is dead on every rank."""
+        recorded = len(samples)
+        activation_norms = figures_of_step[per_layer_end + recorded:]
+        dead_flags = [(~(sample.channel_maxima > 0)).double() for sample in samples if sample.kind == "relu" and sample.channel_maxima is not None]
+        device = figures_of_step[0].device
+        local = torch.cat([
+            torch.stack([figure.to(device=device, dtype=torch.float64) for figure in figures_of_step[:per_layer_end + recorded]]
+                        + [torch.ones((), dtype=torch.float64, device=device)]),
+            torch.stack([norm.to(device=device, dtype=torch.float64) for norm in activation_norms]).pow(2) if activation_norms else torch.zeros(0, dtype=torch.float64, device=device),
+            torch.tensor([float(sample.values.numel()) for sample in samples], dtype=torch.float64, device=device),
+            *[flags.to(device) for flags in dead_flags],
+        ])
+        summed = reduce(local).tolist()  # the one host sync
+        world = summed[per_layer_end + recorded]
+        figures = [value / world for value in summed[:per_layer_end]] + summed[per_layer_end:per_layer_end + recorded]
+        position = per_layer_end + recorded + 1
+        squares = summed[position:position + len(activation_norms)]
+        position += len(activation_norms)
+        values = summed[position:position + recorded]
+        position += recorded
+        # The norms' layout: every sample's ‖a‖, then the saturated/dead flag norms in sample order.
+        figures += [math.sqrt(max(0.0, square)) for square in squares[:recorded]]
+        extras = squares[recorded:]
+        layouts: List[Tuple[Optional[str], int, int]] = []
+        extra_index = 0
+        for index, sample in enumerate(samples):
+            kind, _, channels = sample.layout()
+            layouts.append((kind, int(round(values[index])), channels))
+            if kind == "relu" and sample.channel_maxima is not None:
+                flags = summed[position:position + channels]
+                position += channels
+                dead = sum(1 for flag in flags if flag >= world - 0.5)
+                extras[extra_index] = float(dead)
+                extra_index += 1
+            elif kind in SATURATION_BANDS:
+                extra_index += 1
+        figures += [math.sqrt(max(0.0, count)) for count in extras]
+        return figures, layouts
 
     def _count_non_finite(self, figures: List[float], sizes: List[int]) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
