@@ -159,8 +159,12 @@ class StepRecorder:
             # The concatenation is the copy of the weights as they were: no clone per layer.
             self._before = [torch.cat([w.reshape(-1) for w in weights]).float()]
 
-    def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None) -> StepStats:
-        """After the optimizer step: update ratios, then every figure of the step in one read-back."""
+    def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
+                     reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
+        """After the optimizer step: update ratios, then every figure of the step in one read-back.
+
+        `reduce` (watch() under torch.distributed) combines the concatenated float64 figures across
+        ranks (one all-reduce) before that read-back; it must return a tensor of the same layout."""
         with torch.no_grad():
             parts: List[torch.Tensor] = [loss.detach().reshape(1).float(), (accuracy if accuracy is not None else torch.zeros(())).detach().reshape(1).float()]
             if self.layers:
@@ -174,7 +178,10 @@ class StepRecorder:
             for name in activation_layers:
                 parts.append(self._activations[name])
             device = parts[0].device
-            figures = torch.cat([p.to(device=device, dtype=torch.float64) for p in parts]).tolist()  # the one host sync
+            combined = torch.cat([p.to(device=device, dtype=torch.float64) for p in parts])
+            if reduce is not None:
+                combined = reduce(combined)
+            figures = combined.tolist()  # the one host sync
         self._before = []
         self._pending = []
         return decode_figures(step, figures, [layer.name for layer in self.layers],
