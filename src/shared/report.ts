@@ -25,6 +25,11 @@ export interface Report {
     data?: string;
     stepsCompleted?: number;
     cancelled?: boolean;
+    /** `gradient-lens report`: the run file judged, its logged steps, how it ended, its ranks. */
+    runFile?: string;
+    loggedSteps?: number;
+    ended?: 'completed' | 'failed' | 'abnormally';
+    worldSize?: number;
   };
   history: {
     loss: number[];
