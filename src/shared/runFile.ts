@@ -12,6 +12,11 @@ export const RUN_FILE_VERSION = 1;
 /** Where runs are written under the working directory (or $GRADIENT_LENS_RUN_DIR). */
 export const RUN_FOLDER = '.gradient-lens/runs';
 
+/** A run file by its name: JSON lines (a model file is never `.jsonl`). */
+export function isRunFilePath(file: string): boolean {
+  return file.toLowerCase().endsWith('.jsonl');
+}
+
 export interface RunHeader {
   type: 'header';
   format: typeof RUN_FILE_FORMAT;
