@@ -229,3 +229,21 @@ test('a run file of 10⁶ records streams through in bounded memory', { timeout:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a run that never logged its loss is judged on its gradients alone, and the report says so', () => {
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'noloss.jsonl');
+    // 80 flat steps: with a made-up constant loss the loss-only rules would call it slow convergence.
+    const lines = [header(), ...Array.from({ length: 80 }, (_, i) => stepLine(i, 0.01, 0).replace('"loss":0,', ''))];
+    writeFileSync(file, `${lines.join('\n')}\n${JSON.stringify({ type: 'close', status: 'completed', steps: 80, loggedSteps: 80, skippedSteps: 0, time: 1080 })}\n`);
+    assert.ok(!readFileSync(file, 'utf8').includes('"loss"'));
+    const result = cli(['report', file, '--format', 'json']);
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as ReportJson;
+    assert.deepEqual(report.findings.filter((f) => ['slow-convergence', 'oscillating-loss', 'learning-rate-too-low', 'non-finite'].includes(f.code)), []);
+    assert.ok(report.warnings?.some((w) => /no loss was logged/.test(w)), JSON.stringify(report.warnings));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

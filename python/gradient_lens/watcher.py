@@ -38,7 +38,7 @@ from .layers import ModelMap
 from .protocol import PROTOCOL_VERSION
 from .run_file import RUN_FILE_FORMAT, RUN_FILE_VERSION, RunFileWriter, run_directory
 from .site_locator import locate_sites
-from .source_map import iter_named
+from .source_map import iter_named, optimizer_site
 from .stats import StepRecorder
 
 __all__ = ["watch", "WatchedRun"]
@@ -213,6 +213,11 @@ class WatchedRun:
             "gradScaler": self.scaler is not None,
             "layers": model_map.describe(),
         }
+        script = header["script"]
+        site = optimizer_site(script) if script and os.path.isfile(script) else None
+        # The learning-rate fixes edit the script's literal `torch.optim.X(..., lr=…)` when it is this optimizer's.
+        if site is not None and site.get("className") == type(self.optimizer).__name__:
+            header["optimizerSite"] = site
         if isinstance(output, torch.Tensor) and output.dim() == 2:
             header["numClasses"] = int(output.shape[1])
             header["outputShape"] = list(output.shape[1:])

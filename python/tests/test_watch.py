@@ -153,6 +153,10 @@ class Distributed(WatchTestCase):
         self.assertEqual(records[-1]["type"], "close")
         self.assertEqual(records[-1]["status"], "completed")
         self.assertEqual(records[-1]["steps"], workers.STEPS)
+        # One all-reduce per logged step, on each rank (steps 0, 2, 4, 6), none on the others.
+        for rank in range(2):
+            with open(os.path.join(ddp_dir, f"collectives-{rank}.txt")) as handle:
+                self.assertEqual(int(handle.read()), 4, f"rank {rank}")
         self.assert_same_gradients(records, reference)
         # Activation figures are the two ranks' combined, not rank 0's alone.
         expected = expected_reduced_activations(every=2)
@@ -197,6 +201,40 @@ class OneProcess(WatchTestCase):
                 self.assertIn("activationMean", layer)
         self.assertEqual(records[-1]["loggedSteps"], 3)
         self.assertEqual(records[0]["numClasses"], 10)
+
+    def test_one_host_read_back_per_logged_step_and_none_on_the_others(self) -> None:
+        from gradient_lens import watch
+
+        model = workers.fresh_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)  # SGD reads nothing back itself (1.13's Adam calls .item())
+        run = watch(model, optimizer, every=5, run_dir=self.folder("runs"))
+        reads: List[str] = []
+        original_tolist, original_item = torch.Tensor.tolist, torch.Tensor.item
+
+        def tolist(tensor: torch.Tensor) -> Any:
+            reads.append("tolist")
+            return original_tolist(tensor)
+
+        def item(tensor: torch.Tensor) -> Any:
+            reads.append("item")
+            return original_item(tensor)
+
+        torch.Tensor.tolist, torch.Tensor.item = tolist, item  # type: ignore[method-assign]
+        try:
+            per_step = []
+            for x, y in workers.batches(8):
+                before = len(reads)
+                optimizer.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                optimizer.step()
+                run.log(loss)
+                per_step.append(len(reads) - before)
+        finally:
+            torch.Tensor.tolist, torch.Tensor.item = original_tolist, original_item  # type: ignore[method-assign]
+        run.close()
+        self.assertEqual(per_step, [1, 0, 0, 0, 0, 1, 0, 0])
+        self.assertEqual(set(reads), {"tolist"})
 
     def test_the_step_figures_are_the_gradients_the_optimizer_used(self) -> None:
         from gradient_lens import watch

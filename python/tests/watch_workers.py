@@ -76,6 +76,15 @@ def ddp_rank(rank: int, world: int, port: int, run_dir: str, every: int, kill_ra
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=30))
     model = DistributedDataParallel(fresh_model())
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    # Every Python-side collective this rank takes, to check each rank takes one per logged step.
+    collectives = []
+    original_all_reduce = torch.distributed.all_reduce
+
+    def counted_all_reduce(*args, **kwargs):
+        collectives.append(1)
+        return original_all_reduce(*args, **kwargs)
+
+    torch.distributed.all_reduce = counted_all_reduce
     run = watch(model, optimizer, every=every, run_dir=run_dir, name="ddp")
     for step, (x, y) in enumerate(batches(steps)):
         if kill_rank_at is not None and step == kill_rank_at and rank == 1:
@@ -96,4 +105,7 @@ def ddp_rank(rank: int, world: int, port: int, run_dir: str, every: int, kill_ra
         optimizer.step()
         run.log(loss)
     run.close()
+    torch.distributed.all_reduce = original_all_reduce
+    with open(os.path.join(run_dir, f"collectives-{rank}.txt"), "w") as handle:
+        handle.write(str(len(collectives)))
     torch.distributed.destroy_process_group()

@@ -1,5 +1,5 @@
 import type { StepStats } from './stats';
-import type { TorchLayer } from './pytorchProtocol';
+import type { TorchLayer, TorchOptimizerSite } from './pytorchProtocol';
 
 /**
  * Run files: what `gradient_lens.watch()` records of a real training run (DESIGN.md, "Watching
@@ -52,6 +52,8 @@ export interface RunHeader {
   outputShape?: number[];
   /** The trainer's `TorchLayer`s: located in the user's source files by the call-site mapper. */
   layers: TorchLayer[];
+  /** The script's literal `torch.optim.X(..., lr=…)`, when it builds this optimizer's class. */
+  optimizerSite?: TorchOptimizerSite;
 }
 
 export interface RunStepRecord {

@@ -203,7 +203,7 @@ export async function analyzeRunFile(file: string, sink: EngineSink, options: Ru
       backend: backendOf(h),
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),
     };
-    torch = { modelPath: h.modelFile, entry: h.entry, layers: h.layers };
+    torch = { modelPath: h.modelFile, entry: h.entry, layers: h.layers, ...(h.optimizerSite ? { optimizerSite: h.optimizerSite } : {}) };
     modelText = readModelText(h.modelFile);
     diagnosis = new BoundedDiagnosis({ layers, options: resolved, numClasses: h.numClasses ?? 10 }, options.keptSteps);
     sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend: resolved.backend, modelPath: h.modelFile, format: 'pytorch', layers, options: resolved, warnings: [] });
