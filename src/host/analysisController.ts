@@ -250,7 +250,7 @@ export class AnalysisController implements vscode.Disposable {
     if (this.active !== run) return;
     switch (message.type) {
       case 'ready':
-        this.history.ready(message.layers, message.options.steps, message.backend);
+        this.history.ready(message.layers, run.runFile ? undefined : message.options.steps, message.backend);
         if (run.runFile) {
           // A run file's findings land in the model's source; fixes hold for the version open now.
           const modelUri = vscode.Uri.file(message.modelPath);
