@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import types
 from typing import Dict, List, Optional, Tuple
 
 from torch import nn
@@ -21,11 +22,15 @@ from .source_map import ConstructionRecorder, SourceFile, Span, callee_name, is_
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
-def locate_sites(model: nn.Module) -> ConstructionRecorder:
-    """A recorder whose `sites` hold, per module, the call that built it and the blocks around it."""
+def locate_sites(model: nn.Module, root_site: Optional[Tuple[str, Span]] = None) -> ConstructionRecorder:
+    """A recorder whose `sites` hold, per module, the call that built it and the blocks around it.
+    `root_site`: the call that built the model itself, when it is a container (`nn.Sequential(...)`
+    in the script), so its items are found among its arguments."""
     recorder = ConstructionRecorder()
     modules: Dict[str, nn.Module] = dict(model.named_modules())
     own: Dict[int, Tuple[str, Span]] = {}
+    if root_site is not None and isinstance(model, CONTAINERS):
+        own[id(model)] = root_site
     # named_modules() is pre-order: a container's own site is known before its items'.
     for name, module in modules.items():
         if not name:
@@ -146,3 +151,31 @@ def _assignment_in(function: ast.AST, attr: str) -> Optional[ast.Call]:
 
 def _is_self_attribute(node: ast.AST, attr: str) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.value, ast.Name) and node.value.id == "self"
+
+
+def container_root_site(frame: Optional[types.FrameType], objects: List[object]) -> Optional[Tuple[str, Span]]:
+    """Where the script built a model that is itself a container: the nearest user frame above
+    `frame` (the script calling watch()) holds the model in a local (`model = nn.Sequential(...)`,
+    or `net = nn.Sequential(...); model = DDP(net)`); its last such assignment up to the running
+    line gives the call."""
+    while frame is not None and not is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    names = {name for name, value in frame.f_locals.items() if any(value is target for target in objects)}
+    if not names:
+        return None
+    source = SourceFile.of(frame.f_code.co_filename)
+    if source.tree is None:
+        return None
+    best: Optional[ast.Call] = None
+    for node in ast.walk(source.tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and callee_name(node.value) in ("Sequential", "ModuleList")):
+            continue
+        if not any(isinstance(target, ast.Name) and target.id in names for target in node.targets):
+            continue
+        # Within the running function, before the running line (module-level code starts at line 1).
+        if frame.f_code.co_firstlineno <= node.lineno <= frame.f_lineno and (best is None or node.lineno > best.lineno):
+            best = node.value
+    span = node_span(best) if best is not None else None
+    return (source.path, span) if span is not None else None

@@ -23,6 +23,7 @@ Why it is built this way (FACTS.md, "Python on these machines"):
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -37,8 +38,8 @@ from torch import nn
 from .layers import ModelMap
 from .protocol import PROTOCOL_VERSION
 from .run_file import RUN_FILE_FORMAT, RUN_FILE_VERSION, RunFileWriter, run_directory
-from .site_locator import locate_sites
-from .source_map import iter_named, optimizer_site
+from .site_locator import CONTAINERS, container_root_site, locate_sites
+from .source_map import is_user_file, iter_named, optimizer_site
 from .stats import StepRecorder
 
 __all__ = ["watch", "WatchedRun"]
@@ -100,6 +101,9 @@ class WatchedRun:
         self._optimizer_had_own_step = "step" in optimizer.__dict__
         self._original_step = optimizer.step
         self._original_scaler_step: Optional[Callable[..., Any]] = None
+        # A model that is itself an nn.Sequential has no class of the user's to read: the call in the
+        # script that built it is found now, while the script's frame (calling watch) is on the stack.
+        self._root_site = container_root_site(sys._getframe(1), [model, self.inner]) if isinstance(self.inner, CONTAINERS) else None
         self._install()
 
     # ──── installing and removing ────
@@ -143,7 +147,7 @@ class WatchedRun:
         grad, the user's module itself so DDP runs no collective) gives the execution order and
         output shapes the layer map needs; then the recorder is attached and rank 0 writes the header."""
         order, shapes, output = self._probe(inputs)
-        model_map = ModelMap(self.inner, locate_sites(self.inner), self._model_file(), order, shapes)
+        model_map = ModelMap(self.inner, locate_sites(self.inner, self._root_site), self._model_file(), order, shapes)
         instrumented = model_map.instrumented()
         self._layer_names = [layer.name for layer in instrumented]
         self._recorder = StepRecorder(instrumented, model_map.taps(), self.every).attach()
@@ -187,10 +191,13 @@ class WatchedRun:
         return order, shapes, output
 
     def _model_file(self) -> str:
+        """The file defining the model's class; for a torch class (`nn.Sequential`), the file that built it, else the script."""
         try:
-            found = __import__("inspect").getsourcefile(type(self.inner))
+            found = inspect.getsourcefile(type(self.inner))
         except (TypeError, OSError):
             found = None
+        if found is None or not is_user_file(found):
+            found = self._root_site[0] if self._root_site else None
         return os.path.abspath(found or (sys.argv[0] if sys.argv and sys.argv[0] else os.getcwd()))
 
     def _header(self, model_map: ModelMap, output: Any) -> Dict[str, Any]:

@@ -236,6 +236,27 @@ class OneProcess(WatchTestCase):
         self.assertEqual(per_step, [1, 0, 0, 0, 0, 1, 0, 0])
         self.assertEqual(set(reads), {"tolist"})
 
+    def test_a_sequential_built_in_the_script_is_located_in_the_script(self) -> None:
+        from gradient_lens import watch
+
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 4, 3),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(4 * 8 * 8, 10),
+        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        with watch(model, optimizer, every=1, run_dir=self.folder("runs")) as run:
+            x, y = workers.batches(1)[0]
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        header = read_run(run.path)[0]
+        self.assertEqual(header["modelFile"], os.path.abspath(__file__))
+        by_name = {layer["name"]: layer for layer in header["layers"]}
+        self.assertEqual(slice_range(__file__, by_name["0"]["site"]["range"]), "torch.nn.Conv2d(1, 4, 3)")
+        self.assertEqual(slice_range(__file__, by_name["3"]["site"]["range"]), "torch.nn.Linear(4 * 8 * 8, 10)")
+        self.assertEqual(by_name["0"]["activation"], "relu")
+
     def test_the_step_figures_are_the_gradients_the_optimizer_used(self) -> None:
         from gradient_lens import watch
 
