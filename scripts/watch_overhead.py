@@ -3,7 +3,7 @@ watch(every=10) and watch(every=1), interleaved in blocks so machine noise hits 
 
     /usr/bin/python3 scripts/watch_overhead.py [--ranks 2] [--rounds 15] [--block 20] [--net small|lenet10]
 
-Prints one table row per configuration: the median over blocks of the mean step time (so
+Prints one table row per configuration (a second plain copy shows the noise of the run): the median over blocks of the mean step time (so
 logged steps count in their real share) and its ratio to the plain loop.
 Each configuration trains its own copy of the net from the same initial weights on the same
 batches; `--ranks 2` runs 2 DDP ranks (gloo, CPU, 127.0.0.1) and reports rank 0.
@@ -55,7 +55,8 @@ def measure(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
         torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
     run_dir = tempfile.mkdtemp(prefix="gl-overhead-")
     configs: Dict[str, Dict[str, object]] = {}
-    for name, every in (("plain", None), ("watch every=10", 10), ("watch every=1", 1)):
+    # "plain again" is a second uninstrumented copy: its ratio is the noise floor of this run.
+    for name, every in (("plain", None), ("plain again", None), ("watch every=10", 10), ("watch every=1", 1)):
         torch.manual_seed(0)
         net = NETS[args.net]()
         model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
