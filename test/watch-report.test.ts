@@ -13,7 +13,9 @@ import { cliPath, repoRoot } from './cliHarness';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(repoRoot, 'test/fixtures/watch/train_ddp.py');
-const WARMUP = 6; // train_ddp.py's WARMUP: the step whose update first uses the raised rate
+const WARMUP = 6;
+/** Above any pid_max: no process has it, so a file naming it as its writer was left by a dead one. */
+const DEAD_PID = 2 ** 31 - 2; // train_ddp.py's WARMUP: the step whose update first uses the raised rate
 
 interface ReportJson {
   findings: Array<{ code: string; severity: string; layer?: string; step?: number; fixes: Array<{ code: string }> }>;
@@ -96,7 +98,7 @@ test('a DDP run whose ReLUs die after warm-up is reported as dying-relu on that 
 function header(extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     type: 'header', format: 'gradient-lens-run', protocolVersion: 1, framework: 'pytorch', torchVersion: '2.0', pythonVersion: '3.11',
-    script: '/nowhere/train.py', modelFile: '/nowhere/model.py', cwd: '/nowhere', pid: 1, startedAt: 1000, entry: 'Net', optimizer: 'SGD',
+    script: '/nowhere/train.py', modelFile: '/nowhere/model.py', cwd: '/nowhere', pid: DEAD_PID, startedAt: 1000, entry: 'Net', optimizer: 'SGD',
     learningRate: 0.1, every: 1, distributed: false, worldSize: 1, rankCount: 1, backend: null, device: 'cpu', gradScaler: false, numClasses: 10,
     layers: [{ name: 'conv', className: 'Conv2d', instrumented: true, paramCount: 10 }], ...extra,
   });
@@ -243,6 +245,22 @@ test('a run that never logged its loss is judged on its gradients alone, and the
     const report = JSON.parse(result.stdout) as ReportJson;
     assert.deepEqual(report.findings.filter((f) => ['slow-convergence', 'oscillating-loss', 'learning-rate-too-low', 'non-finite'].includes(f.code)), []);
     assert.ok(report.warnings?.some((w) => /no loss was logged/.test(w)), JSON.stringify(report.warnings));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a run file read while its writer still runs is reported as live, not as ended abnormally', () => {
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'live.jsonl');
+    // This test process stands in for the training script that is still writing.
+    writeFileSync(file, `${header({ pid: process.pid })}\n${stepLine(0, 0.01, 2.3)}\n`);
+    const result = cli(['report', file, '--format', 'json']);
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as ReportJson;
+    assert.equal(report.run.ended, 'live');
+    assert.ok(report.warnings?.some((w) => new RegExp(`still writing \\(process ${process.pid} is running\\)`).test(w)), JSON.stringify(report.warnings));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -53,14 +53,15 @@ export class RunWatcher implements vscode.Disposable {
       return;
     }
     if (picked.length === 1) {
-      await this.opener.openRun(vscode.Uri.file(picked[0].run.path));
+      // Only a live run is followed: one that ended without a close record would be waited on forever.
+      await this.opener.openRun(vscode.Uri.file(picked[0].run.path), null, picked[0].run.state === 'live');
       return;
     }
     // The older one is "before": read to its end first, then drawn under the newer.
     const [after, before] = [...picked].sort((a, b) => b.run.startedAt - a.run.startedAt).map((item) => item.run);
     await this.opener.openRun(vscode.Uri.file(before.path), null, false);
     const comparison = this.opener.currentAsComparison(path.basename(before.path));
-    await this.opener.openRun(vscode.Uri.file(after.path), comparison);
+    await this.opener.openRun(vscode.Uri.file(after.path), comparison, after.state === 'live');
   }
 
   /** File system watchers on `<folder>/.gradient-lens/runs/*.jsonl`, for folders present now and added later. */
@@ -92,7 +93,7 @@ export class RunWatcher implements vscode.Disposable {
     if (summary.state !== 'live') return;
     this.log.info(`training run started: ${uri.fsPath}`);
     const answer = await vscode.window.showInformationMessage(`Gradient Lens: ${summary.script} started a training run (${describe(summary)}).`, OPEN);
-    if (answer === OPEN) await this.opener.openRun(uri);
+    if (answer === OPEN) await this.opener.openRun(uri, null, true);
   }
 
   private async listRuns(): Promise<RunSummary[]> {

@@ -28,7 +28,8 @@ export interface Report {
     /** `gradient-lens report`: the run file judged, its logged steps, how it ended, its ranks. */
     runFile?: string;
     loggedSteps?: number;
-    ended?: 'completed' | 'failed' | 'abnormally';
+    /** 'live': read part-way while the writing process still runs. */
+    ended?: 'completed' | 'failed' | 'abnormally' | 'live';
     worldSize?: number;
   };
   history: {

@@ -16,6 +16,7 @@ import { layerInfoFromTorch, optimizerNameFromTorch } from '../pytorch/layers';
 import { layerSummaryFrom } from '../report/layerSummary';
 import { median, StepBatcher } from '../train/loop';
 import { RunFileReader } from './runFileReader';
+import { processAlive } from './runList';
 
 /**
  * The steps the rules keep. Up to this many, a run file is judged exactly as the short run is
@@ -250,7 +251,11 @@ export async function analyzeRunFile(file: string, sink: EngineSink, options: Ru
   const stepsRun = close?.steps ?? (lastStep ? lastStep.stats.step + 1 : 0);
   resolved.steps = stepsRun;
   const warnings: string[] = [];
-  const ended = describeEnd(end, reader.truncatedLastLine);
+  // No close record while the writer still runs here: a live run read part-way, not a dead one.
+  const live = end.kind === 'open' && typeof header.pid === 'number' && header.pid !== process.pid && processAlive(header.pid);
+  const ended = live
+    ? `the run is still writing (process ${header.pid} is running): this report covers the ${diagnosis.count} logged steps so far; --follow waits for its end`
+    : describeEnd(end, reader.truncatedLastLine);
   if (ended) warnings.push(ended);
   if (!lossLogged && diagnosis.count > 0) warnings.push('no loss was logged (call run.log(loss) each step): the findings that read the loss curve alone are left out');
   if (!modelText) warnings.push(`${header.modelFile} could not be read: findings come without fixes`);
@@ -280,7 +285,7 @@ export async function analyzeRunFile(file: string, sink: EngineSink, options: Ru
       cancelled: false,
       runFile: runPath,
       loggedSteps: diagnosis.count,
-      ended: end.kind === 'open' ? 'abnormally' : end.kind,
+      ended: end.kind === 'open' ? (live ? 'live' : 'abnormally') : end.kind,
       worldSize: header.worldSize,
     },
     history: { loss: kept.map((s) => s.loss) },
