@@ -10,9 +10,10 @@ truncated line (readers skip it):
     ...
     {"type": "close", "status": "completed" | "failed", "steps": n, "loggedSteps": m, ...}
 
-A file without a close record ended abnormally: the process was killed or crashed (a rank that
-died), or the script never called `run.close()` (nor used `with watch(...) as run:`). No atexit
-handler writes one: in a failing rank it could not tell a failure from a normal end.
+A file without a close record ended abnormally: the process was killed or crashed, or a rank
+started by torch.multiprocessing failed or ended without `run.close()`. A script that ends
+without calling it gets a close record at interpreter exit ("failed" after an uncaught
+exception), written without any collective.
 """
 from __future__ import annotations
 

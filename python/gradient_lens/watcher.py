@@ -23,13 +23,14 @@ Why it is built this way (FACTS.md, "Python on these machines"):
 """
 from __future__ import annotations
 
+import atexit
 import inspect
 import math
+import multiprocessing
 import os
 import sys
 import time
 import types
-import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -97,6 +98,7 @@ class WatchedRun:
         self._accuracies: List[torch.Tensor] = []
         self._probing = False
         self._closed = False
+        self._failure: Optional[str] = None
         self._handles: List[Any] = []
         self._optimizer_had_own_step = "step" in optimizer.__dict__
         self._original_step = optimizer.step
@@ -109,7 +111,9 @@ class WatchedRun:
     # ──── installing and removing ────
 
     def _install(self) -> None:
-        run = weakref.proxy(self)
+        # Strong references: `watch(model, optimizer)` whose result is not kept must go on recording
+        # (the wrapped step keeps the run alive as long as the optimizer lives).
+        run = self
         original = self._original_step
 
         def step(_optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
@@ -126,6 +130,9 @@ class WatchedRun:
                 return run._scaler_step(scaler_original, optimizer, *args, **kwargs)
 
             self.scaler.step = types.MethodType(scaler_step, self.scaler)
+        atexit.register(self._at_exit)
+        self._previous_excepthook = sys.excepthook
+        sys.excepthook = self._excepthook
 
     def _uninstall(self) -> None:
         for handle in self._handles:
@@ -139,6 +146,9 @@ class WatchedRun:
             self.optimizer.__dict__.pop("step", None)
         if self._original_scaler_step is not None:
             self.scaler.__dict__.pop("step", None)
+        atexit.unregister(self._at_exit)
+        if sys.excepthook == self._excepthook:
+            sys.excepthook = self._previous_excepthook
 
     # ──── the first forward: layers, taps, header ────
 
@@ -345,8 +355,14 @@ class WatchedRun:
         if self._closed:
             return
         try:
-            if self._pending is not None and status == "completed":
-                self._finish_step()
+            # The last logged step's record, if it waits for a loss: written now, unless that needs a
+            # collective while failing (another rank may be gone).
+            if self._pending is not None and (status == "completed" or not (self.distributed and self.world_size > 1)):
+                try:
+                    self._finish_step()
+                except Exception:
+                    if status == "completed":
+                        raise
         finally:
             self._closed = True
             self._uninstall()
@@ -358,6 +374,22 @@ class WatchedRun:
                 self._writer.write(record)
                 self._writer.close()
 
+    def _excepthook(self, kind: type, value: BaseException, traceback: Any) -> None:
+        self._failure = f"{kind.__name__}: {value}"
+        self._previous_excepthook(kind, value, traceback)
+
+    def _at_exit(self) -> None:
+        """A script that ends without run.close(): the close record says how, where that is known.
+        An uncaught exception reached the hook above first (status failed). A multiprocessing child
+        (torch.multiprocessing.spawn) exits through here after its target failed too, and its
+        failure never reaches the hook: it writes nothing, and the file says it ended abnormally."""
+        if self._closed or multiprocessing.parent_process() is not None:
+            return
+        if self.distributed and self.world_size > 1:
+            # No collective at exit: the other ranks may be gone. The last logged step, if its record waits, is lost.
+            self._pending = None
+        self.close("failed" if self._failure else "completed", self._failure)
+
     def __enter__(self) -> "WatchedRun":
         return self
 
@@ -365,7 +397,6 @@ class WatchedRun:
         if kind is None:
             self.close()
         else:
-            self._pending = None  # no collective while an exception unwinds: another rank may be gone
             self.close("failed", f"{kind.__name__}: {value}")
 
 

@@ -312,6 +312,31 @@ class OneProcess(WatchTestCase):
         self.assertEqual([("loss" in r["stats"]) for r in records if r["type"] == "step"], [False, False])
         self.assertEqual(records[-1]["status"], "completed")
 
+    def test_a_script_that_never_calls_close_gets_a_close_record_saying_how_it_ended(self) -> None:
+        import subprocess
+        import sys
+
+        script = (
+            "import sys, torch, torch.nn.functional as F\n"
+            "from gradient_lens import watch\n"
+            "from tests import watch_workers as w\n"
+            "model = w.fresh_model(); optimizer = torch.optim.SGD(model.parameters(), lr=0.05)\n"
+            "watch(model, optimizer, every=1, run_dir=sys.argv[1])  # the result not even kept\n"
+            "for x, y in w.batches(2):\n"
+            "    optimizer.zero_grad(); F.cross_entropy(model(x), y).backward(); optimizer.step()\n"
+            "if sys.argv[2] == 'fail': raise RuntimeError('out of data')\n"
+        )
+        for mode, code, status in (("ok", 0, "completed"), ("fail", 1, "failed")):
+            folder = self.folder(mode)
+            done = subprocess.run([sys.executable, "-c", script, folder, mode], cwd=os.path.dirname(os.path.dirname(__file__)),
+                                  env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}, capture_output=True, text=True, timeout=120)
+            self.assertEqual(done.returncode, code, done.stderr)
+            records = read_run(only_file(folder))
+            self.assertEqual([r["type"] for r in records], ["header", "step", "step", "close"])
+            self.assertEqual(records[-1]["status"], status)
+            if mode == "fail":
+                self.assertIn("RuntimeError: out of data", records[-1]["error"])
+
     def test_an_exception_in_the_with_block_closes_the_run_as_failed(self) -> None:
         from gradient_lens import watch
 
