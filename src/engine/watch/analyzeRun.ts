@@ -142,7 +142,7 @@ export interface RunAnalysisOptions {
 /** How the file ended, in words for the report and the panel. */
 export function describeEnd(end: RunEnd, truncated: boolean): string | undefined {
   const tail = truncated ? '; its last line was cut off mid-write and is skipped' : '';
-  if (end.kind === 'open') return `the run ended abnormally: the file has no close record (the process was killed or crashed, or the script never called run.close())${tail}`;
+  if (end.kind === 'open') return `the run ended abnormally: the file has no close record (the process was killed or crashed, or a torch.multiprocessing rank ended without run.close())${tail}`;
   if (end.kind === 'failed') return `the run ended with an error${end.close.error ? `: ${end.close.error}` : ''}${tail}`;
   return truncated ? `the file's last line was cut off mid-write and is skipped` : undefined;
 }
