@@ -13,6 +13,8 @@ import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { trainLoadedModel } from './train/trainLoaded';
 import { verifyFixes } from './train/verifyFixes';
+import { isRunFilePath } from '../shared/runFile';
+import { analyzeRunFile } from './watch/analyzeRun';
 
 export type EngineSink = (msg: EngineToHostMessage) => void;
 
@@ -24,6 +26,10 @@ export type EngineSink = (msg: EngineToHostMessage) => void;
 export async function analyze(modelPath: string, options: RunOptions, sink: EngineSink, signal?: AbortSignal): Promise<Report> {
   // A `.py` model trains in the user's own PyTorch; the rules, fixes and report below are shared.
   if (isPytorchModelPath(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
+  // A run file of gradient_lens.watch(): a real run, recorded; the same rules judge it (cancel stops following).
+  if (isRunFilePath(modelPath)) {
+    return analyzeRunFile(modelPath, sink, { follow: options.followRunFile, signal, maxEventsPerSecond: options.maxEventsPerSecond, thresholds: options.thresholds });
+  }
   const started = Date.now();
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');

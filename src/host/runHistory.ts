@@ -45,7 +45,8 @@ export class RunHistory {
     this.status = { ...this.status, phase: 'starting', message: `${what} ${done}/${total}` };
   }
 
-  ready(layers: LayerInfo[], totalSteps: number, backend: string): void {
+  /** `totalSteps` undefined: a real run being followed, whose length nobody knows yet. */
+  ready(layers: LayerInfo[], totalSteps: number | undefined, backend: string): void {
     this.layers = layers;
     this.series = new StepSeriesBuilder(layers.filter((layer) => layer.instrumented).map((layer) => layer.name));
     this.status = { phase: 'running', step: 0, totalSteps, message: `backend ${backend}` };
