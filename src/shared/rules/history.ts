@@ -2,6 +2,7 @@ import type { DiagnosisContext } from '../diagnosis';
 import type { LayerInfo } from '../model';
 import type { LayerStepStats, StepStats } from '../stats';
 import { thresholdsWith, type ThresholdName } from './thresholds';
+import type { LrRangeResult } from '../lrRange';
 
 /** How the loss moved over the run: the gate that turns a gradient symptom into a problem. */
 export interface LossProgress {
@@ -25,6 +26,8 @@ export class History {
   private readonly layerByName: Map<string, LayerInfo>;
   /** The value of a threshold for this run (the table's, or the user's override). */
   readonly threshold: (name: ThresholdName) => number;
+  /** The learning-rate range test, once measured after the run (end-of-run rules only). */
+  lrRange: LrRangeResult | undefined;
 
   constructor(readonly ctx: DiagnosisContext) {
     this.layerByName = new Map(ctx.layers.map((l) => [l.name, l]));

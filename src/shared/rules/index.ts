@@ -1,14 +1,15 @@
 import type { FindingCode } from '../codes';
-import type { Diagnoser, DiagnosisContext } from '../diagnosis';
+import type { Diagnoser, DiagnosisContext, FinalMeasurements } from '../diagnosis';
 import type { Finding } from '../findings';
 import type { StepStats } from '../stats';
 import { dyingReluRule, poorInitializationRule, saturationRule } from './activationRules';
 import { explodingRule, nonFiniteRule, vanishingRule } from './gradientRules';
 import { History } from './history';
 import type { Rule } from './rule';
-import { learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
+import { learningRateSuspected, learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
 
 export { THRESHOLDS } from './thresholds';
+
 
 /**
  * Root causes before their consequences: a rule's `explainedBy` can only name rules earlier in
@@ -54,8 +55,16 @@ export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
       history.add(step);
       return run(false);
     },
-    finish(): Finding[] {
+    finish(measured?: FinalMeasurements): Finding[] {
+      history.lrRange = measured?.lrRange;
       return run(true);
     },
   };
+}
+
+/** True when these steps leave the learning rate suspected: the engine then runs the range test (see `learningRateSuspected`). */
+export function suspectsLearningRate(ctx: DiagnosisContext, steps: StepStats[]): boolean {
+  const history = new History(ctx);
+  for (const step of steps) history.add(step);
+  return learningRateSuspected(history);
 }

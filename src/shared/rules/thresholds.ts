@@ -63,6 +63,33 @@ export const THRESHOLDS = {
   oscillationAmplitude: t(0.35, 'cases: healthy controls swing ≤ 0.02·ln C (LeNet Adam at lr 0.03: 0.13·ln C); oscillating-tanh SGD cases ≥ 15·ln C'),
   /** Fraction of consecutive loss changes that flip sign (up/down) that oscillation needs. */
   oscillationSignFlips: t(0.4, 'AUTOTRAINER: ≥ 20 % of peak/trough pairs differ; random walk flips 50 %'),
+
+  /** Under SGD-like optimizers, an early ‖ΔW‖/‖W‖ this far above the ~1e-3 rule of thumb is a too-high rate without any explosion. */
+  updateRatioHighSgd: t(1e-2, 'FACTS.md: under SGD the update ratio is telling, rule of thumb ≈ 1e-3 (healthy ≈ 5e-3); 10× of it; cases: healthy-sgd-k2 (SGD 0.05) reads ≤ 1e-2'),
+  /** ‖ΔW‖/‖W‖ below this, with a flat loss, makes the rate suspect of being too low (the range test confirms). */
+  updateRatioLowSuspect: t(1e-4, 'TheDeepChecker: log10(mean|ΔW|/mean|W|) below −4'),
+  /** Last loss window above this fraction over the lowest window: the loss rose again over the run. */
+  lossRiseOverWindows: t(0.25, 'cases: healthy controls end within 10 % of their lowest 5-step window; lr-too-high-sgd cases climb ≥ 40 % back'),
+  /** Median |Δloss| between steps, in the second half, over ln C, at which a rate is suspected of being too high (a softer `oscillationAmplitude`; the range test decides). */
+  oscillationSuspectAmplitude: t(0.1, 'cases: healthy controls swing ≤ 0.02·ln C, LeNet Adam at lr 0.03: 0.13·ln C'),
+
+  // ──── learning-rate range test (src/shared/lrRange.ts) ────
+  /** The sweep: exponential from this rate… */
+  rangeTestStartLr: t(1e-7, 'Smith 2017 / fastai lr_find: start_lr 1e-7'),
+  /** …to this one… */
+  rangeTestEndLr: t(10, 'fastai lr_find: end_lr 10'),
+  /** …over this many steps, one batch each. */
+  rangeTestSteps: t(100, 'fastai lr_find and Lightning Tuner.lr_find: num_it / num_training 100'),
+  /** The sweep stops once the smoothed loss exceeds this multiple of its minimum. */
+  rangeTestDivergeFactor: t(4, 'Lightning Tuner.lr_find: early_stop_threshold 4.0; fastai stops at 4× the minimum'),
+  /** EMA factor of the smoothed loss. fastai and Lightning use 0.98 over 100 steps: a 50-step memory, 4 decades of the sweep, which drags the curve's fall to the right. */
+  rangeTestSmoothing: t(0.9, 'scripts/lr-grid.mjs: 0.9 (a 10-step, 0.8-decade memory) put the suggestion within 3× of the grid best on the reference and eval nets'),
+  /** First sweep points ignored by the minimum and the steepest fall (the smoothing settles). */
+  rangeTestSkipStart: t(5, 'Lightning suggestion(): skip_begin 10 of 100; 5 here because the EMA is shorter'),
+  /** A fall of the smoothed loss below this fraction of its start counts as "the loss never fell": no rate is suggested. */
+  rangeTestMinFall: t(0.05, 'cases: vanishing-sigmoid10 falls ≤ 3 % at every rate (the rate is not its problem); healthy nets fall ≥ 30 %'),
+  /** The run's rate this many times the suggestion (or 1/this) is "far outside the good region". */
+  rangeTestOffFactor: t(10, 'cases: lr-too-high / lr-too-low cases sit ≥ 40× off; healthy controls within 6× (scripts/lr-grid.mjs table: the grid best is within 3× of the suggestion)'),
 } as const;
 
 export type ThresholdName = keyof typeof THRESHOLDS;
