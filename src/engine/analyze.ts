@@ -13,7 +13,7 @@ import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { loadRunData, trainLoadedModel } from './train/trainLoaded';
-import { runLrRangeTest } from './train/lrRange';
+import { chanceLossFor, runLrRangeTest } from './train/lrRange';
 import { compareFixes } from './train/compareFixes';
 import * as tf from '@tensorflow/tfjs';
 import { verifyFixes } from './train/verifyFixes';
@@ -88,7 +88,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   if (initialWeights && wantRange && !run.cancelled && !signal?.aborted) {
     sink({ type: 'log', message: `learning-rate range test (${resolved.optimizer}, ${findLr === 'always' ? 'asked for' : 'the rate is suspected'})` });
     loaded.model.setWeights(initialWeights);
-    lrRange = await runLrRangeTest(loaded.model, dataset, resolved, { signal });
+    lrRange = await runLrRangeTest(loaded.model, dataset, resolved, { signal }, chanceLossFor(resolved.loss, loaded.numClasses));
     sink({ type: 'log', message: `range test: ${lrRange.points.length} steps in ${Math.round(lrRange.durationMs)} ms, suggested ${lrRange.suggestedLr ?? 'none'}` });
     // Findings emitted live were planned before the measurement: their rate fixes now carry it.
     findings.splice(0, findings.length, ...findings.map(withFixes));

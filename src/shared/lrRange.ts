@@ -49,7 +49,7 @@ export interface LrRangeResult {
   minLoss: number;
   /** The rate where the smoothed loss falls fastest against log(rate), before its minimum. */
   steepestLr?: number;
-  /** The suggestion: the steepest fall, kept near min-loss/10 (see `analyseLrRange`). */
+  /** The suggestion: the geometric mean of the steepest fall and min-loss/10 (see `analyseLrRange`). */
   suggestedLr?: number;
   /** Rates whose smoothed loss fell clearly below its start: where training with the rate learns. */
   goodRange?: { low: number; high: number };
@@ -92,7 +92,7 @@ export function sweepDiverged(losses: number[]): boolean {
   // may never come: once the loss fell clearly and has climbed back above where it started, the
   // rest of the sweep only repeats that (and costs steps).
   const start = settled[0];
-  return (start - minimum) / start >= THRESHOLDS.rangeTestMinFall.value && current > start;
+  return (start - minimum) / start >= THRESHOLDS.rangeTestReturnFall.value && current > start;
 }
 
 /** Rounds a rate for a file or a message: 1 significant digit, or 2 for 1.5/2.5 (1e-3, 2.5e-3, 3e-2). */
@@ -107,15 +107,23 @@ export function roundRate(lr: number): number {
 }
 
 /**
- * The curve's figures from the raw sweep. The suggestion is the steepest fall of the smoothed
- * loss against log(rate) (Lightning's `suggestion()`, skipping the first points where the
- * smoothing has not settled), checked against fastai's older rule, min-loss rate / 10: the
- * steepest point of a noisy curve can sit decades away (a flat stretch with one dip), so when
- * the two disagree by more than 10× the suggestion is their geometric mean, clamped to below the
- * minimum. No suggestion when the loss never fell clearly (`rangeTestMinFall`): the rate is then
- * not what holds the model back.
+ * The curve's figures from the raw sweep. The suggestion combines the two published rules: the
+ * steepest fall of the smoothed loss against log(rate) (Lightning's `suggestion()`, skipping the
+ * first points where the smoothing has not settled) and fastai's min-loss rate / 10, as their
+ * geometric mean (never above the minimum). Either alone missed the grid's best rate by more
+ * than 3× on some of the nets scripts/lr-grid.mjs checks (steepest sits high on LeNet, min/10
+ * low on the tanh net whose loss still falls at 10); the mean stayed within 3× on all of them.
+ * No suggestion when the loss never fell clearly (`rangeTestMinFall`) or never got below chance
+ * level (`chanceLoss`, ln C for a classifier): the rate is then not what holds the model back.
  */
-export function analyseLrRange(raw: Array<{ lr: number; loss: number }>, sweep: LrSweep, optimizer: string, currentLr: number, durationMs: number): LrRangeResult {
+export function analyseLrRange(
+  raw: Array<{ lr: number; loss: number }>,
+  sweep: LrSweep,
+  optimizer: string,
+  currentLr: number,
+  durationMs: number,
+  chanceLoss?: number,
+): LrRangeResult {
   const smoothed = smoothLosses(raw.map((p) => p.loss));
   const points: LrRangePoint[] = smoothed.map((s, i) => ({ lr: raw[i].lr, loss: raw[i].loss, smoothed: s }));
   const stoppedEarly = raw.length < sweep.steps;
@@ -144,6 +152,10 @@ export function analyseLrRange(raw: Array<{ lr: number; loss: number }>, sweep: 
     result.note = `the loss never fell more than ${Math.round(result.relativeFall * 100)} % at any rate from ${sweep.startLr} to ${fmtRate(points[points.length - 1].lr)}`;
     return result;
   }
+  if (chanceLoss !== undefined && minPoint.smoothed > (1 - THRESHOLDS.chanceLossBand.value) * chanceLoss) {
+    result.note = `the loss never got clearly below chance level (lowest ${Number(minPoint.smoothed.toPrecision(3))} against ${Number(chanceLoss.toPrecision(3))}) at any rate from ${sweep.startLr} to ${fmtRate(points[points.length - 1].lr)}`;
+    return result;
+  }
   // Slope per unit of ln(rate), central differences as numpy.gradient (what Lightning uses).
   let steepest = -1;
   let steepestSlope = 0;
@@ -158,8 +170,7 @@ export function analyseLrRange(raw: Array<{ lr: number; loss: number }>, sweep: 
   let suggestion = tenth;
   if (steepest >= 0) {
     result.steepestLr = points[steepest].lr;
-    const ratio = result.steepestLr / tenth;
-    suggestion = ratio > 10 || ratio < 0.1 ? Math.sqrt(result.steepestLr * tenth) : result.steepestLr;
+    suggestion = Math.sqrt(result.steepestLr * tenth);
   }
   result.suggestedLr = Math.min(suggestion, minPoint.lr);
   // The good region: rates whose smoothed loss is within the lower half of the fall to the minimum.

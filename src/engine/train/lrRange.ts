@@ -20,6 +20,8 @@ export async function runLrRangeTest(
   dataset: Dataset,
   resolved: ResolvedRunOptions,
   options: { sweep?: LrSweep; signal?: AbortSignal; onPoint?: (done: number, total: number) => void } = {},
+  /** ln C for a classifier's cross-entropy (the suggestion needs a loss below it); undefined for other losses. */
+  chanceLoss?: number,
 ): Promise<LrRangeResult> {
   const sweep = options.sweep ?? DEFAULT_LR_SWEEP;
   const started = performance.now();
@@ -57,5 +59,10 @@ export async function runLrRangeTest(
     model.setWeights(initial);
     tf.dispose(initial);
   }
-  return analyseLrRange(raw, sweep, resolved.optimizer, resolved.learningRate, performance.now() - started);
+  return analyseLrRange(raw, sweep, resolved.optimizer, resolved.learningRate, performance.now() - started, chanceLoss);
+}
+
+/** ln C for cross-entropy losses of a C-class classifier (what an untrained one scores); undefined for mean squared error. */
+export function chanceLossFor(loss: string, numClasses: number): number | undefined {
+  return /squared|mse/i.test(loss) ? undefined : Math.log(Math.max(2, numClasses));
 }

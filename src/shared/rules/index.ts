@@ -62,9 +62,25 @@ export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
   };
 }
 
-/** True when these steps leave the learning rate suspected: the engine then runs the range test (see `learningRateSuspected`). */
+/** Root causes whose fixes are not the rate: when one of them explains the run, the range test has nothing to add. */
+const ARCHITECTURE_CAUSES: FindingCode[] = ['vanishing-gradient', 'dying-relu', 'saturated-activation', 'poor-initialization'];
+
+/**
+ * True when these steps leave the learning rate suspected (see `learningRateSuspected`), so the
+ * engine runs the range test — unless an architecture cause (vanishing gradient, dead units,
+ * saturation, poor initialisation) already explains the run at warning or above without any
+ * sign of a too-large first update (DeepDiagnosis' 0.1), where a rate fix would not be offered.
+ */
 export function suspectsLearningRate(ctx: DiagnosisContext, steps: StepStats[]): boolean {
   const history = new History(ctx);
-  for (const step of steps) history.add(step);
-  return learningRateSuspected(history);
+  const preliminary = createDiagnoser(ctx);
+  const findings: Finding[] = [];
+  for (const step of steps) {
+    history.add(step);
+    findings.push(...preliminary.observe(step));
+  }
+  findings.push(...preliminary.finish());
+  const rateHigh = (f: Finding) => typeof f.evidence.earlyUpdateRatio === 'number' && f.evidence.earlyUpdateRatio > history.threshold('updateRatioHigh');
+  const explainedElsewhere = findings.some((f) => f.severity !== 'info' && ARCHITECTURE_CAUSES.includes(f.code) && !rateHigh(f));
+  return !explainedElsewhere && learningRateSuspected(history);
 }

@@ -88,6 +88,8 @@ export const THRESHOLDS = {
   rangeTestSkipStart: t(5, 'Lightning suggestion(): skip_begin 10 of 100; 5 here because the EMA is shorter'),
   /** A fall of the smoothed loss below this fraction of its start counts as "the loss never fell": no rate is suggested. */
   rangeTestMinFall: t(0.05, 'cases: vanishing-sigmoid10 falls ≤ 3 % at every rate (the rate is not its problem); healthy nets fall ≥ 30 %'),
+  /** …and the sweep also stops when its smoothed loss, having fallen by at least this fraction, is back above where it started (a logits cross-entropy saturates near ln C and may never reach 4×). */
+  rangeTestReturnFall: t(0.2, 'scripts/lr-grid.mjs: the reference and eval nets fall 30–99 % before the rate gets too high; a noisy 3-class toy net (test/lrRange.test.ts) wanders ±6 % at rates too small to train it'),
   /** The run's rate this many times the suggestion (or 1/this) is "far outside the good region". */
   rangeTestOffFactor: t(10, 'cases: lr-too-high / lr-too-low cases sit ≥ 40× off; healthy controls within 6× (scripts/lr-grid.mjs table: the grid best is within 3× of the suggestion)'),
 } as const;
