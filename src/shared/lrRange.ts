@@ -95,6 +95,17 @@ export function sweepDiverged(losses: number[]): boolean {
   return (start - minimum) / start >= THRESHOLDS.rangeTestReturnFall.value && current > start;
 }
 
+/**
+ * A sweep that ran all its steps (the PyTorch trainer stops only at a non-finite loss) cut where
+ * `sweepDiverged` would have stopped it, so both trainers' curves end by the same rule.
+ */
+export function truncateAtDivergence(raw: Array<{ lr: number; loss: number }>): Array<{ lr: number; loss: number }> {
+  for (let i = 0; i < raw.length; i++) {
+    if (sweepDiverged(raw.slice(0, i + 1).map((p) => p.loss))) return raw.slice(0, i + 1);
+  }
+  return raw;
+}
+
 /** Rounds a rate for a file or a message: 1 significant digit, or 2 for 1.5/2.5 (1e-3, 2.5e-3, 3e-2). */
 export function roundRate(lr: number): number {
   if (!(lr > 0) || !Number.isFinite(lr)) return lr;

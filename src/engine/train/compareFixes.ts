@@ -127,7 +127,9 @@ export async function compareFixes(
       result.error = options;
       return;
     }
-    const editedPath = path.join(path.dirname(modelPath), `.${path.basename(modelPath, ext)}.gradient-lens-compare-${process.pid}-${index}${ext}`);
+    // A Python copy needs a valid module name (the trainer may import it as a module of its own).
+    const hidden = ext === '.py' ? `_gradient_lens_compare_${process.pid}_${index}_${path.basename(modelPath)}` : `.${path.basename(modelPath, ext)}.gradient-lens-compare-${process.pid}-${index}${ext}`;
+    const editedPath = path.join(path.dirname(modelPath), hidden);
     const child = new EngineProcess({ enginePath, serialization: 'advanced' });
     const abort = () => void child.cancel();
     signal?.addEventListener('abort', abort);
