@@ -8,6 +8,7 @@
 // test suggests no rate. Untouched by the build: rerun with `npm run build && node scripts/lr-grid.mjs`.
 //
 //   node scripts/lr-grid.mjs [--nets NAME,...] [--steps 100] [--optimizer adam] [--json] [--curves]
+//   node scripts/lr-grid.mjs --cost-only [--rounds 3] [--nets NAME,...]   (range test vs plain run, alternated)
 //
 // Networks: the four benchmarked reference nets (src/engine/reference/networks.ts) and five
 // healthy eval nets (test/cases). Needs `npm run build` (reads out/).
@@ -38,6 +39,8 @@ const { values: flags } = parseArgs({
     seed: { type: 'string', default: '42' },
     json: { type: 'boolean', default: false },
     curves: { type: 'boolean', default: false },
+    'cost-only': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
   },
 });
 
@@ -98,8 +101,51 @@ function plainRun(model, data, options, lr) {
 
 const fmt = (x) => (x === undefined ? '–' : Number.isFinite(x) ? Number(x.toPrecision(2)).toString() : String(x));
 
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/**
+ * --cost-only: the range test against a plain run of the same steps, alternated `rounds` times
+ * (order swapped each round, so the machine's drift hits both), medians compared. The machine
+ * is shared: only this ratio, taken in one run, means something.
+ */
+async function costOnly(backend) {
+  const rows = [];
+  for (const net of await networks()) {
+    const { model, data, loss } = await net.load();
+    const resolved = resolveRunOptions({ optimizer: flags.optimizer, batchSize: 32, loss, seed, learningRate: 1e-3, steps }, undefined, net.name, backend, []);
+    plainRun(model, data, resolved, 1e-3); // warm-up: kernels, wasm heap
+    const rangeMs = [];
+    const plainMs = [];
+    let rangeSteps = 0;
+    for (let round = 0; round < Number(flags.rounds); round++) {
+      const measureRange = async () => {
+        const range = await runLrRangeTest(model, data, resolved, {}, chanceLossFor(loss, data.numClasses));
+        rangeMs.push(range.durationMs);
+        rangeSteps = range.points.length;
+      };
+      const measurePlain = () => plainMs.push(plainRun(model, data, resolved, 1e-3).ms);
+      if (round % 2 === 0) {
+        await measureRange();
+        measurePlain();
+      } else {
+        measurePlain();
+        await measureRange();
+      }
+    }
+    model.dispose();
+    const row = { net: net.name, rangeMs: Math.round(median(rangeMs)), rangeSteps, plainRunMs: Math.round(median(plainMs)), costRatio: median(rangeMs) / median(plainMs) };
+    rows.push(row);
+    process.stderr.write(`${net.name}: range test ${row.rangeMs} ms (${rangeSteps} steps), plain run of ${steps} steps ${row.plainRunMs} ms: ${fmt(row.costRatio)}×\n`);
+  }
+  if (flags.json) console.log(JSON.stringify({ backend, rows }, null, 2));
+  else {
+    console.log(['net | range test ms (steps) | plain run ms | range / plain', '---|---|---|---', ...rows.map((r) => `${r.net} | ${r.rangeMs} (${r.rangeSteps}) | ${r.plainRunMs} | ${fmt(r.costRatio)}×`)].join('\n'));
+  }
+}
+
 async function main() {
   const backend = await selectBackend('auto', { wasmDir: path.join(root, 'dist') });
+  if (flags['cost-only']) return costOnly(backend);
   const rows = [];
   for (const net of await networks()) {
     const { model, data, loss } = await net.load();

@@ -4,6 +4,7 @@ import { createDiagnoser, suspectsLearningRate } from '../src/shared/rules/index
 import { analyseLrRange, DEFAULT_LR_SWEEP, roundRate, sweepRate, type LrRangeResult } from '../src/shared/lrRange';
 import { planFixes } from '../src/shared/fixes/index';
 import { compareOutcomes, topFinding } from '../src/engine/train/compareFixes';
+import { rankFixesByComparison } from '../src/shared/fixes/comparison';
 import type { DiagnosisContext } from '../src/shared/diagnosis';
 import type { Finding, RunOutcome } from '../src/shared/findings';
 import type { StepStats } from '../src/shared/stats';
@@ -146,4 +147,28 @@ test('the top finding is the most severe one, preferring one with several fixes 
   assert.equal(topFinding(findings)?.code, 'vanishing-gradient');
   assert.equal(topFinding([findings[0]])?.code, 'saturated-activation');
   assert.equal(topFinding([]), undefined);
+});
+
+test('after a comparison the finding\'s fixes follow the measured ranking, each title carrying its result', () => {
+  const fix = (code: 'use-relu' | 'add-batch-normalization' | 'change-initializer', title: string) => ({ code, title, edits: [] });
+  const findings: Finding[] = [
+    { code: 'vanishing-gradient', severity: 'error', layer: 'conv2d', message: '', evidence: {}, fixes: [fix('use-relu', 'Use ReLU'), fix('add-batch-normalization', 'Add BatchNormalization'), fix('change-initializer', 'Change the initializer')] },
+    { code: 'slow-convergence', severity: 'warning', message: '', evidence: {}, fixes: [fix('use-relu', 'Use ReLU')] },
+  ];
+  const ranked = rankFixesByComparison(findings, {
+    findingCode: 'vanishing-gradient',
+    layer: 'conv2d',
+    baseline: outcome(2.302, 0.1),
+    candidates: [
+      { fixCode: 'add-batch-normalization', title: '', rank: 1, outcome: outcome(0.61, 0.8), remaining: [] },
+      { fixCode: 'use-relu', title: '', rank: 2, outcome: outcome(0.9, 0.7), remaining: [] },
+      { fixCode: 'change-initializer', title: '', rank: 0, remaining: [], error: 'failed' },
+    ],
+    parallel: 2,
+    durationMs: 1,
+  });
+  assert.deepEqual(ranked[0].fixes.map((f) => f.code), ['add-batch-normalization', 'use-relu', 'change-initializer']);
+  assert.equal(ranked[0].fixes[0].title, 'Add BatchNormalization — loss 2.30 → 0.61 in 100 steps');
+  assert.equal(ranked[0].fixes[2].title, 'Change the initializer', 'a failed candidate keeps its title');
+  assert.deepEqual(ranked[1], findings[1], 'other findings unchanged');
 });

@@ -290,13 +290,15 @@ describe('webview panel in Chromium', () => {
     assert.equal(await page.locator('.finding[data-code="slow-convergence"]').getAttribute('role'), null);
   });
 
-  test('controls post stop, rerun, exportReport and exportChart', async () => {
+  test('controls post stop, rerun, findLearningRate, compareFixes, exportReport and exportChart', async () => {
     await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'running', step: 3, totalSteps: 100 } }));
     await page.waitForFunction(() => window.__gradientLens?.status.phase === 'running');
     await page.locator('vscode-button', { hasText: 'Stop' }).click();
     await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'done', step: 120, totalSteps: 120 } }));
     await page.waitForFunction(() => window.__gradientLens?.status.phase === 'done');
     await page.locator('vscode-button', { hasText: 'Re-run' }).click();
+    await page.locator('vscode-button', { hasText: 'Find learning rate' }).click();
+    await page.locator('vscode-button', { hasText: 'Compare fixes' }).click();
     await page.locator('vscode-button', { hasText: 'Export JSON' }).click();
     await page.locator('#section-gradientFlow vscode-button.export-png').click();
     const posted = await page.evaluate(() => window.__posted.map((m) => (m.type === 'exportChart' ? { ...m, dataUrl: m.dataUrl.slice(0, 22) } : m)));
@@ -305,6 +307,8 @@ describe('webview panel in Chromium', () => {
       [
         { type: 'stop' },
         { type: 'rerun' },
+        { type: 'findLearningRate' },
+        { type: 'compareFixes' },
         { type: 'exportReport', format: 'json' },
         { type: 'exportChart', chart: 'gradientFlow', dataUrl: 'data:image/png;base64,' },
       ],

@@ -6,6 +6,7 @@ import { DEFAULT_RUN_OPTIONS, type RunOptions } from '../shared/runOptions';
 import { createDiagnoser, suspectsLearningRate } from '../shared/rules/index';
 import type { LrRangeResult } from '../shared/lrRange';
 import { planFixes } from '../shared/fixes/index';
+import { rankFixesByComparison } from '../shared/fixes/comparison';
 import { selectBackend } from './backend';
 import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
 import { loadModelFile } from './model/load';
@@ -132,8 +133,11 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     report.verifications = await verifyFixes(loaded, options, resolved, run, findings, (message) => sink({ type: 'log', message }), signal);
   }
   if (options.compareFixes && !run.cancelled) {
-    const comparison = await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, (message) => sink({ type: 'log', message }), signal);
-    if (comparison) report.comparison = comparison;
+    const comparison = await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, (message) => sink({ type: 'log', message }), signal, { baselineMs: Date.now() - started });
+    if (comparison) {
+      report.comparison = comparison;
+      report.findings = rankFixesByComparison(report.findings, comparison);
+    }
   }
   report.run.durationMs = Date.now() - started;
   sink({ type: 'done', report });

@@ -10,6 +10,7 @@ import type { Report } from '../../shared/report';
 import { DEFAULT_RUN_OPTIONS, type ResolvedRunOptions, type RunOptions } from '../../shared/runOptions';
 import type { StepStats } from '../../shared/stats';
 import { applyEdits, planFixes } from '../../shared/fixes/index';
+import { rankFixesByComparison } from '../../shared/fixes/comparison';
 import { createDiagnoser, suspectsLearningRate } from '../../shared/rules/index';
 import { analyseLrRange, DEFAULT_LR_SWEEP, truncateAtDivergence, type LrRangeResult } from '../../shared/lrRange';
 import { compareFixes } from '../train/compareFixes';
@@ -287,8 +288,11 @@ export async function analyzeTorch(modelFile: string, options: RunOptions, sink:
   if (options.compareFixes && !run.cancelled) {
     // Each candidate trains in its own engine (which starts its own trainer): the module and input shape pinned to this run's.
     const pinned: RunOptions = { ...options, entry: run.ready.entry, inputShape: run.ready.inputShape };
-    const comparison = await compareFixes(modelPath, text, pinned, used, run.history, findings, (message) => sink({ type: 'log', message }), signal);
-    if (comparison) report.comparison = comparison;
+    const comparison = await compareFixes(modelPath, text, pinned, used, run.history, findings, (message) => sink({ type: 'log', message }), signal, { baselineMs: Date.now() - started });
+    if (comparison) {
+      report.comparison = comparison;
+      report.findings = rankFixesByComparison(report.findings, comparison);
+    }
   }
   report.run.durationMs = Date.now() - started;
   sink({ type: 'done', report });

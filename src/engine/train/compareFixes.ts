@@ -106,7 +106,7 @@ export async function compareFixes(
   findings: Finding[],
   log: (message: string) => void,
   signal?: AbortSignal,
-  engine: { enginePath?: string; parallel?: number } = {},
+  engine: { enginePath?: string; parallel?: number; baselineMs?: number } = {},
 ): Promise<FixComparison | undefined> {
   const finding = topFinding(findings);
   if (!finding) return undefined;
@@ -169,7 +169,7 @@ export async function compareFixes(
   return {
     findingCode: finding.code,
     ...(finding.layer ? { layer: finding.layer } : {}),
-    baseline: outcomeOfHistory(history, 0),
+    baseline: outcomeOfHistory(history, engine.baselineMs ?? 0),
     candidates: [...ranked, ...results.filter((r) => !r.outcome)],
     parallel,
     durationMs: Date.now() - started,

@@ -6,7 +6,7 @@ import { dyingReluRule, poorInitializationRule, saturationRule } from './activat
 import { explodingRule, nonFiniteRule, vanishingRule } from './gradientRules';
 import { History } from './history';
 import type { Rule } from './rule';
-import { learningRateSuspected, learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
+import { architectureExplains, learningRateSuspected, learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
 
 export { THRESHOLDS } from './thresholds';
 
@@ -32,6 +32,7 @@ const RULES: Rule[] = [
 export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
   const history = new History(ctx);
   const found = new Map<FindingCode, Finding>();
+  history.found = found;
 
   const explained = (rule: Rule) => rule.explainedBy.some((code) => {
     const cause = found.get(code);
@@ -62,8 +63,6 @@ export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
   };
 }
 
-/** Root causes whose fixes are not the rate: when one of them explains the run, the range test has nothing to add. */
-const ARCHITECTURE_CAUSES: FindingCode[] = ['vanishing-gradient', 'dying-relu', 'saturated-activation', 'poor-initialization'];
 
 /**
  * True when these steps leave the learning rate suspected (see `learningRateSuspected`), so the
@@ -80,7 +79,5 @@ export function suspectsLearningRate(ctx: DiagnosisContext, steps: StepStats[]):
     findings.push(...preliminary.observe(step));
   }
   findings.push(...preliminary.finish());
-  const rateHigh = (f: Finding) => typeof f.evidence.earlyUpdateRatio === 'number' && f.evidence.earlyUpdateRatio > history.threshold('updateRatioHigh');
-  const explainedElsewhere = findings.some((f) => f.severity !== 'info' && ARCHITECTURE_CAUSES.includes(f.code) && !rateHigh(f));
-  return !explainedElsewhere && learningRateSuspected(history);
+  return !architectureExplains(findings, history) && learningRateSuspected(history);
 }

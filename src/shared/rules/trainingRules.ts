@@ -1,6 +1,8 @@
 import { fmt, History, median, round } from './history';
 import { describeProgress, progressEvidence, type Rule } from './rule';
 import { formatRate, rateOffset } from '../lrRange';
+import type { FindingCode } from '../codes';
+import type { Finding } from '../findings';
 
 /** Per layer, the median ‖ΔW‖/‖W‖ over the finite steps; the largest of them (the layer that moves most). */
 function largestUpdateRatio(h: History): { layer: string; ratio: number } | undefined {
@@ -38,6 +40,23 @@ export function lossOscillation(h: History): { amplitude: number; signFlips: num
 function optimizerNote(h: History): string {
   const adaptive = h.ctx.options.optimizer !== 'sgd' && h.ctx.options.optimizer !== 'momentum';
   return adaptive ? ` (under ${h.ctx.options.optimizer} the update ratio is a weaker signal than under SGD)` : '';
+}
+
+/** Root causes whose fixes are not the rate. */
+const ARCHITECTURE_CAUSES: FindingCode[] = ['vanishing-gradient', 'dying-relu', 'saturated-activation', 'poor-initialization'];
+
+/**
+ * True when an architecture cause (vanishing gradient, dead units, saturation, poor
+ * initialisation) explains the run at warning or above without a sign of a too-large first
+ * update (DeepDiagnosis' 0.1): the weaker rate signals then stay quiet, and the engine skips the
+ * range test.
+ */
+export function architectureExplains(findings: Iterable<Finding>, h: History): boolean {
+  for (const f of findings) {
+    const rateHigh = typeof f.evidence.earlyUpdateRatio === 'number' && f.evidence.earlyUpdateRatio > h.threshold('updateRatioHigh');
+    if (f.severity !== 'info' && ARCHITECTURE_CAUSES.includes(f.code) && !rateHigh) return true;
+  }
+  return false;
 }
 
 /** True under optimizers whose step is the rate times the gradient (the update ratio is telling there; FACTS.md). */
@@ -128,7 +147,9 @@ export const learningRateTooHighRule: Rule = {
     // The range test measured the rate fine: the update-ratio heuristics must not overrule it.
     const rangeSaysFine = h.lrRange?.suggestedLr !== undefined && !verdict;
     const huge = update !== undefined && update.ratio > h.threshold('updateRatioHigh') && poorProgress;
-    const sgdHigh = !rangeSaysFine && sgdLike(h) && update !== undefined && update.ratio > h.threshold('updateRatioHighSgd') && poorProgress;
+    // The SGD heuristic is the weakest signal: it yields to a measured rate and to an architecture cause.
+    const sgdHigh =
+      !rangeSaysFine && !architectureExplains(h.found.values(), h) && sgdLike(h) && update !== undefined && update.ratio > h.threshold('updateRatioHighSgd') && poorProgress;
     const measuredHigh =
       rangeSaysHigh && (!progress.learning || rise > h.threshold('lossRiseOverWindows') || osc.amplitude >= h.threshold('oscillationSuspectAmplitude'));
     if (!huge && !sgdHigh && !measuredHigh) return undefined;
