@@ -315,6 +315,41 @@ describe('webview panel in Chromium', () => {
     );
   });
 
+  test('a snapshot with a range test and a fix comparison shows both charts; a later snapshot without them hides them', async () => {
+    const shown = await page.evaluate(async () => {
+      const series = { layers: [], step: new Float64Array(0), loss: new Float64Array(0), accuracy: new Float64Array(0), gradRms: new Float64Array(0), latest: null };
+      const points = Array.from({ length: 80 }, (_, i) => ({ lr: 1e-7 * Math.pow(1e8, i / 99), loss: 2.3 - i * 0.01, smoothed: 2.3 - i * 0.01 }));
+      const outcome = (finalLoss: number) => ({ finalLoss, accuracy: 0.5, firstLastRatio: 1, deadFraction: 0, loss: [2.3, 1.5, finalLoss], steps: 3, durationMs: 1 });
+      const base = { type: 'snapshot', protocolVersion: 2, status: { phase: 'done', step: 3, totalSteps: 3 }, modelPath: '/m/model.json', layers: [], series, findings: [], comparison: null, settings: { chartPointBudget: 400, flowThresholds: { vanishingRatio: 1e-3, explodingRatio: 70 } } };
+      window.__fixture.post({
+        ...base,
+        lrRange: { optimizer: 'adam', currentLr: 0.1, sweep: { startLr: 1e-7, endLr: 10, steps: 100 }, points, stoppedEarly: true, minLossLr: 0.02, minLoss: 1.5, startLoss: 2.3, relativeFall: 0.35, durationMs: 5, suggestedLr: 2.5e-3, steepestLr: 2e-3 },
+        fixComparison: {
+          findingCode: 'vanishing-gradient',
+          baseline: outcome(2.3),
+          candidates: [
+            { fixCode: 'use-relu', title: 'Use ReLU', rank: 1, outcome: outcome(0.6), remaining: [] },
+            { fixCode: 'add-batch-normalization', title: 'Add BN', rank: 2, outcome: outcome(0.9), remaining: [] },
+            { fixCode: 'change-initializer', title: 'Init', rank: 0, remaining: [], error: 'failed' },
+          ],
+          parallel: 2,
+          durationMs: 9,
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const visible = (id: string) => !(document.getElementById(id) as HTMLElement).hidden;
+      const first = { range: visible('section-lrRange'), compare: visible('section-fixComparison'), hook: window.__gradientLens?.measurements, rangeLabel: document.querySelector('#section-lrRange canvas')?.getAttribute('aria-label') };
+      window.__fixture.post({ ...base, lrRange: null, fixComparison: null });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { first, after: { range: visible('section-lrRange'), compare: visible('section-fixComparison') } };
+    });
+    assert.deepEqual(shown.first.hook, { lrRangePoints: 80, comparedCandidates: 2 });
+    assert.equal(shown.first.range, true);
+    assert.equal(shown.first.compare, true);
+    assert.match(shown.first.rangeLabel ?? '', /suggested 2\.5e-3, the file's 0\.1/);
+    assert.deepEqual(shown.after, { range: false, compare: false });
+  });
+
   test('while a run goes on the progress bar follows the step and nothing in the panel animates', async () => {
     // A spinner or an indeterminate bar repaints every frame for the whole run: in a
     // software-rendered VS Code that took a third of a core from the host and the engine.
