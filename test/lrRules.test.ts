@@ -172,3 +172,16 @@ test('after a comparison the finding\'s fixes follow the measured ranking, each 
   assert.equal(ranked[0].fixes[2].title, 'Change the initializer', 'a failed candidate keeps its title');
   assert.deepEqual(ranked[1], findings[1], 'other findings unchanged');
 });
+
+test('a rate finding decided by the update ratio still quotes the range test when it ran', () => {
+  const ctx = context('adam', 0.01);
+  // First updates of 0.3 of the weights (DeepDiagnosis' 0.1 exceeded) and a swinging loss: decided without the range test…
+  const swinging = history((step) => (step % 2 ? 3.2 : 1.2), 0.3);
+  const range = rangeTest(2e-3, 0.01);
+  const factor = 0.01 / range.suggestedLr!;
+  assert.ok(factor >= 2 && factor < 10, `a rate ${factor}× the suggestion: not far enough for the range verdict alone`);
+  const high = diagnose(ctx, swinging, range).find((f) => f.code === 'learning-rate-too-high');
+  assert.ok(high);
+  // …and the message leads with the measurement.
+  assert.match(high.message, /^lr 0\.01 is [\d.]+× the range test's [\d.e-]+; it moves /);
+});

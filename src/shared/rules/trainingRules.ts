@@ -156,8 +156,13 @@ export const learningRateTooHighRule: Rule = {
     const lr = h.ctx.options.learningRate;
     const parts: string[] = [];
     if (rangeSaysHigh) parts.push(rangeSentence(h, verdict!));
+    else {
+      // Found by the update ratio: the range test, when it ran and agrees, is still the number to quote.
+      const offset = h.lrRange ? rateOffset(h.lrRange) : undefined;
+      if (offset?.direction === 'above' && offset.factor >= 2) parts.push(`lr ${formatRate(lr)} is ${offset.factor >= 10 ? Math.round(offset.factor) : Number(offset.factor.toPrecision(2))}× the range test's ${formatRate(h.lrRange!.suggestedLr!)}`);
+    }
     if (update && (huge || sgdHigh || !rangeSaysHigh)) {
-      parts.push(`${rangeSaysHigh ? 'it' : `learning rate ${fmt(lr)} (${h.ctx.options.optimizer})`} moves ${update.layer}'s weights by ${fmt(update.ratio)} of their norm per step in the first steps (healthy ≈ 1e-3)${optimizerNote(h)}`);
+      parts.push(`${parts.length > 0 ? 'it' : `learning rate ${fmt(lr)} (${h.ctx.options.optimizer})`} moves ${update.layer}'s weights by ${fmt(update.ratio)} of their norm per step in the first steps (healthy ≈ 1e-3)${optimizerNote(h)}`);
     }
     if (rise > h.threshold('lossRiseOverWindows')) parts.push(`the loss climbed back ${fmt(rise * 100)} % above its lowest ${2 * h.threshold('lossWindowSteps')}-step mean`);
     else if (osc.amplitude >= h.threshold('oscillationSuspectAmplitude') && progress.learning) parts.push(`the loss swings by ${fmt(osc.amplitude * 100)} % of ln ${h.ctx.numClasses} from step to step`);
