@@ -20,7 +20,7 @@ import { InputError } from '../errors';
 import { layerSummaryFrom } from '../report/layerSummary';
 import { median, StepBatcher } from '../train/loop';
 import { validateRunOptions } from '../train/options';
-import { runFigures } from '../train/verifyFixes';
+import { runFigures } from '../train/runFigures';
 import { chooseInterpreter, InterpreterError } from './interpreter';
 import { layerInfoFromTorch, optimizerNameFromTorch } from './layers';
 import { pythonPackageDir, TorchTrainerProcess, type TorchRunEnd } from './trainerProcess';

@@ -9,7 +9,8 @@ import type { StepStats } from '../../shared/stats';
 import { THRESHOLDS } from '../../shared/rules/thresholds';
 import { applyEdits } from '../../shared/fixes/index';
 import { EngineProcess } from '../runner';
-import { runFigures } from './verifyFixes';
+// Not './verifyFixes': that loads TF.js, and the PyTorch path (which calls this too) must not.
+import { runFigures } from './runFigures';
 
 const SEVERITY_RANK = { error: 0, warning: 1, info: 2 } as const;
 
