@@ -18,7 +18,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const history = new RunHistory();
   const diagnostics = new FindingDiagnostics();
   const statusBar = new RunStatusBar();
-  const requests = new PanelRequests(history, { stop: () => controller!.stop(), rerun: () => controller!.rerun() });
+  const requests = new PanelRequests(history, { stop: () => controller!.stop(), rerun: (extra) => controller!.rerun(extra) });
   const viewSettings = () => viewSettingsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
   const panel = new PanelViewProvider(context.extensionUri, history, viewSettings, requests, log);
   controller = new AnalysisController(context.extensionUri, history, diagnostics, panel, statusBar, log, context.workspaceState);

@@ -250,3 +250,30 @@ test('the event-loop monitor reports a blocked main thread as a stall with the C
   assert.ok(stall.cpuMs >= 80, `a busy stall burns CPU: ${stall.cpuMs} ms`);
   assert.match(describeEventLoopReport(blocked), /^event loop max delay \d+\.\d ms \(p99 [\d.]+ ms\); slowest engine message handled in 120\.0 ms \(step\); stalls \d+ ms \(CPU \d+ ms[^)]*\) at \+\d+ ms after step/);
 });
+
+test('the panel\'s Find learning rate and Compare fixes are accepted messages; the snapshot after such a run carries what it measured', async () => {
+  const { isViewToHostMessage } = await import('../src/shared/viewProtocol');
+  assert.ok(isViewToHostMessage({ type: 'findLearningRate' }));
+  assert.ok(isViewToHostMessage({ type: 'compareFixes' }));
+  assert.ok(!isViewToHostMessage({ type: 'findLearningRates' }));
+  const history = new RunHistory();
+  history.begin('/m/model.json', 10, null);
+  assert.equal(history.snapshot(DEFAULT_VIEW_SETTINGS).lrRange, null);
+  const lrRange = { optimizer: 'adam', currentLr: 0.1, sweep: { startLr: 1e-7, endLr: 10, steps: 100 }, points: [{ lr: 1e-7, loss: 2.3, smoothed: 2.3 }], stoppedEarly: true, minLossLr: 1e-7, minLoss: 2.3, startLoss: 2.3, relativeFall: 0, durationMs: 5, suggestedLr: 2.5e-3 };
+  const baseline = { finalLoss: 2.3, accuracy: 0.1, firstLastRatio: 1e-6, deadFraction: 0, loss: [2.3], steps: 1, durationMs: 1 };
+  const comparison = { findingCode: 'vanishing-gradient' as const, baseline, candidates: [{ fixCode: 'use-relu' as const, title: 'Use ReLU', rank: 1, outcome: { ...baseline, finalLoss: 0.6 }, remaining: [] }], parallel: 2, durationMs: 9 };
+  history.finish({
+    schemaVersion: 1,
+    model: { path: '/m/model.json', format: 'keras2', layers: [] },
+    run: { backend: 'cpu', steps: 1, batchSize: 32, optimizer: 'adam', learningRate: 0.1, seed: 1, durationMs: 1, stepMsMedian: 1 },
+    history: { loss: [2.3] },
+    findings: [],
+    lrRange,
+    comparison,
+  });
+  const snapshot = history.snapshot(DEFAULT_VIEW_SETTINGS);
+  assert.equal(snapshot.lrRange?.suggestedLr, 2.5e-3);
+  assert.equal(snapshot.fixComparison?.candidates[0].outcome?.finalLoss, 0.6);
+  history.begin('/m/model.json', 10, null);
+  assert.equal(history.snapshot(DEFAULT_VIEW_SETTINGS).fixComparison, null, 'a new run starts without the old measurements');
+});

@@ -290,13 +290,15 @@ describe('webview panel in Chromium', () => {
     assert.equal(await page.locator('.finding[data-code="slow-convergence"]').getAttribute('role'), null);
   });
 
-  test('controls post stop, rerun, exportReport and exportChart', async () => {
+  test('controls post stop, rerun, findLearningRate, compareFixes, exportReport and exportChart', async () => {
     await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'running', step: 3, totalSteps: 100 } }));
     await page.waitForFunction(() => window.__gradientLens?.status.phase === 'running');
     await page.locator('vscode-button', { hasText: 'Stop' }).click();
     await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'done', step: 120, totalSteps: 120 } }));
     await page.waitForFunction(() => window.__gradientLens?.status.phase === 'done');
     await page.locator('vscode-button', { hasText: 'Re-run' }).click();
+    await page.locator('vscode-button', { hasText: 'Find learning rate' }).click();
+    await page.locator('vscode-button', { hasText: 'Compare fixes' }).click();
     await page.locator('vscode-button', { hasText: 'Export JSON' }).click();
     await page.locator('#section-gradientFlow vscode-button.export-png').click();
     const posted = await page.evaluate(() => window.__posted.map((m) => (m.type === 'exportChart' ? { ...m, dataUrl: m.dataUrl.slice(0, 22) } : m)));
@@ -305,10 +307,49 @@ describe('webview panel in Chromium', () => {
       [
         { type: 'stop' },
         { type: 'rerun' },
+        { type: 'findLearningRate' },
+        { type: 'compareFixes' },
         { type: 'exportReport', format: 'json' },
         { type: 'exportChart', chart: 'gradientFlow', dataUrl: 'data:image/png;base64,' },
       ],
     );
+  });
+
+  test('a snapshot with a range test and a fix comparison shows both charts; a later snapshot without them hides them', async () => {
+    const shown = await page.evaluate(async () => {
+      const series = { layers: [], step: new Float64Array(0), loss: new Float64Array(0), accuracy: new Float64Array(0), gradRms: new Float64Array(0), latest: null };
+      const points = Array.from({ length: 80 }, (_, i) => ({ lr: 1e-7 * Math.pow(1e8, i / 99), loss: 2.3 - i * 0.01, smoothed: 2.3 - i * 0.01 }));
+      const outcome = (finalLoss: number) => ({ finalLoss, accuracy: 0.5, firstLastRatio: 1, deadFraction: 0, loss: [2.3, 1.5, finalLoss], steps: 3, durationMs: 1 });
+      const base = { type: 'snapshot', protocolVersion: 2, status: { phase: 'done', step: 3, totalSteps: 3 }, modelPath: '/m/model.json', layers: [], series, findings: [], comparison: null, settings: { chartPointBudget: 400, flowThresholds: { vanishingRatio: 1e-3, explodingRatio: 70 } } };
+      window.__fixture.post({
+        ...base,
+        lrRange: { optimizer: 'adam', currentLr: 0.1, sweep: { startLr: 1e-7, endLr: 10, steps: 100 }, points, stoppedEarly: true, minLossLr: 0.02, minLoss: 1.5, startLoss: 2.3, relativeFall: 0.35, durationMs: 5, suggestedLr: 2.5e-3, steepestLr: 2e-3 },
+        fixComparison: {
+          findingCode: 'vanishing-gradient',
+          baseline: outcome(2.3),
+          candidates: [
+            { fixCode: 'use-relu', title: 'Use ReLU', rank: 1, outcome: outcome(0.6), remaining: [] },
+            { fixCode: 'add-batch-normalization', title: 'Add BN', rank: 2, outcome: outcome(0.9), remaining: [] },
+            { fixCode: 'change-initializer', title: 'Init', rank: 0, remaining: [], error: 'failed' },
+          ],
+          parallel: 2,
+          durationMs: 9,
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const visible = (id: string) => !(document.getElementById(id) as HTMLElement).hidden;
+      const first = { range: visible('section-lrRange'), compare: visible('section-fixComparison'), hook: window.__gradientLens?.measurements, rangeLabel: document.querySelector('#section-lrRange canvas')?.getAttribute('aria-label') };
+      window.__fixture.post({ ...base, lrRange: null, fixComparison: null });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { first, after: { range: visible('section-lrRange'), compare: visible('section-fixComparison') } };
+    });
+    assert.deepEqual(shown.first.hook, { lrRangePoints: 80, comparedCandidates: 2 });
+    assert.equal(shown.first.range, true);
+    assert.equal(shown.first.compare, true);
+    assert.match(shown.first.rangeLabel ?? '', /suggested 2\.5e-3, the file's 0\.1/);
+    assert.deepEqual(shown.after, { range: false, compare: false });
+    // The snapshots above had no layers: the tests after this one read the streamed run's legend.
+    await sendSnapshot(page, doneRun(1_000));
   });
 
   test('while a run goes on the progress bar follows the step and nothing in the panel animates', async () => {

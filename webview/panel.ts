@@ -9,6 +9,7 @@ import { LossChart } from './charts/lossChart';
 import { setPanelBackground, type PanelChart } from './charts/setup';
 import { FindingsList } from './findingsList';
 import { LayerLegend } from './layerLegend';
+import { MeasurementsView } from './measurements';
 import { RedrawScheduler } from './redrawScheduler';
 import { RunModel } from './runModel';
 import { observeThemeChanges, readTheme, type ThemeColors } from './theme';
@@ -33,6 +34,7 @@ export class Panel {
   private readonly legendSection: HTMLElement;
   private readonly rmsChart: GradientRmsChart;
   private readonly charts: PanelChart[];
+  private readonly measurements: MeasurementsView;
   private readonly sections: HTMLElement[] = [];
   private readonly scheduler = new RedrawScheduler(() => this.redrawSlice(), LIVE_UPDATE_INTERVAL_MS);
   private readonly hiddenLayers: Set<string>;
@@ -83,6 +85,7 @@ export class Panel {
     const activationBody = document.createElement('div');
     this.charts = [this.rmsChart, new GradientFlowChart(flowBody, this.theme), new LossChart(lossBody, this.theme), new ActivationHealthChart(activationBody, this.theme)];
 
+    this.measurements = new MeasurementsView(this.theme);
     root.append(
       this.toolbar.element,
       this.empty,
@@ -91,6 +94,8 @@ export class Panel {
       this.chartSection('gradientFlow', 'Gradient flow (latest step)', flowBody),
       this.chartSection('loss', 'Loss and accuracy', lossBody),
       this.chartSection('activationHealth', 'Activation health (latest step)', activationBody),
+      this.measurements.rangeSection,
+      this.measurements.compareSection,
     );
 
     const visibility = new IntersectionObserver((entries) => {
@@ -123,6 +128,7 @@ export class Panel {
     switch (message.type) {
       case 'snapshot':
         this.model.applySnapshot(message);
+        this.measurements.show(message.lrRange ?? null, message.fixComparison ?? null);
         break;
       case 'steps':
         this.model.appendSteps(message.steps);
@@ -135,6 +141,7 @@ export class Panel {
         break;
       case 'clear':
         this.model.clear();
+        this.measurements.show(null, null);
         break;
       default: {
         const unhandled: never = message;
@@ -204,6 +211,7 @@ export class Panel {
     this.theme = theme;
     setPanelBackground(theme.background);
     for (const chart of this.charts) chart.setTheme(theme);
+    this.measurements.setTheme(theme);
     this.legend.recolor(this.model.instrumented.map((_, i) => this.rmsChart.layerColor(i)));
   }
 
@@ -286,6 +294,7 @@ export class Panel {
       theme: this.theme.kind,
       redraws: this.redraws,
       charts,
+      measurements: this.measurements.summary(),
     };
   }
 }

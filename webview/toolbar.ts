@@ -26,6 +26,8 @@ export class Toolbar {
   private readonly progress = document.createElement('vscode-progress-bar');
   private readonly stop: HTMLElement;
   private readonly rerun: HTMLElement;
+  private readonly findLr: HTMLElement;
+  private readonly compare: HTMLElement;
   private readonly exports: HTMLElement[];
 
   constructor(post: (message: ViewToHostMessage) => void) {
@@ -38,6 +40,10 @@ export class Toolbar {
     this.progress.className = 'run-progress';
     this.stop = button('Stop', false, () => post({ type: 'stop' }));
     this.rerun = button('Re-run', true, () => post({ type: 'rerun' }));
+    this.findLr = button('Find learning rate', true, () => post({ type: 'findLearningRate' }));
+    this.compare = button('Compare fixes', true, () => post({ type: 'compareFixes' }));
+    this.findLr.title = 'Re-run with the learning-rate range test: the loss at rates from 1e-7 to 10, and the rate it suggests';
+    this.compare.title = 'Re-run, then try every fix of the top finding with the same seed and steps, and rank them by the loss they reach';
     this.exports = [
       button('Export Markdown', true, () => post({ type: 'exportReport', format: 'markdown' })),
       button('Export JSON', true, () => post({ type: 'exportReport', format: 'json' })),
@@ -50,7 +56,7 @@ export class Toolbar {
     heading.append(this.title, this.status);
     const actions = document.createElement('div');
     actions.className = 'run-actions';
-    actions.append(this.stop, this.rerun, ...this.exports);
+    actions.append(this.stop, this.rerun, this.findLr, this.compare, ...this.exports);
     this.element.append(heading, actions, this.progress);
   }
 
@@ -66,6 +72,8 @@ export class Toolbar {
     this.progress.value = status.step ?? 0;
     setDisabled(this.stop, !running);
     setDisabled(this.rerun, running || modelPath === null);
+    setDisabled(this.findLr, running || modelPath === null);
+    setDisabled(this.compare, running || modelPath === null);
     const finished = status.phase === 'done' || status.phase === 'cancelled';
     for (const exportButton of this.exports) setDisabled(exportButton, !finished);
   }

@@ -156,6 +156,14 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
 
         sampler = datasets.BatchSampler(x, y, int(request.get("batchSize", 32)), seed)
         steps = int(request.get("steps", 100))
+        if request.get("lrRangeTest"):
+            # The range test instead of the instrumented run (lr_range.py): same model, seed and batches.
+            from .lr_range import run_range_test
+            stats.detach()
+            points = run_range_test(torch, model, optimizer, sampler.next, loss_of, request["lrRangeTest"], lambda: cancellation.requested)
+            channel.send({"type": "lrRange", "points": points})
+            channel.send({"type": "done", "cancelled": cancellation.requested, "stepsCompleted": 0})
+            return 0
         completed = 0
         for step in range(steps):
             if cancellation.requested:

@@ -3,15 +3,20 @@ import type { Finding } from '../shared/findings';
 import type { LayerInfo } from '../shared/model';
 import type { Report } from '../shared/report';
 import { DEFAULT_RUN_OPTIONS, type RunOptions } from '../shared/runOptions';
-import { createDiagnoser } from '../shared/rules/index';
+import { createDiagnoser, suspectsLearningRate } from '../shared/rules/index';
+import type { LrRangeResult } from '../shared/lrRange';
 import { planFixes } from '../shared/fixes/index';
+import { rankFixesByComparison } from '../shared/fixes/comparison';
 import { selectBackend } from './backend';
 import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
 import { loadModelFile } from './model/load';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
-import { trainLoadedModel } from './train/trainLoaded';
+import { loadRunData, trainLoadedModel } from './train/trainLoaded';
+import { chanceLossFor, runLrRangeTest } from './train/lrRange';
+import { compareFixes } from './train/compareFixes';
+import * as tf from '@tensorflow/tfjs';
 import { verifyFixes } from './train/verifyFixes';
 import { isRunFilePath } from '../shared/runFile';
 import { analyzeRunFile } from './watch/analyzeRun';
@@ -41,10 +46,11 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   const findings: Finding[] = [];
   let diagnoser: ReturnType<typeof createDiagnoser> | undefined;
   let layers: LayerInfo[] = [];
+  let lrRange: LrRangeResult | undefined;
   // A planner failing on one finding must not cost the user the run and the other findings.
   const withFixes = (finding: Finding): Finding => {
     try {
-      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved }) };
+      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved, lrRange }) };
     } catch (error) {
       sink({ type: 'log', message: `no fixes for ${finding.code}: ${(error as Error).message}` });
       return { ...finding, fixes: [] };
@@ -53,14 +59,20 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
 
   const loadingInterval = eventIntervalMs(options.maxEventsPerSecond);
   let lastLoading = -Infinity;
+  const onLoading = (what: string, done: number, total: number): void => {
+    const now = performance.now();
+    if (done < total && now - lastLoading < loadingInterval) return;
+    lastLoading = now;
+    sink({ type: 'loading', what, done, total });
+  };
+  const dataset = await loadRunData(loaded, resolved, onLoading);
+  const findLr = options.findLr ?? 'auto';
+  // The range test starts from the run's initial weights: kept aside (a copy of the weights
+  // only) until the run has shown whether the rate is suspected.
+  const initialWeights = findLr === 'never' ? undefined : loaded.model.getWeights().map((w) => w.clone());
   const run = await trainLoadedModel(loaded, resolved, {
     signal,
-    onLoading: (what, done, total) => {
-      const now = performance.now();
-      if (done < total && now - lastLoading < loadingInterval) return;
-      lastLoading = now;
-      sink({ type: 'loading', what, done, total });
-    },
+    dataset,
     onReady: (described, dataName) => {
       layers = described;
       if (resolved.data === 'auto') resolved.data = dataName;
@@ -79,7 +91,17 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     },
   });
   batcher.flush();
-  for (const finding of diagnoser?.finish() ?? []) {
+  const wantRange = findLr === 'always' || (findLr === 'auto' && suspectsLearningRate({ layers, options: resolved, numClasses: loaded.numClasses }, run.history));
+  if (initialWeights && wantRange && !run.cancelled && !signal?.aborted) {
+    sink({ type: 'log', message: `learning-rate range test (${resolved.optimizer}, ${findLr === 'always' ? 'asked for' : 'the rate is suspected'})` });
+    loaded.model.setWeights(initialWeights);
+    lrRange = await runLrRangeTest(loaded.model, dataset, resolved, { signal }, chanceLossFor(resolved.loss, loaded.numClasses));
+    sink({ type: 'log', message: `range test: ${lrRange.points.length} steps in ${Math.round(lrRange.durationMs)} ms, suggested ${lrRange.suggestedLr ?? 'none'}` });
+    // Findings emitted live were planned before the measurement: their rate fixes now carry it.
+    findings.splice(0, findings.length, ...findings.map(withFixes));
+  }
+  if (initialWeights) tf.dispose(initialWeights);
+  for (const finding of diagnoser?.finish({ lrRange }) ?? []) {
     const complete = withFixes(finding);
     findings.push(complete);
     sink({ type: 'finding', finding: complete });
@@ -110,10 +132,18 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     findings,
     layerSummary: layerSummaryFrom(run.history, layers),
   };
+  if (lrRange) report.lrRange = lrRange;
   if (warnings.length > 0) report.warnings = warnings;
   loaded.model.dispose();
   if (options.verifyFixes && !run.cancelled) {
     report.verifications = await verifyFixes(loaded, options, resolved, run, findings, (message) => sink({ type: 'log', message }), signal);
+  }
+  if (options.compareFixes && !run.cancelled) {
+    const comparison = await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, (message) => sink({ type: 'log', message }), signal, { baselineMs: Date.now() - started });
+    if (comparison) {
+      report.comparison = comparison;
+      report.findings = rankFixesByComparison(report.findings, comparison);
+    }
   }
   report.run.durationMs = Date.now() - started;
   sink({ type: 'done', report });

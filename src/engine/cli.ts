@@ -52,6 +52,8 @@ interface AnalyzeFlags {
   format: string;
   out?: string;
   verifyFixes?: boolean;
+  findLr?: boolean;
+  compareFixes?: boolean;
   entry?: string;
   inputShape?: string;
   python?: string;
@@ -93,6 +95,8 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
     seed: integer('--seed', flags.seed, 0),
     backend: flags.backend as BackendChoice,
     verifyFixes: flags.verifyFixes,
+    ...(flags.findLr ? { findLr: 'always' as const } : {}),
+    ...(flags.compareFixes ? { compareFixes: true } : {}),
     ...(flags.entry !== undefined ? { entry: flags.entry } : {}),
     ...(flags.inputShape !== undefined ? { inputShape: parseInputShape(flags.inputShape) } : {}),
     ...(flags.python !== undefined ? { python: flags.python } : {}),
@@ -217,6 +221,8 @@ function program(): Command {
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
+    .option('--find-lr', 'also run the learning-rate range test (1e-7 → 10 over 100 steps from the same initial weights) and report its curve and suggested rate; it runs by itself when the rate is suspected')
+    .option('--compare-fixes', 'apply every candidate fix of the top finding in memory, rerun each with the same seed and steps (one process per core), and rank them by outcome')
     .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train')
     .option('--input-shape <C,H,W>', 'PyTorch: input shape without the batch dimension (default: the file\'s INPUT_SHAPE, else from the first Conv2d)')
     .option('--python <path>', 'PyTorch: the Python interpreter with torch (default python3, then /usr/bin/python3)')

@@ -11,7 +11,7 @@ import { EngineProcess } from '../engine/runner';
 import type { FindingDiagnostics } from './diagnostics';
 import { describeEventLoopReport, EventLoopMonitor } from './eventLoopMonitor';
 import { COMMANDS, CONTEXT_KEYS, PANEL_VIEW_ID, SETTINGS_SECTION } from './ids';
-import type { PanelViewProvider } from './panelProvider';
+import type { PanelViewProvider, RerunExtras } from './panelProvider';
 import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
 import type { RunHistory } from './runHistory';
 import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './settingsModel';
@@ -71,8 +71,8 @@ export class AnalysisController implements vscode.Disposable {
     return this.active !== undefined;
   }
 
-  /** The Analyze command: `uri` from the explorer or editor title, else the active editor. */
-  async analyze(uri?: vscode.Uri, trigger: RunTrigger = { kind: 'fresh' }): Promise<void> {
+  /** The Analyze command: `uri` from the explorer or editor title, else the active editor; `extra` from a panel button. */
+  async analyze(uri?: vscode.Uri, trigger: RunTrigger = { kind: 'fresh' }, extra: RerunExtras = {}): Promise<void> {
     if (!vscode.workspace.isTrusted) {
       await this.explainRestrictedMode();
       return;
@@ -125,6 +125,7 @@ export class AnalysisController implements vscode.Disposable {
     const data = resolveDataSetting(options.data, vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? path.dirname(modelPath));
     if (data !== undefined) options.data = data;
     options.maxEventsPerSecond = 1000 / LIVE_UPDATE_INTERVAL_MS;
+    Object.assign(options, extra);
     if (pytorch) {
       const entry = await this.entryFor(modelPath, document.getText());
       if (entry === null) return;
@@ -240,10 +241,10 @@ export class AnalysisController implements vscode.Disposable {
     this.fixesApplied.set(uri.fsPath, fixTitle);
   }
 
-  /** The panel's Re-run: the file of the current run, drawn against this run. */
-  async rerun(): Promise<void> {
+  /** The panel's Re-run (and Find learning rate, Compare fixes: `extra`): the file of the current run, drawn against this run. */
+  async rerun(extra: RerunExtras = {}): Promise<void> {
     if (!this.history.modelPath) return;
-    await this.analyze(vscode.Uri.file(this.history.modelPath), { kind: 'rerun' });
+    await this.analyze(vscode.Uri.file(this.history.modelPath), { kind: 'rerun' }, extra);
   }
 
   private handle(run: ActiveRun, message: EngineToHostMessage): void {

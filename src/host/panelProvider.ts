@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Finding } from '../shared/findings';
+import type { RunOptions } from '../shared/runOptions';
 import type { StepStats } from '../shared/stats';
 import { isViewToHostMessage, LIVE_UPDATE_INTERVAL_MS, type HostToViewMessage, type RunStatus, type ViewSettings, type ViewToHostMessage } from '../shared/viewProtocol';
 import { assertNever } from '../shared/engineProtocol';
@@ -13,8 +14,12 @@ export interface PanelActions {
   exportReport(format: 'markdown' | 'json'): Promise<void>;
   exportChart(chart: string, dataUrl: string): Promise<void>;
   stop(): Promise<void>;
-  rerun(): Promise<void>;
+  /** `extra`: what this re-run adds (the range test, the fix comparison). */
+  rerun(extra?: RerunExtras): Promise<void>;
 }
+
+/** Run options a panel button adds to a re-run. */
+export type RerunExtras = Pick<RunOptions, 'findLr' | 'compareFixes'>;
 
 /**
  * The side panel. The host keeps the run (RunHistory); the panel is a cache of it: it gets a
@@ -114,6 +119,10 @@ export class PanelViewProvider implements vscode.WebviewViewProvider, vscode.Dis
         return this.actions.stop();
       case 'rerun':
         return this.actions.rerun();
+      case 'findLearningRate':
+        return this.actions.rerun({ findLr: 'always' });
+      case 'compareFixes':
+        return this.actions.rerun({ compareFixes: true });
       default:
         assertNever(message);
     }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatReport } from '../engine/report/index';
 import { toVsRange } from './diagnostics';
-import type { PanelActions } from './panelProvider';
+import type { PanelActions, RerunExtras } from './panelProvider';
 import type { RunHistory } from './runHistory';
 
 const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
@@ -11,7 +11,7 @@ const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
 export class PanelRequests implements PanelActions {
   constructor(
     private readonly history: RunHistory,
-    private readonly commands: { stop(): Promise<void>; rerun(): Promise<void> },
+    private readonly commands: { stop(): Promise<void>; rerun(extra?: RerunExtras): Promise<void> },
   ) {}
 
   async revealLayer(layerName: string): Promise<void> {
@@ -56,8 +56,8 @@ export class PanelRequests implements PanelActions {
     return this.commands.stop();
   }
 
-  rerun(): Promise<void> {
-    return this.commands.rerun();
+  rerun(extra?: RerunExtras): Promise<void> {
+    return this.commands.rerun(extra);
   }
 
   private besideModel(fileName: string): vscode.Uri | undefined {

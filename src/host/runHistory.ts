@@ -100,6 +100,8 @@ export class RunHistory {
       findings: this.findings,
       comparison: this.comparison,
       settings,
+      lrRange: this.report?.lrRange ?? null,
+      fixComparison: this.report?.comparison ?? null,
     };
   }
 

@@ -3,6 +3,7 @@ import type { Finding, Fix } from './findings';
 import type { LayerInfo, ModelFormat } from './model';
 import type { ResolvedRunOptions } from './runOptions';
 import type { StepStats } from './stats';
+import type { LrRangeResult } from './lrRange';
 import type { TorchLayer, TorchOptimizerSite } from './pytorchProtocol';
 
 /** What the rules know besides the statistics. */
@@ -19,7 +20,13 @@ export interface DiagnosisContext {
  */
 export interface Diagnoser {
   observe(step: StepStats): Finding[];
-  finish(): Finding[];
+  /** `measured`: what was measured after the run (the learning-rate range test), for the rules that read it. */
+  finish(measured?: FinalMeasurements): Finding[];
+}
+
+/** Measurements taken after the run that the end-of-run rules may read. */
+export interface FinalMeasurements {
+  lrRange?: LrRangeResult;
 }
 
 /** Everything a fix planner needs: the file text as the finding saw it, and where its layers are. */
@@ -30,6 +37,8 @@ export interface FixContext {
   options: ResolvedRunOptions;
   /** PyTorch files: what the trainer located in the source, which the Python planners edit by. */
   torch?: TorchFixContext;
+  /** The learning-rate range test, when it ran: learning-rate fixes write its suggestion. */
+  lrRange?: LrRangeResult;
 }
 
 /** The trainer's view of a PyTorch model file (pytorchProtocol's `ready`), for the Python fix planners. */

@@ -43,3 +43,40 @@ export interface FixVerification {
   remaining: FindingCode[];
   error?: string;
 }
+
+/** What one run ended with: the figures fixes are compared by. */
+export interface RunOutcome {
+  /** Mean loss over the last steps (one batch is noisy; `lossWindowSteps` of them). */
+  finalLoss: number;
+  /** Mean accuracy over the same steps. */
+  accuracy: number;
+  firstLastRatio: number;
+  deadFraction: number;
+  /** The loss at every step, for the side-by-side curves. */
+  loss: number[];
+  steps: number;
+  durationMs: number;
+}
+
+/** One candidate of `--compare-fixes`: a fix of the top finding, applied in memory and rerun with the same seed and steps. */
+export interface FixCandidateResult {
+  fixCode: FixCode;
+  title: string;
+  /** 1 = best; candidates that failed come last, unranked (0). */
+  rank: number;
+  outcome?: RunOutcome;
+  /** Finding codes (warning or error) the rerun still reports. */
+  remaining: FindingCode[];
+  error?: string;
+}
+
+/** `--compare-fixes`: the top finding, the run as it was, and its candidate fixes ranked by measured outcome. */
+export interface FixComparison {
+  findingCode: FindingCode;
+  layer?: string;
+  baseline: RunOutcome;
+  candidates: FixCandidateResult[];
+  /** Candidate runs at once (one process each, one per core). */
+  parallel: number;
+  durationMs: number;
+}

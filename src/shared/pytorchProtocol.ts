@@ -44,6 +44,11 @@ export interface TorchStartRequest {
   activationEvery?: number;
   /** Seconds the import of the user's file may take before the trainer gives up (default 30). */
   importTimeoutSeconds?: number;
+  /**
+   * Run the learning-rate range test (python/gradient_lens/lr_range.py) instead of the
+   * instrumented steps: one `lrRange` message, then `done`.
+   */
+  lrRangeTest?: { startLr: number; endLr: number; steps: number };
 }
 
 export interface TorchCancel {
@@ -174,4 +179,10 @@ export interface TorchDone {
   stepsCompleted: number;
 }
 
-export type TorchToEngineMessage = TorchReady | TorchStep | TorchError | TorchDone;
+/** The range test's raw points, [rate, loss] per step (the analysis is src/shared/lrRange.ts). */
+export interface TorchLrRange {
+  type: 'lrRange';
+  points: Array<[number, number]>;
+}
+
+export type TorchToEngineMessage = TorchReady | TorchStep | TorchError | TorchDone | TorchLrRange;

@@ -1,6 +1,7 @@
 import type { ModelFormat } from './model';
 import type { Range } from './textRange';
-import type { Finding, FixVerification } from './findings';
+import type { Finding, FixComparison, FixVerification } from './findings';
+import type { LrRangeResult } from './lrRange';
 
 /** The `--format json` object of the CLI contract (DESIGN.md). Only ever extend it. */
 export interface Report {
@@ -40,6 +41,10 @@ export interface Report {
   /** Per-layer gradient figures at the first and last step (the text table). */
   layerSummary?: LayerSummary[];
   verifications?: FixVerification[];
+  /** The learning-rate range test, when it ran (`--find-lr`, or a suspected learning-rate finding). */
+  lrRange?: LrRangeResult;
+  /** `--compare-fixes`: the top finding's candidate fixes, each rerun, best first. */
+  comparison?: FixComparison;
   warnings?: string[];
 }
 

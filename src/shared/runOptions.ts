@@ -14,6 +14,14 @@ export interface RunOptions {
   backend?: BackendChoice;
   /** Apply each finding's top fix in memory and rerun (diagnosis issue). */
   verifyFixes?: boolean;
+  /**
+   * The learning-rate range test (src/shared/lrRange.ts): 'always' (`--find-lr`), 'auto' (the
+   * default: only when the run leaves a learning-rate finding suspected) or 'never' (the runs
+   * `--compare-fixes` starts, which only need their outcome).
+   */
+  findLr?: 'always' | 'auto' | 'never';
+  /** Apply every candidate fix of the top finding in memory, rerun each, rank them by outcome (`--compare-fixes`). */
+  compareFixes?: boolean;
   /** Limit of `step` events per second sent to a listener (the engine batches in between). */
   maxEventsPerSecond?: number;
   /** The user's values for the diagnosis thresholds they may tune (settings only; the CLI uses the table's). */

@@ -1,4 +1,5 @@
-import type { Finding } from './findings';
+import type { Finding, FixComparison } from './findings';
+import type { LrRangeResult } from './lrRange';
 import type { LayerInfo } from './model';
 import type { StepStats } from './stats';
 import type { StepSeries } from './stepSeries';
@@ -94,6 +95,10 @@ export interface SnapshotMessage {
   findings: Finding[];
   comparison: ComparisonRun | null;
   settings: ViewSettings;
+  /** The learning-rate range test of the run, when it ran (Find learning rate, or a suspected rate). */
+  lrRange?: LrRangeResult | null;
+  /** Compare fixes: the top finding's candidates rerun and ranked. */
+  fixComparison?: FixComparison | null;
 }
 
 /** Sent by the host while a run goes on (at most one per LIVE_UPDATE_INTERVAL_MS): steps that follow the ones the view has. */
@@ -158,13 +163,25 @@ export interface RerunMessage {
   type: 'rerun';
 }
 
+/** Sent from the Find learning rate button: re-run with the learning-rate range test (`--find-lr`). */
+export interface FindLearningRateMessage {
+  type: 'findLearningRate';
+}
+
+/** Sent from the Compare fixes button: re-run and try every candidate fix of the top finding (`--compare-fixes`). */
+export interface CompareFixesMessage {
+  type: 'compareFixes';
+}
+
 export type ViewToHostMessage =
   | ReadyMessage
   | RevealLayerMessage
   | ExportReportMessage
   | ExportChartMessage
   | StopMessage
-  | RerunMessage;
+  | RerunMessage
+  | FindLearningRateMessage
+  | CompareFixesMessage;
 
 const CHART_IDS: readonly ChartId[] = ['gradientRms', 'gradientFlow', 'loss', 'activationHealth'];
 
@@ -183,6 +200,8 @@ export function isViewToHostMessage(value: unknown): value is ViewToHostMessage 
       return CHART_IDS.includes(msg.chart as ChartId) && typeof msg.dataUrl === 'string' && msg.dataUrl.startsWith('data:image/png;base64,');
     case 'stop':
     case 'rerun':
+    case 'findLearningRate':
+    case 'compareFixes':
       return true;
     default:
       return false;
@@ -206,6 +225,8 @@ export interface ViewTestHook {
   /** Redraws so far (each one coalesces every message that arrived since the previous). */
   redraws: number;
   charts: Record<ChartId, ChartDataSummary>;
+  /** The range test's points and the compared fixes with a result, as the panel last drew them. */
+  measurements?: { lrRangePoints: number; comparedCandidates: number };
 }
 
 export interface ChartDataSummary {

@@ -10,7 +10,10 @@ import type { Report } from '../../shared/report';
 import { DEFAULT_RUN_OPTIONS, type ResolvedRunOptions, type RunOptions } from '../../shared/runOptions';
 import type { StepStats } from '../../shared/stats';
 import { applyEdits, planFixes } from '../../shared/fixes/index';
-import { createDiagnoser } from '../../shared/rules/index';
+import { rankFixesByComparison } from '../../shared/fixes/comparison';
+import { createDiagnoser, suspectsLearningRate } from '../../shared/rules/index';
+import { analyseLrRange, DEFAULT_LR_SWEEP, truncateAtDivergence, type LrRangeResult } from '../../shared/lrRange';
+import { compareFixes } from '../train/compareFixes';
 import type { EngineSink } from '../analyze';
 import { shippedSubsetFolder } from '../data/fashionMnist';
 import { InputError } from '../errors';
@@ -46,7 +49,7 @@ interface TorchRunContext {
 async function runTrainer(
   context: TorchRunContext,
   request: TorchStartRequest,
-  hooks: { onReady?: (ready: TorchReady) => void; onStep?: (stats: StepStats) => void } = {},
+  hooks: { onReady?: (ready: TorchReady) => void; onStep?: (stats: StepStats) => void; onLrRange?: (points: Array<[number, number]>) => void } = {},
 ): Promise<TorchRun> {
   const { modelPath, signal } = context;
   const trainer = new TorchTrainerProcess({
@@ -83,6 +86,9 @@ async function runTrainer(
           hooks.onStep?.(msg.stats);
           return;
         }
+        case 'lrRange':
+          hooks.onLrRange?.(msg.points);
+          return;
         case 'error':
         case 'done':
           return;
@@ -193,10 +199,11 @@ export async function analyzeTorch(modelFile: string, options: RunOptions, sink:
   let resolved: ResolvedRunOptions | undefined;
   let torch: TorchFixContext | undefined;
   let diagnoser: ReturnType<typeof createDiagnoser> | undefined;
+  let lrRange: LrRangeResult | undefined;
   const warnings: string[] = [];
   const withFixes = (finding: Finding): Finding => {
     try {
-      return { ...finding, fixes: planFixes(finding, { text, format: 'pytorch', layers, options: resolved!, torch }) };
+      return { ...finding, fixes: planFixes(finding, { text, format: 'pytorch', layers, options: resolved!, torch, lrRange }) };
     } catch (error) {
       sink({ type: 'log', message: `no fixes for ${finding.code}: ${(error as Error).message}` });
       return { ...finding, fixes: [] };
@@ -230,8 +237,20 @@ export async function analyzeTorch(modelFile: string, options: RunOptions, sink:
     },
   });
   batcher.flush();
-  emit(diagnoser?.finish() ?? []);
   const used = resolved!;
+  const findLr = options.findLr ?? 'auto';
+  const numClasses = run.ready.numClasses;
+  if (!run.cancelled && !signal?.aborted && (findLr === 'always' || (findLr === 'auto' && suspectsLearningRate({ layers, options: used, numClasses }, run.history)))) {
+    sink({ type: 'log', message: `learning-rate range test (${used.optimizer}, ${findLr === 'always' ? 'asked for' : 'the rate is suspected'})` });
+    try {
+      lrRange = await torchRangeTest(context, request, run, used);
+      findings.splice(0, findings.length, ...findings.map(withFixes));
+    } catch (error) {
+      // The run itself stands: its findings are still worth reporting without the measurement.
+      warnings.push(`the learning-rate range test failed: ${(error as Error).message}`);
+    }
+  }
+  emit(diagnoser?.finish({ lrRange }) ?? []);
 
   const report: Report = {
     schemaVersion: 1,
@@ -258,9 +277,19 @@ export async function analyzeTorch(modelFile: string, options: RunOptions, sink:
     findings,
     layerSummary: layerSummaryFrom(run.history, layers),
   };
+  if (lrRange) report.lrRange = lrRange;
   if (warnings.length > 0) report.warnings = warnings;
   if (options.verifyFixes && !run.cancelled) {
     report.verifications = await verifyTorchFixes(context, text, request, run, used, findings);
+  }
+  if (options.compareFixes && !run.cancelled) {
+    // Each candidate trains in its own engine (which starts its own trainer): the module and input shape pinned to this run's.
+    const pinned: RunOptions = { ...options, entry: run.ready.entry, inputShape: run.ready.inputShape };
+    const comparison = await compareFixes(modelPath, text, pinned, used, run.history, findings, (message) => sink({ type: 'log', message }), signal, { baselineMs: Date.now() - started });
+    if (comparison) {
+      report.comparison = comparison;
+      report.findings = rankFixesByComparison(report.findings, comparison);
+    }
   }
   report.run.durationMs = Date.now() - started;
   sink({ type: 'done', report });
@@ -327,4 +356,20 @@ async function verifyTorchFixes(
     verifications.push(verification);
   }
   return verifications;
+}
+
+/**
+ * The range test in the user's PyTorch: the trainer started again on the same file, module,
+ * input shape, seed and data, sweeping instead of training (python/gradient_lens/lr_range.py);
+ * the raw points are analysed here like the TF.js ones.
+ */
+async function torchRangeTest(context: TorchRunContext, request: TorchStartRequest, run: TorchRun, used: ResolvedRunOptions): Promise<LrRangeResult> {
+  const started = performance.now();
+  let points: Array<[number, number]> = [];
+  const sweepRequest: TorchStartRequest = { ...request, entry: run.ready.entry, inputShape: run.ready.inputShape, lrRangeTest: DEFAULT_LR_SWEEP };
+  await runTrainer(context, sweepRequest, { onLrRange: (received) => (points = received) });
+  // Non-finite losses arrive as null (protocol.py): read them as NaN.
+  const raw = truncateAtDivergence(points.map(([lr, loss]) => ({ lr, loss: typeof loss === 'number' ? loss : NaN })));
+  const chance = Math.log(Math.max(2, run.ready.numClasses));
+  return analyseLrRange(raw, DEFAULT_LR_SWEEP, used.optimizer, used.learningRate, performance.now() - started, chance);
 }

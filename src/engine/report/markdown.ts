@@ -1,5 +1,5 @@
 import type { Report } from '../../shared/report';
-import { layerTable, progressLine, runFacts, verificationTable, type Table } from './reportTables';
+import { comparisonHeadline, comparisonTable, layerTable, lrRangeLines, progressLine, runFacts, verificationTable, type Table } from './reportTables';
 
 /** The same content as the text report, as GitHub-flavoured Markdown (for CI summaries and PRs). */
 export function markdownReport(report: Report): string {
@@ -15,8 +15,14 @@ export function markdownReport(report: Report): string {
   parts.push('', `## Findings (${report.findings.length})`, '');
   parts.push(...(report.findings.length === 0 ? ['No findings.'] : markdownTable(findingTable(report))));
 
+  const range = lrRangeLines(report);
+  if (range.length > 0) parts.push('', '## Learning-rate range test', '', ...range.map((line) => `- ${escapeInline(line)}`));
+
   const verifications = verificationTable(report);
   if (verifications.rows.length > 0) parts.push('', '## Fix verification (before → after)', '', ...markdownTable(verifications));
+
+  const headline = comparisonHeadline(report);
+  if (headline) parts.push('', '## Fixes compared (best first)', '', escapeInline(headline), '', ...markdownTable(comparisonTable(report)));
 
   if (report.warnings?.length) parts.push('', '## Warnings', '', ...report.warnings.map((w) => `- ${escapeInline(w)}`));
   return `${parts.join('\n')}\n`;

@@ -64,3 +64,67 @@ export function verificationTable(report: Report): Table {
     ]),
   };
 }
+
+/**
+ * The range test in a few lines: what was swept, where the loss fell fastest and bottomed out,
+ * the suggestion against the run's rate, and a coarse curve (the smoothed loss at each decade).
+ */
+export function lrRangeLines(report: Report): string[] {
+  const range = report.lrRange;
+  if (!range) return [];
+  const { sweep } = range;
+  const lines = [
+    `swept ${formatNumber(sweep.startLr)} → ${formatNumber(range.points[range.points.length - 1]?.lr ?? sweep.endLr)} over ${range.points.length} of ${sweep.steps} steps (${range.optimizer}${range.stoppedEarly ? ', stopped: the loss diverged' : ''}), ${formatDuration(range.durationMs)}`,
+  ];
+  if (range.suggestedLr !== undefined) {
+    const ratio = range.currentLr / range.suggestedLr;
+    const relation = ratio >= 1 ? `${formatNumber(ratio, 2)}× the suggestion` : `1/${formatNumber(1 / ratio, 2)} of the suggestion`;
+    lines.push(`suggested learning rate ${formatNumber(range.suggestedLr, 2)} (steepest fall at ${formatNumber(range.steepestLr, 2)}, lowest loss ${formatNumber(range.minLoss)} at ${formatNumber(range.minLossLr, 2)}); the run's ${formatNumber(range.currentLr)} is ${relation}`);
+    if (range.goodRange) lines.push(`good region ${formatNumber(range.goodRange.low, 2)} – ${formatNumber(range.goodRange.high, 2)}`);
+  } else {
+    lines.push(`no rate suggested: ${range.note ?? 'the loss never fell'}`);
+  }
+  const decades: string[] = [];
+  for (let exponent = Math.ceil(Math.log10(sweep.startLr)); exponent <= Math.floor(Math.log10(sweep.endLr)); exponent++) {
+    const target = Math.pow(10, exponent);
+    const point = range.points.reduce<(typeof range.points)[number] | undefined>((best, p) => (!best || Math.abs(Math.log(p.lr / target)) < Math.abs(Math.log(best.lr / target)) ? p : best), undefined);
+    if (point && Math.abs(Math.log10(point.lr / target)) < 0.1) decades.push(`${formatNumber(target)}: ${formatNumber(point.smoothed)}`);
+  }
+  if (decades.length > 0) lines.push(`smoothed loss by rate: ${decades.join(', ')}`);
+  return lines;
+}
+
+/** `--compare-fixes`: the candidates, best first, with what each run ended at. */
+export function comparisonTable(report: Report): Table {
+  const comparison = report.comparison;
+  const rows: string[][] = [];
+  if (comparison) {
+    const b = comparison.baseline;
+    rows.push(['–', 'as it is', formatNumber(b.finalLoss, 3), formatPercent(b.accuracy), formatNumber(b.firstLastRatio), formatPercent(b.deadFraction), '']);
+    for (const c of comparison.candidates) {
+      const o = c.outcome;
+      rows.push([
+        c.rank > 0 ? String(c.rank) : '–',
+        c.title,
+        o ? formatNumber(o.finalLoss, 3) : `failed: ${c.error ?? 'no result'}`,
+        o ? formatPercent(o.accuracy) : '–',
+        o ? formatNumber(o.firstLastRatio) : '–',
+        o ? formatPercent(o.deadFraction) : '–',
+        o ? (c.remaining.length > 0 ? c.remaining.join(', ') : 'none') : '–',
+      ]);
+    }
+  }
+  return {
+    header: ['rank', 'fix', 'final loss', 'accuracy', 'first/last ratio', 'dead', 'still reported'],
+    numeric: [true, false, true, true, true, true, false],
+    rows,
+  };
+}
+
+/** "use-relu — loss 2.30 → 0.61 in 100 steps": a candidate's result in the words quick-fix titles use. */
+export function comparisonHeadline(report: Report): string | undefined {
+  const c = report.comparison;
+  if (!c) return undefined;
+  const ok = c.candidates.filter((x) => x.outcome).length;
+  return `${ok} of ${c.candidates.length} fixes for ${c.findingCode}${c.layer ? ` (${c.layer})` : ''} rerun, ${c.parallel} at once, in ${formatDuration(c.durationMs)}; final loss = mean of the last steps, same seed and steps`;
+}

@@ -1,5 +1,5 @@
 import type { Report } from '../../shared/report';
-import { layerTable, progressLine, runFacts, verificationTable, type Table } from './reportTables';
+import { comparisonHeadline, comparisonTable, layerTable, lrRangeLines, progressLine, runFacts, verificationTable, type Table } from './reportTables';
 
 const INDENT = '  ';
 
@@ -24,8 +24,14 @@ export function textReport(report: Report): string {
     if (finding.fixes[0]) lines.push(`${INDENT}${INDENT}fix: ${finding.fixes[0].title}`);
   }
 
+  const range = lrRangeLines(report);
+  if (range.length > 0) lines.push('', 'Learning-rate range test', ...range.map((line) => `${INDENT}${line}`));
+
   const verifications = verificationTable(report);
   if (verifications.rows.length > 0) lines.push('', 'Fix verification (before → after)', ...alignedTable(verifications));
+
+  const headline = comparisonHeadline(report);
+  if (headline) lines.push('', 'Fixes compared (best first)', `${INDENT}${headline}`, ...alignedTable(comparisonTable(report)));
 
   if (report.warnings?.length) lines.push('', 'Warnings', ...report.warnings.map((w) => `${INDENT}${w}`));
   return `${lines.join('\n')}\n`;

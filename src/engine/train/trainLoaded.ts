@@ -46,6 +46,11 @@ export interface TrainedRun extends LoopResult {
   dataName: string;
 }
 
+/** The run's data as this model expects it (see `dataForModel`). */
+export async function loadRunData(loaded: LoadedModel, resolved: ResolvedRunOptions, onLoading?: LoadProgress): Promise<Dataset> {
+  return dataForModel(await loadDataset(resolved.data, loaded.inputShape, loaded.numClasses, resolved.seed, onLoading), loaded.model);
+}
+
 /**
  * Loads the data for a model built with `loadModelFile(path, { seed })` (seeded initializers,
  * so the same seed starts from the same weights) and trains it for the resolved steps. Shared by the main
@@ -54,10 +59,17 @@ export interface TrainedRun extends LoopResult {
 export async function trainLoadedModel(
   loaded: LoadedModel,
   resolved: ResolvedRunOptions,
-  hooks: { onLoading?: LoadProgress; onReady?: (layers: LayerInfo[], dataName: string) => void; onStep?: (step: StepStats) => void; signal?: AbortSignal },
+  hooks: {
+    onLoading?: LoadProgress;
+    onReady?: (layers: LayerInfo[], dataName: string) => void;
+    onStep?: (step: StepStats) => void;
+    signal?: AbortSignal;
+    /** The data when the caller loaded it already (`loadRunData`), e.g. to reuse it for the range test. */
+    dataset?: Dataset;
+  },
 ): Promise<TrainedRun> {
-  const { inputShape, numClasses } = loaded;
-  const dataset = dataForModel(await loadDataset(resolved.data, inputShape, numClasses, resolved.seed, hooks.onLoading), loaded.model);
+  const { numClasses } = loaded;
+  const dataset = hooks.dataset ?? (await loadRunData(loaded, resolved, hooks.onLoading));
   const trainer = new Trainer(loaded.model, {
     optimizer: resolved.optimizer,
     learningRate: resolved.learningRate,

@@ -152,6 +152,18 @@ export class Trainer {
     return stats;
   }
 
+  /**
+   * Changes the rate of the following steps (the range test's sweep). SGD and momentum keep the
+   * rate as a kept scalar that only `setLearningRate` replaces; every other TF.js optimizer (and
+   * the fused Adam) reads its `learningRate` field at each step.
+   */
+  setLearningRate(learningRate: number): void {
+    // Not `instanceof`: TF.js's Optimizer.[Symbol.hasInstance] accepts any optimizer as any optimizer class.
+    const optimizer = this.optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+    if (typeof optimizer.setLearningRate === 'function') optimizer.setLearningRate(learningRate);
+    else optimizer.learningRate = learningRate;
+  }
+
   dispose(): void {
     this.plan.restore();
     this.optimizer.dispose();

@@ -1,6 +1,7 @@
 import type { Node } from 'jsonc-parser';
 import type { OptimizerName } from '../codes';
 import { DEFAULT_LEARNING_RATE } from '../runOptions';
+import { formatRate, roundRate } from '../lrRange';
 import type { FixContext } from '../diagnosis';
 import type { Fix } from '../findings';
 import { locateTrainingConfig, type TrainingConfigLocation } from '../locator';
@@ -99,11 +100,39 @@ export function proposedLearningRate(current: number, optimizer: OptimizerName, 
   return Number((current * (direction === 'lower' ? 0.1 : 10)).toPrecision(1));
 }
 
-export function planLearningRate(ctx: FixContext, direction: 'lower' | 'raise'): Fix {
+/**
+ * The rate a learning-rate fix writes, and its title. With a range test whose suggestion lies in
+ * the fix's direction, the measured suggestion (rounded to 1, 1.5, 2, 2.5, 3, … × a power of 10);
+ * otherwise the factor-of-10 guess of `proposedLearningRate`. Shared by the Keras/TF.js and the
+ * Python planners.
+ */
+export function learningRateProposal(ctx: FixContext, direction: 'lower' | 'raise'): { value: number; title: string; measured: boolean } {
   const current = ctx.options.learningRate;
-  const next = proposedLearningRate(current, ctx.options.optimizer, direction);
+  const verb = direction === 'lower' ? 'Lower' : 'Raise';
+  const suggested = ctx.lrRange?.suggestedLr;
+  if (suggested !== undefined) {
+    const value = roundRate(suggested);
+    if (direction === 'lower' ? value < current : value > current) {
+      return { value, title: `${verb} the learning rate from ${current} to ${value} (the range test's suggestion)`, measured: true };
+    }
+  }
+  const value = proposedLearningRate(current, ctx.options.optimizer, direction);
+  return { value, title: `${verb} the learning rate from ${current} to ${value}`, measured: false };
+}
+
+/** What the range test measured of the current optimizer, for the change-optimizer title ("" without one). */
+export function rangeTestNote(ctx: FixContext): string {
+  const range = ctx.lrRange;
+  if (!range) return '';
+  if (range.suggestedLr === undefined) return `; the range test under ${range.optimizer} found no rate that trains it (${range.note ?? 'its loss never fell'})`;
+  const ratio = ctx.options.learningRate / range.suggestedLr;
+  const relation = ratio >= 1 ? `${Number(ratio.toPrecision(2))}× its suggestion` : `1/${Number((1 / ratio).toPrecision(2))} of its suggestion`;
+  return `; the range test under ${range.optimizer} suggests ${formatRate(range.suggestedLr)} (the current ${ctx.options.learningRate} is ${relation}), its loss falling ${Math.round(range.relativeFall * 100)} % at best`;
+}
+
+export function planLearningRate(ctx: FixContext, direction: 'lower' | 'raise'): Fix {
+  const { value: next, title } = learningRateProposal(ctx, direction);
   const code = direction === 'lower' ? 'lower-learning-rate' : 'raise-learning-rate';
-  const title = `${direction === 'lower' ? 'Lower' : 'Raise'} the learning rate from ${current} to ${next}`;
   const plan = new TrainingPlan(ctx);
   if (plan.setLearningRate(next)) return plan.fix(code, title)!;
   return { code, title, edits: [], setting: { key: 'gradientLens.learningRate', value: next } };
@@ -125,7 +154,7 @@ export function planClipGradients(ctx: FixContext): Fix {
 export function planChangeOptimizer(ctx: FixContext): Fix | undefined {
   const current = ctx.options.optimizer;
   if (current === 'adam' || current === 'adamax') return undefined;
-  const title = `Switch the optimizer from ${current} to Adam (learning rate 0.001)`;
+  const title = `Switch the optimizer from ${current} to Adam (learning rate 0.001)${rangeTestNote(ctx)}`;
   const plan = new TrainingPlan(ctx);
   const optimizerNode = plan.node(plan.location.optimizerRange);
   if (optimizerNode) plan.edits.replaceNode(optimizerNode, optimizerObject('adam', 0.001, ctx.format));

@@ -2,6 +2,9 @@ import type { DiagnosisContext } from '../diagnosis';
 import type { LayerInfo } from '../model';
 import type { LayerStepStats, StepStats } from '../stats';
 import { thresholdsWith, type ThresholdName } from './thresholds';
+import type { LrRangeResult } from '../lrRange';
+import type { FindingCode } from '../codes';
+import type { Finding } from '../findings';
 
 /** How the loss moved over the run: the gate that turns a gradient symptom into a problem. */
 export interface LossProgress {
@@ -25,6 +28,10 @@ export class History {
   private readonly layerByName: Map<string, LayerInfo>;
   /** The value of a threshold for this run (the table's, or the user's override). */
   readonly threshold: (name: ThresholdName) => number;
+  /** The learning-rate range test, once measured after the run (end-of-run rules only). */
+  lrRange: LrRangeResult | undefined;
+  /** What the rules decided so far (earlier rules in the list), for a rule that weighs its evidence against them. */
+  found: ReadonlyMap<FindingCode, Finding> = new Map();
 
   constructor(readonly ctx: DiagnosisContext) {
     this.layerByName = new Map(ctx.layers.map((l) => [l.name, l]));

@@ -1,14 +1,15 @@
 import type { FindingCode } from '../codes';
-import type { Diagnoser, DiagnosisContext } from '../diagnosis';
+import type { Diagnoser, DiagnosisContext, FinalMeasurements } from '../diagnosis';
 import type { Finding } from '../findings';
 import type { StepStats } from '../stats';
 import { dyingReluRule, poorInitializationRule, saturationRule } from './activationRules';
 import { explodingRule, nonFiniteRule, vanishingRule } from './gradientRules';
 import { History } from './history';
 import type { Rule } from './rule';
-import { learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
+import { architectureExplains, learningRateSuspected, learningRateTooHighRule, learningRateTooLowRule, oscillatingLossRule, slowConvergenceRule } from './trainingRules';
 
 export { THRESHOLDS } from './thresholds';
+
 
 /**
  * Root causes before their consequences: a rule's `explainedBy` can only name rules earlier in
@@ -31,6 +32,7 @@ const RULES: Rule[] = [
 export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
   const history = new History(ctx);
   const found = new Map<FindingCode, Finding>();
+  history.found = found;
 
   const explained = (rule: Rule) => rule.explainedBy.some((code) => {
     const cause = found.get(code);
@@ -54,8 +56,28 @@ export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
       history.add(step);
       return run(false);
     },
-    finish(): Finding[] {
+    finish(measured?: FinalMeasurements): Finding[] {
+      history.lrRange = measured?.lrRange;
       return run(true);
     },
   };
+}
+
+
+/**
+ * True when these steps leave the learning rate suspected (see `learningRateSuspected`), so the
+ * engine runs the range test — unless an architecture cause (vanishing gradient, dead units,
+ * saturation, poor initialisation) already explains the run at warning or above without any
+ * sign of a too-large first update (DeepDiagnosis' 0.1), where a rate fix would not be offered.
+ */
+export function suspectsLearningRate(ctx: DiagnosisContext, steps: StepStats[]): boolean {
+  const history = new History(ctx);
+  const preliminary = createDiagnoser(ctx);
+  const findings: Finding[] = [];
+  for (const step of steps) {
+    history.add(step);
+    findings.push(...preliminary.observe(step));
+  }
+  findings.push(...preliminary.finish());
+  return !architectureExplains(findings, history) && learningRateSuspected(history);
 }

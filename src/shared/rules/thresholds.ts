@@ -63,6 +63,35 @@ export const THRESHOLDS = {
   oscillationAmplitude: t(0.35, 'cases: healthy controls swing ≤ 0.02·ln C (LeNet Adam at lr 0.03: 0.13·ln C); oscillating-tanh SGD cases ≥ 15·ln C'),
   /** Fraction of consecutive loss changes that flip sign (up/down) that oscillation needs. */
   oscillationSignFlips: t(0.4, 'AUTOTRAINER: ≥ 20 % of peak/trough pairs differ; random walk flips 50 %'),
+
+  /** Under SGD-like optimizers, an early ‖ΔW‖/‖W‖ this far above the ~1e-3 rule of thumb is a too-high rate without any explosion. */
+  updateRatioHighSgd: t(1e-2, 'FACTS.md: under SGD the update ratio is telling, rule of thumb ≈ 1e-3 (healthy ≈ 5e-3); 10× of it; only with a loss that does not learn, so healthy-sgd-k2 / healthy-sgd-script-pt (SGD 0.05, learning) stay quiet'),
+  /** ‖ΔW‖/‖W‖ below this, with a flat loss, makes the rate suspect of being too low (the range test confirms). */
+  updateRatioLowSuspect: t(1e-4, 'TheDeepChecker: log10(mean|ΔW|/mean|W|) below −4'),
+  /** Last loss window above this fraction over the lowest window: the loss rose again over the run. */
+  lossRiseOverWindows: t(0.25, 'cases: 0 of 22 healthy controls alarmed with it (npm run eval); lr-too-high-bn-adam-k2 climbs 666 % back, lr-too-high-rmsprop-tanh-k2 8 %'),
+  /** Median |Δloss| between steps, in the second half, over ln C, at which a rate is suspected of being too high (a softer `oscillationAmplitude`; the range test decides). */
+  oscillationSuspectAmplitude: t(0.1, 'cases: healthy controls swing ≤ 0.02·ln C, LeNet Adam at lr 0.03: 0.13·ln C'),
+
+  // ──── learning-rate range test (src/shared/lrRange.ts) ────
+  /** The sweep: exponential from this rate… */
+  rangeTestStartLr: t(1e-7, 'Smith 2017 / fastai lr_find: start_lr 1e-7'),
+  /** …to this one… */
+  rangeTestEndLr: t(10, 'fastai lr_find: end_lr 10'),
+  /** …over this many steps, one batch each. */
+  rangeTestSteps: t(100, 'fastai lr_find and Lightning Tuner.lr_find: num_it / num_training 100'),
+  /** The sweep stops once the smoothed loss exceeds this multiple of its minimum. */
+  rangeTestDivergeFactor: t(4, 'Lightning Tuner.lr_find: early_stop_threshold 4.0; fastai stops at 4× the minimum'),
+  /** EMA factor of the smoothed loss. fastai and Lightning use 0.98 over 100 steps: a 50-step memory, 4 decades of the sweep, which drags the curve's fall to the right. */
+  rangeTestSmoothing: t(0.9, 'scripts/lr-grid.mjs: with 0.9 (a 10-step, 0.8-decade memory) the suggestion was within 3× of the grid best on 7 of 9 nets and of a rate within 10 % of the best loss on 9 of 9'),
+  /** First sweep points ignored by the minimum and the steepest fall (the smoothing settles). */
+  rangeTestSkipStart: t(5, 'Lightning suggestion(): skip_begin 10 of 100; 5 here because the EMA is shorter'),
+  /** A fall of the smoothed loss below this fraction of its start counts as "the loss never fell": no rate is suggested. */
+  rangeTestMinFall: t(0.05, 'scripts/lr-grid.mjs: the reference and eval nets that some rate trains fall ≥ 30 % in the sweep; below 5 % is batch noise (one batch of 32 varies the loss by ±10 %, smoothed over ~10)'),
+  /** …and the sweep also stops when its smoothed loss, having fallen by at least this fraction, is back above where it started (a logits cross-entropy saturates near ln C and may never reach 4×). */
+  rangeTestReturnFall: t(0.2, 'scripts/lr-grid.mjs: the reference and eval nets fall 30–99 % before the rate gets too high; a noisy 3-class toy net (test/lrRange.test.ts) wanders ±6 % at rates too small to train it'),
+  /** The run's rate this many times the suggestion (or 1/this) is "far outside the good region". */
+  rangeTestOffFactor: t(10, 'scripts/lr-grid.mjs: the suggestion is within 3× of the grid best, so 10× is well outside it; cases: lr-too-high-bn-adam-k2 sits 36× above, lr-far-too-low-* 1/4400 and below; healthy nets at Adam 1e-3 sit 4–160× below their suggestion (Adam 1e-3 is conservative for 100 steps), which is why the too-low verdict also needs a flat loss'),
 } as const;
 
 export type ThresholdName = keyof typeof THRESHOLDS;

@@ -2,7 +2,7 @@ import type { FixContext, TorchFixContext } from '../../diagnosis';
 import type { Fix } from '../../findings';
 import type { TorchLayer, TorchSourceSite } from '../../pytorchProtocol';
 import type { Range, TextEdit } from '../../textRange';
-import { proposedLearningRate } from '../trainingFixes';
+import { learningRateProposal, rangeTestNote } from '../trainingFixes';
 import { PythonSource, type PythonCall } from './pythonSource';
 
 // Fix planners for PyTorch model files: the trainer located every module's constructor call
@@ -371,10 +371,8 @@ function formatRate(rate: number): string {
 
 /** Rewrites the `lr=` literal of the file's `torch.optim.X(...)`; without one, the setting (the trainer takes it as an override). */
 export function planPyLearningRate(ctx: FixContext, direction: 'lower' | 'raise'): Fix {
-  const current = ctx.options.learningRate;
-  const next = proposedLearningRate(current, ctx.options.optimizer, direction);
+  const { value: next, title } = learningRateProposal(ctx, direction);
   const code = direction === 'lower' ? 'lower-learning-rate' : 'raise-learning-rate';
-  const title = `${direction === 'lower' ? 'Lower' : 'Raise'} the learning rate from ${current} to ${next}`;
   const site = ctx.torch?.optimizerSite;
   if (site?.learningRateRange && (ctx.torch === undefined || normalise(site.file) === normalise(ctx.torch.modelPath))) {
     const source = new PythonSource(ctx.text);
@@ -390,7 +388,7 @@ export function planPyLearningRate(ctx: FixContext, direction: 'lower' | 'raise'
 export function planPyChangeOptimizer(ctx: FixContext): Fix | undefined {
   const current = ctx.options.optimizer;
   if (current === 'adam' || current === 'adamax') return undefined;
-  const title = `Switch the optimizer from ${current} to Adam (learning rate 0.001)`;
+  const title = `Switch the optimizer from ${current} to Adam (learning rate 0.001)${rangeTestNote(ctx)}`;
   const site = ctx.torch?.optimizerSite;
   if (site && ctx.torch && normalise(site.file) === normalise(ctx.torch.modelPath)) {
     const source = new PythonSource(ctx.text);
