@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -192,4 +193,15 @@ test('analyze: the trainer refusing the file is an input error listing the candi
     delete process.env.GRADIENT_LENS_PYTHON_DIR;
     delete process.env.FAKE_TRAINER_MODE;
   }
+});
+
+test('the PyTorch path of the engine loads no TF.js (0.6 s of the engine start a .py model does not need)', () => {
+  const analyzeTorch = path.join(__dirname, '..', 'src', 'engine', 'pytorch', 'analyzeTorch.js');
+  const script = `require(${JSON.stringify(analyzeTorch)}); console.log(Object.keys(require.cache).filter((k) => k.includes('@tensorflow')).length)`;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout.trim(), '0');
+  // …while the Keras path does load it: the check above would notice if it could not.
+  const keras = spawnSync(process.execPath, ['-e', script.replace(JSON.stringify(analyzeTorch), JSON.stringify(path.join(__dirname, '..', 'src', 'engine', 'analyze.js')))], { encoding: 'utf8' });
+  assert.notEqual(keras.stdout.trim(), '0');
 });

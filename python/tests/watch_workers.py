@@ -66,9 +66,13 @@ def ddp_rank(rank: int, world: int, port: int, run_dir: str, every: int, kill_ra
              lr: float = 0.05, steps: int = STEPS, accumulate: bool = False) -> None:
     """One DDP rank on its half of each full batch; rank `1` kills itself (SIGKILL) at step `kill_rank_at`.
     `accumulate`: the half in two micro-batches, the first under no_sync() (gradients stay local)."""
+    import faulthandler
     from torch.nn.parallel import DistributedDataParallel
 
     from gradient_lens import watch
+
+    # A rank that hangs prints where, on stderr, before the test's join gives up on it.
+    faulthandler.dump_traceback_later(100, exit=True)
 
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
