@@ -367,7 +367,7 @@ function article(type: string): string {
 }
 
 function describeFormat(format: ModelFormat): string {
-  return { keras2: 'Keras 2', keras3: 'Keras 3', 'tfjs-layers': 'TF.js', pytorch: 'PyTorch' }[format];
+  return { keras2: 'Keras 2', keras3: 'Keras 3', 'tfjs-layers': 'TF.js', pytorch: 'PyTorch', keras: 'Keras (.keras)', 'keras-h5': 'Keras (.h5)', 'keras-python': 'Keras (.py)' }[format];
 }
 
 /** Offsets at which each line starts (after \n, \r\n or a lone \r, as VS Code counts lines). */

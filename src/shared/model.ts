@@ -1,6 +1,17 @@
 import type { Range } from './textRange';
 
-export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers' | 'pytorch';
+/**
+ * `keras` / `keras-h5`: the binary files Keras saves (a `.keras` zip, a legacy HDF5 `.h5`);
+ * `keras-python`: a `.py` that builds a Keras model. Their config is read as Keras 2/3 JSON.
+ */
+export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers' | 'pytorch' | 'keras' | 'keras-h5' | 'keras-python';
+
+/** Where the run's starting weights came from: the file's trained weights, or the config's initializers. */
+export interface WeightsSource {
+  kind: 'trained' | 'init';
+  /** The file the trained weights were read from. */
+  file?: string;
+}
 
 /** One layer of the model file, as the locator and the engine both see it. */
 export interface LayerInfo {

@@ -18,6 +18,11 @@ export interface RunOptions {
   maxEventsPerSecond?: number;
   /** The user's values for the diagnosis thresholds they may tune (settings only; the CLI uses the table's). */
   thresholds?: ThresholdOverrides;
+  /**
+   * Keras files with weights (`.keras`, `.h5`, a Keras `.py`): start from the file's trained
+   * weights (`trained`, the default) or from the config's initializers (`init`, `--weights init`).
+   */
+  weights?: 'trained' | 'init';
   /** PyTorch files: `--entry`, the `nn.Module` subclass (or zero-argument factory) to train. */
   entry?: string;
   /** PyTorch files: `--input-shape C,H,W`. */
