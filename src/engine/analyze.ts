@@ -28,7 +28,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');
   sink({ type: 'log', message: `backend: ${backend}` });
-  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed, batchSize: options.batchSize, optimizer: options.optimizer });
+  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed, batchSize: options.batchSize, optimizer: options.optimizer, weights: options.weights });
   const warnings = [...loaded.warnings];
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
@@ -38,7 +38,9 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   // A planner failing on one finding must not cost the user the run and the other findings.
   const withFixes = (finding: Finding): Finding => {
     try {
-      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved }) };
+      // Binary and Python Keras files are planned on their config JSON (`loaded.text`), in that JSON's shape.
+      const format = loaded.configFormat ?? loaded.format;
+      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format, layers, options: resolved, trainedWeights: loaded.weightsSource?.kind === 'trained' }) };
     } catch (error) {
       sink({ type: 'log', message: `no fixes for ${finding.code}: ${(error as Error).message}` });
       return { ...finding, fixes: [] };
@@ -60,7 +62,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
       if (resolved.data === 'auto') resolved.data = dataName;
       diagnoser = createDiagnoser({ layers, options: resolved, numClasses: loaded.numClasses });
       sink({ type: 'log', message: `data: ${dataName}; ${resolved.steps} steps of ${resolved.batchSize}, ${resolved.optimizer} lr ${resolved.learningRate}, loss ${resolved.loss}` });
-      sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings });
+      sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings, ...(loaded.weightsSource ? { weights: loaded.weightsSource } : {}) });
     },
     onStep: (stats) => {
       batcher.add(stats);
@@ -85,6 +87,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
       path: loaded.path,
       format: loaded.format,
       layers: layers.map((layer) => ({ name: layer.name, className: layer.className, range: layer.nameRange ?? layer.range })),
+      ...(loaded.weightsSource ? { weights: loaded.weightsSource } : {}),
     },
     run: {
       backend,

@@ -54,6 +54,8 @@ interface AnalyzeFlags {
   entry?: string;
   inputShape?: string;
   python?: string;
+  weights?: string;
+  writeFixed?: boolean;
 }
 
 /** `--input-shape C,H,W` (PyTorch's channels-first order); a flat input may give one number. */
@@ -80,6 +82,9 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
   if (learningRate !== undefined && !(Number.isFinite(learningRate) && learningRate > 0)) {
     throw new UsageError(`--learning-rate must be a positive number, got "${flags.learningRate}"`);
   }
+  if (flags.weights !== undefined && flags.weights !== 'trained' && flags.weights !== 'init') {
+    throw new UsageError(`--weights must be trained or init, got "${flags.weights}"`);
+  }
   const optimizer = flags.optimizer === undefined ? undefined : parseOptimizerName(flags.optimizer);
   if (flags.optimizer !== undefined && !optimizer) throw new UsageError(`unknown optimizer "${flags.optimizer}" (known: sgd, momentum, adam, rmsprop, adagrad, adadelta, adamax)`);
   return {
@@ -95,6 +100,7 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
     ...(flags.entry !== undefined ? { entry: flags.entry } : {}),
     ...(flags.inputShape !== undefined ? { inputShape: parseInputShape(flags.inputShape) } : {}),
     ...(flags.python !== undefined ? { python: flags.python } : {}),
+    ...(flags.weights !== undefined ? { weights: flags.weights as 'trained' | 'init' } : {}),
   };
 }
 
@@ -189,7 +195,8 @@ function program(): Command {
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
-    .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train')
+    .option('--weights <which>', 'Keras .keras/.h5/.py files: trained (start from the file\'s weights, the default) | init (fresh initialisation from the config)')
+    .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train; Keras .py: the module-level model or zero-argument function returning one')
     .option('--input-shape <C,H,W>', 'PyTorch: input shape without the batch dimension (default: the file\'s INPUT_SHAPE, else from the first Conv2d)')
     .option('--python <path>', 'PyTorch: the Python interpreter with torch (default python3, then /usr/bin/python3)')
     .exitOverride()

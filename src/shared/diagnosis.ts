@@ -28,6 +28,11 @@ export interface FixContext {
   format: ModelFormat;
   layers: LayerInfo[];
   options: ResolvedRunOptions;
+  /**
+   * The run started from trained weights read from the file (`.keras`, `.h5`, a Keras `.py`):
+   * an initializer edit changes nothing such a model starts from, so those fixes are left out.
+   */
+  trainedWeights?: boolean;
   /** PyTorch files: what the trainer located in the source, which the Python planners edit by. */
   torch?: TorchFixContext;
 }

@@ -208,6 +208,10 @@ function readLegacyWeights(filePath: string, h5: hdf5.File): KerasWeights {
 
 function openHdf5(filePath: string, bytes: Uint8Array, what: string): hdf5.File {
   if (!isHdf5(bytes)) throw new InputError(filePath, `${what === 'it' ? 'is' : `${what} is`} not an HDF5 file (no HDF5 signature)`);
+  const declared = hdf5DeclaredLength(bytes);
+  if (declared !== undefined && declared > bytes.length) {
+    throw new InputError(filePath, `${what === 'it' ? 'is a' : `${what} is a`} truncated HDF5 file: ${bytes.length} bytes of the ${declared} its header declares`);
+  }
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   try {
     const file = new hdf5.File(buffer, filePath);
@@ -216,6 +220,24 @@ function openHdf5(filePath: string, bytes: Uint8Array, what: string): hdf5.File 
   } catch (error) {
     throw new InputError(filePath, `${what === 'it' ? 'is a' : `${what} is a`} corrupted or truncated HDF5 file (${firstLine(error)})`);
   }
+}
+
+/**
+ * The end-of-file address the HDF5 superblock records (plus its base address): a file cut short
+ * is caught here, where jsfive would only fail on the first missing object, or read past the
+ * end as if a group were absent. Superblock layouts: HDF5 file format spec, section II.A.
+ */
+function hdf5DeclaredLength(bytes: Uint8Array): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = bytes[8];
+  const sizeOfOffsets = version <= 1 ? bytes[13] : bytes[9];
+  if (sizeOfOffsets !== 8) return undefined;
+  const baseAt = version === 0 ? 24 : version === 1 ? 28 : 12;
+  if (bytes.length < baseAt + 24) return undefined;
+  const read = (at: number) => Number(view.getBigUint64(at, true));
+  const base = read(baseAt);
+  const eof = read(baseAt + 16); // after the base and the free-space (v0/1) or extension (v2/3) address
+  return base + eof;
 }
 
 function safeAttrs(filePath: string, group: hdf5.Group): Record<string, unknown> {

@@ -27,6 +27,8 @@ export interface LoadedModel {
   configFormat?: 'keras2' | 'keras3';
   /** Binary and Python Keras files: where the starting weights came from. */
   weightsSource?: WeightsSource;
+  /** Binary and Python Keras files: what was read, so `--verify-fixes` rebuilds without reading (or running) the file again. */
+  kerasFile?: { format: ModelFormat; contents: KerasFileContents };
   model: tf.LayersModel;
   /** Every top-level layer in file order, with its ranges and, once built, paramCount / outputShape / instrumented. */
   layers: LayerInfo[];
@@ -131,6 +133,7 @@ async function loadKerasContents(filePath: string, format: ModelFormat, contents
       text,
       configFormat,
       weightsSource: useTrained ? { kind: 'trained', file: path.resolve(filePath) } : { kind: 'init' },
+      kerasFile: { format, contents },
       model,
       layers: describeLayers(located.layers, model),
       trainingConfig: Object.keys(trainingConfig).length > 0 ? trainingConfig : undefined,

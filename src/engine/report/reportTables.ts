@@ -14,6 +14,7 @@ export function runFacts(report: Report): Array<[string, string]> {
   const steps = run.stepsCompleted !== undefined && run.stepsCompleted !== run.steps ? `${run.stepsCompleted} of ${run.steps}` : `${run.steps}`;
   const facts: Array<[string, string]> = [
     ['model', `${model.path} (${model.format})`],
+    ...(model.weights ? [['weights', weightsText(model.weights)] as [string, string]] : []),
     ['backend', run.backend],
     ['steps', `${steps}${run.cancelled ? ' (cancelled)' : ''}, batch size ${run.batchSize}`],
     ['optimizer', `${run.optimizer}, learning rate ${formatNumber(run.learningRate)}${run.loss ? `, loss ${run.loss}` : ''}`],
@@ -63,4 +64,9 @@ export function verificationTable(report: Report): Table {
       v.remaining.length > 0 ? v.remaining.join(', ') : 'none',
     ]),
   };
+}
+
+/** The panel's wording too: which weights the run started from. */
+export function weightsText(weights: NonNullable<Report['model']['weights']>): string {
+  return weights.kind === 'trained' ? `trained weights from ${weights.file ?? 'the file'}` : 'fresh initialisation (--weights init, or the file has no weights)';
 }

@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync, zipSync } from 'fflate';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InputError } from '../src/engine/errors';
+import { loadModelFile, type LoadedModel } from '../src/engine/model/load';
+import { snakeCase } from '../src/engine/model/kerasFiles';
+
+// Fixtures written by real Keras 3 (scripts/make-keras-fixtures.py): each model trained a few
+// steps, saved as .keras and .h5, with an input and Keras' own prediction for it.
+const root = path.resolve(__dirname, '../..');
+const FIXTURES = path.join(root, 'test/fixtures/keras');
+const MODELS = ['vanishing_sequential', 'vanishing_functional', 'small_bn', 'nested'];
+
+tf.setBackend('cpu');
+
+interface Expected {
+  keras_version: string;
+  input: number[];
+  prediction: number[][];
+  weights: Record<string, Array<{ shape: number[]; sum: number; first: number }>>;
+}
+
+function expected(name: string): Expected {
+  return JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as Expected;
+}
+
+async function withLoaded<T>(file: string, use: (loaded: LoadedModel) => T | Promise<T>, options: Parameters<typeof loadModelFile>[1] = {}): Promise<T> {
+  const loaded = await loadModelFile(file, { seed: 1, ...options });
+  try {
+    return await use(loaded);
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+function maxDifference(a: number[][], b: number[][]): number {
+  let worst = 0;
+  a.forEach((row, i) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - b[i][j])))));
+  return worst;
+}
+
+function predict(loaded: LoadedModel, input: number[]): number[][] {
+  return tf.tidy(() => (loaded.model.predict(tf.tensor(input)) as tf.Tensor).arraySync() as number[][]);
+}
+
+for (const name of MODELS) {
+  for (const ext of ['keras', 'h5'] as const) {
+    test(`${name}.${ext} (written by Keras): TF.js predicts what Keras predicted within 1e-5, from the file's trained weights`, async () => {
+      const want = expected(name);
+      await withLoaded(path.join(FIXTURES, `${name}.${ext}`), (loaded) => {
+        assert.equal(loaded.format, ext === 'keras' ? 'keras' : 'keras-h5');
+        assert.equal(loaded.configFormat, 'keras3');
+        assert.deepEqual(loaded.weightsSource, { kind: 'trained', file: path.join(FIXTURES, `${name}.${ext}`) });
+        const difference = maxDifference(predict(loaded, want.input), want.prediction);
+        assert.ok(difference < 1e-5, `max |TF.js − Keras| = ${difference}`);
+      });
+    });
+
+    test(`${name}.${ext}: every weight lands in its layer (sum and first value per weight, as Keras had them)`, async () => {
+      const want = expected(name);
+      await withLoaded(path.join(FIXTURES, `${name}.${ext}`), (loaded) => {
+        let checked = 0;
+        for (const [layerName, weights] of Object.entries(want.weights)) {
+          if (weights.length === 0) continue;
+          const layer = loaded.model.getLayer(layerName);
+          const got = layer.getWeights().map((w) => ({ shape: w.shape, sum: w.sum().arraySync() as number, first: w.dataSync()[0] }));
+          // A nested model lists its weights per layer in Keras, trainable-then-not in TF.js: compare as sets.
+          const key = (w: { shape: number[]; sum: number }) => `${w.shape.join('x')}:${w.sum.toFixed(3)}`;
+          assert.deepEqual(got.map(key).sort(), weights.map(key).sort(), `layer ${layerName}`);
+          for (const w of weights) {
+            const match = got.find((g) => key(g) === key(w));
+            assert.ok(match && Math.abs(match.first - w.first) < 1e-6, `layer ${layerName}: first value ${match?.first} vs Keras ${w.first}`);
+            assert.ok(Math.abs(match!.sum - w.sum) <= 1e-4 * Math.max(1, Math.abs(w.sum)), `layer ${layerName}: sum ${match!.sum} vs Keras ${w.sum}`);
+            checked++;
+          }
+        }
+        assert.ok(checked >= 4, `only ${checked} weights compared`);
+      });
+    });
+  }
+}
+
+test('--weights init starts from the config\'s initializers instead: the prediction is no longer Keras\'', async () => {
+  const want = expected('vanishing_functional');
+  await withLoaded(
+    path.join(FIXTURES, 'vanishing_functional.keras'),
+    (loaded) => {
+      assert.deepEqual(loaded.weightsSource, { kind: 'init' });
+      assert.equal(loaded.weightsLoaded, false);
+      assert.ok(maxDifference(predict(loaded, want.input), want.prediction) > 1e-4);
+    },
+    { weights: 'init' },
+  );
+});
+
+test('the training config comes from the file, the float32-stored learning rate read as the user wrote it', async () => {
+  for (const file of ['vanishing_sequential.keras', 'vanishing_sequential.h5', 'small_bn.h5']) {
+    await withLoaded(path.join(FIXTURES, file), (loaded) => {
+      assert.equal(loaded.trainingConfig?.optimizer, 'adam', file);
+      assert.equal(loaded.trainingConfig?.loss, 'sparse_categorical_crossentropy', file);
+      assert.equal(loaded.trainingConfig?.learningRate, file.startsWith('small_bn') ? 0.01 : 0.001, file);
+    });
+  }
+});
+
+test('a nested Sequential in a functional model (the old "Graph disconnected … input_layer_1") builds from Keras 3 JSON too', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-keras-'));
+  try {
+    const config = unzipSync(readFileSync(path.join(FIXTURES, 'nested.keras')))['config.json'];
+    const json = path.join(dir, 'nested.json');
+    writeFileSync(json, config);
+    await withLoaded(json, (loaded) => {
+      assert.equal(loaded.format, 'keras3');
+      assert.deepEqual(loaded.layers.map((l) => l.name), ['image', 'conv2d_24', 'block', 'max_pooling2d_5', 'flatten_2', 'predictions']);
+      assert.deepEqual(loaded.model.outputs[0].shape, [null, 5]);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Keras\' snake_case of class names, which .keras weight paths use', () => {
+  assert.equal(snakeCase('Conv2D'), 'conv2d');
+  assert.equal(snakeCase('MaxPooling2D'), 'max_pooling2d');
+  assert.equal(snakeCase('BatchNormalization'), 'batch_normalization');
+  assert.equal(snakeCase('GlobalAveragePooling2D'), 'global_average_pooling2d');
+  assert.equal(snakeCase('InputLayer'), 'input_layer');
+});
+
+// ──── bad input ────
+
+async function assertInputError(file: string, problem: RegExp): Promise<void> {
+  await assert.rejects(loadModelFile(file), (error: unknown) => {
+    assert.ok(error instanceof InputError, `not an InputError: ${String(error)}`);
+    assert.ok(error.message.startsWith(`${file}: `), `does not name the file: ${error.message}`);
+    assert.match(error.message, problem);
+    return true;
+  });
+}
+
+test('bad .keras / .h5 files: each refused with a message naming the file and the problem', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-keras-'));
+  const write = (name: string, bytes: Uint8Array) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, bytes);
+    return file;
+  };
+  try {
+    const keras = readFileSync(path.join(FIXTURES, 'small_bn.keras'));
+    const entries = unzipSync(keras);
+
+    const { ['config.json']: _dropped, ...withoutConfig } = entries;
+    await assertInputError(write('no-config.keras', zipSync(withoutConfig)), /zip archive but not a Keras \.keras file: it has no config\.json/);
+    await assertInputError(write('truncated.keras', keras.subarray(0, Math.floor(keras.length / 2))), /not a readable zip archive \(corrupted or truncated/);
+
+    const h5 = readFileSync(path.join(FIXTURES, 'small_bn.h5'));
+    await assertInputError(write('truncated.h5', h5.subarray(0, 4000)), /is a truncated HDF5 file: 4000 bytes of the \d+ its header declares/);
+    // Cut exactly where the header says the file ends would pass that check: garbage in the middle instead.
+    const garbled = Buffer.from(h5);
+    garbled.fill(0xff, 96, 2048);
+    await assertInputError(write('garbled.h5', garbled), /corrupted or truncated HDF5|cannot be read|not valid JSON|no "model_config"/);
+    // The zip is intact but the HDF5 inside it is cut short.
+    const cut = zipSync({ ...entries, 'model.weights.h5': entries['model.weights.h5'].subarray(0, 3000) });
+    await assertInputError(write('cut-weights.keras', cut), /model\.weights\.h5 inside it is a truncated HDF5 file: 3000 bytes of the \d+/);
+
+    // Another model's weights under this config: shapes (and layers) do not match.
+    const otherWeights = unzipSync(readFileSync(path.join(FIXTURES, 'nested.keras')))['model.weights.h5'];
+    await assertInputError(write('mismatch.keras', zipSync({ ...entries, 'model.weights.h5': otherWeights })), /the weights do not match the model config: .*(layer|weight)/);
+
+    // A legacy .h5 whose config was renamed: its weights name layers the config lacks.
+    await assertInputError(path.join(FIXTURES, 'weights_only.h5'), /holds weights only, no model config .*save_weights\(\).*model\.save\("model\.keras"\)/);
+    await assertInputError(path.join(FIXTURES, 'gru.keras'), /"gru" \(GRU\).*reset_after/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
