@@ -8,6 +8,7 @@ import { planFixes } from '../shared/fixes/index';
 import { selectBackend } from './backend';
 import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
 import { loadModelFile } from './model/load';
+import { isKerasSourceFile } from './keras/kerasSource';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
@@ -23,12 +24,22 @@ export type EngineSink = (msg: EngineToHostMessage) => void;
  */
 export async function analyze(modelPath: string, options: RunOptions, sink: EngineSink, signal?: AbortSignal): Promise<Report> {
   // A `.py` model trains in the user's own PyTorch; the rules, fixes and report below are shared.
-  if (isPytorchModelPath(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
+  // (A `.py` that builds a Keras model is exported by the user's Keras and trained here with TF.js.)
+  if (isPytorchModelPath(modelPath) && !isKerasSourceFile(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
   const started = Date.now();
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');
   sink({ type: 'log', message: `backend: ${backend}` });
-  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed, batchSize: options.batchSize, optimizer: options.optimizer, weights: options.weights });
+  const loaded = await loadModelFile(modelPath, {
+    seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed,
+    batchSize: options.batchSize,
+    optimizer: options.optimizer,
+    weights: options.weights,
+    python: options.python,
+    entry: options.entry,
+    importTimeoutSeconds: options.importTimeoutSeconds,
+    log: (line) => sink({ type: 'log', message: line }),
+  });
   const warnings = [...loaded.warnings];
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
@@ -39,8 +50,18 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   const withFixes = (finding: Finding): Finding => {
     try {
       // Binary and Python Keras files are planned on their config JSON (`loaded.text`), in that JSON's shape.
-      const format = loaded.configFormat ?? loaded.format;
-      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format, layers, options: resolved, trainedWeights: loaded.weightsSource?.kind === 'trained' }) };
+      // A Keras .py is planned on its Python source, at the constructor sites the exporter recorded.
+      const kerasPython = loaded.kerasPython;
+      const format = kerasPython ? 'keras-python' : (loaded.configFormat ?? loaded.format);
+      const ctx = {
+        text: kerasPython ? kerasPython.source : loaded.text,
+        format,
+        layers,
+        options: resolved,
+        trainedWeights: loaded.weightsSource?.kind === 'trained',
+        ...(kerasPython ? { kerasPython: { modelPath: loaded.path, sites: kerasPython.sites } } : {}),
+      } as const;
+      return { ...finding, fixes: planFixes(finding, ctx) };
     } catch (error) {
       sink({ type: 'log', message: `no fixes for ${finding.code}: ${(error as Error).message}` });
       return { ...finding, fixes: [] };

@@ -8,6 +8,8 @@ import { registerMissingActivations } from './activations';
 import { buildModel, type KerasModelConfig } from './build';
 import { formatShape, quoteName } from './checkConfig';
 import { keras3ToKeras2 } from './keras3';
+import type { KerasSourceSite } from '../../shared/diagnosis';
+import { exportKerasPython } from '../keras/kerasPython';
 import { assignKerasWeights, isHdf5, isZip, readKerasH5, readKerasZip, type KerasFileContents } from './kerasFiles';
 import { describeLayers } from './layerInfo';
 import { checkTrainingMemory, type MemoryCheckOptions } from './memoryEstimate';
@@ -29,6 +31,8 @@ export interface LoadedModel {
   weightsSource?: WeightsSource;
   /** Binary and Python Keras files: what was read, so `--verify-fixes` rebuilds without reading (or running) the file again. */
   kerasFile?: { format: ModelFormat; contents: KerasFileContents };
+  /** Keras `.py` files: the source (what markers and the Python fix planners use) and each layer's constructor site in it. */
+  kerasPython?: { source: string; sites: Record<string, KerasSourceSite> };
   model: tf.LayersModel;
   /** Every top-level layer in file order, with its ranges and, once built, paramCount / outputShape / instrumented. */
   layers: LayerInfo[];
@@ -58,6 +62,12 @@ export interface LoadOptions extends MemoryCheckOptions {
   editedConfigText?: string;
   /** A Keras `.py` exported by the user's Keras: config and weights already read (see keras/). */
   exported?: { format: ModelFormat; contents: KerasFileContents };
+  /** Keras `.py` files: the interpreter, `--entry`, and the time limit on running the file. */
+  python?: string;
+  entry?: string;
+  importTimeoutSeconds?: number;
+  /** Output of the user's `.py` while it builds the model. */
+  log?: (line: string) => void;
 }
 
 /** Model files hold the architecture (and TF.js shard names), never the weights: 100 MB is far beyond a real one. */
@@ -69,6 +79,7 @@ export const MAX_KERAS_FILE_BYTES = 1024 * 1024 * 1024;
 export async function loadModelFile(filePath: string, options: LoadOptions = {}): Promise<LoadedModel> {
   registerMissingActivations();
   if (options.exported) return loadKerasContents(filePath, options.exported.format, options.exported.contents, options);
+  if (filePath.toLowerCase().endsWith('.py')) return loadKerasPython(filePath, options);
   const bytes = await readModelBytes(filePath);
   if (isZip(bytes)) return loadKerasContents(filePath, 'keras', readKerasZip(filePath, bytes), options);
   if (isHdf5(bytes)) return loadKerasContents(filePath, 'keras-h5', readKerasH5(filePath, bytes), options);
@@ -108,6 +119,24 @@ export async function loadModelFile(filePath: string, options: LoadOptions = {})
 }
 
 /**
+ * A `.py` that builds a Keras model: run in the user's Keras (keras/kerasPython.ts), then built
+ * like a `.keras` file from what it returned. Layer ranges are the constructor calls in the `.py`.
+ */
+async function loadKerasPython(filePath: string, options: LoadOptions): Promise<LoadedModel> {
+  const source = (await readModelBytes(filePath)).toString('utf8').replace(/^\uFEFF/, '');
+  const exported = await exportKerasPython(filePath, { python: options.python, entry: options.entry, seed: options.seed, importTimeoutSeconds: options.importTimeoutSeconds }, options.log);
+  const loaded = await loadKerasContents(filePath, 'keras-python', exported.contents, options);
+  const nowhere = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+  loaded.layers = loaded.layers.map((layer) => {
+    // The JSON ranges point into the exported config, not the .py: only the call site is kept.
+    const { nameRange: _n, activationRange: _a, initializerRange: _i, ...rest } = layer;
+    return { ...rest, range: exported.sites[layer.name]?.range ?? nowhere };
+  });
+  loaded.kerasPython = { source, sites: exported.sites };
+  return loaded;
+}
+
+/**
  * A `.keras` / `.h5` file, or what a Keras `.py` exported: its config text is located and built
  * like a Keras JSON file, then the file's weights are put into the layers (unless `--weights
  * init`). `format` is the file's; `configFormat` the shape of its config JSON.
@@ -132,7 +161,8 @@ async function loadKerasContents(filePath: string, format: ModelFormat, contents
       format,
       text,
       configFormat,
-      weightsSource: useTrained ? { kind: 'trained', file: path.resolve(filePath) } : { kind: 'init' },
+      // A .py builds its model afresh: Keras' own initial weights (seeded), not trained ones.
+      weightsSource: useTrained && format !== 'keras-python' ? { kind: 'trained', file: path.resolve(filePath) } : { kind: 'init' },
       kerasFile: { format, contents },
       model,
       layers: describeLayers(located.layers, model),

@@ -66,14 +66,24 @@ export async function verifyFixes(
       after: { finalLoss: NaN, firstLastRatio: NaN, deadFraction: 0 },
       remaining: [],
     };
-    const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, '.json')}.gradient-lens-verify-${process.pid}.json`);
+    const extension = path.extname(original.path) || '.json';
+    const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, extension)}.gradient-lens-verify-${process.pid}${extension}`);
     // A binary Keras file (or a Keras .py) keeps its weights outside the config text: the edited
     // config is built in memory and the file's weights go into every layer that still matches.
-    const inMemory = original.kerasFile !== undefined;
+    // A Keras .py's fix edits its source: the edited .py is run through the user's Keras again, like a JSON file is re-read.
+    const inMemory = original.kerasFile !== undefined && original.format !== 'keras-python';
     try {
-      const editedText = applyEdits(original.text, fix.edits);
+      const editedText = applyEdits(original.kerasPython?.source ?? original.text, fix.edits);
       if (!inMemory) writeFileSync(editedPath, editedText);
-      const loadOptions = { seed: resolved.seed, batchSize: resolved.batchSize, optimizer: resolved.optimizer, weights: requested.weights };
+      const loadOptions = {
+        seed: resolved.seed,
+        batchSize: resolved.batchSize,
+        optimizer: resolved.optimizer,
+        weights: requested.weights,
+        python: requested.python,
+        entry: requested.entry,
+        importTimeoutSeconds: requested.importTimeoutSeconds,
+      };
       const edited = inMemory
         ? await loadModelFile(original.path, { ...loadOptions, editedConfigText: editedText, exported: original.kerasFile })
         : await loadModelFile(editedPath, loadOptions);
