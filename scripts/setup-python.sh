@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${GRADIENT_LENS_VENV:-$root/.cache/venv}"
-requirements=(torch numpy)
+requirements=(torch numpy keras h5py)
 python="${GRADIENT_LENS_VENV_PYTHON:-python3}"
 mark="$venv/.gradient-lens-requirements"
 

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { InputError } from '../src/engine/errors';
 import { loadModelFile, type LoadedModel } from '../src/engine/model/load';
 import { snakeCase } from '../src/engine/model/kerasFiles';
+import type { Report } from '../src/shared/report';
+import { runCli } from './cliHarness';
 
 // Fixtures written by real Keras 3 (scripts/make-keras-fixtures.py): each model trained a few
 // steps, saved as .keras and .h5, with an input and Keras' own prediction for it.
@@ -178,3 +180,23 @@ test('bad .keras / .h5 files: each refused with a message naming the file and th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ──── a whole run on the real-Keras files ────
+
+for (const file of ['vanishing_sequential.keras', 'vanishing_functional.h5']) {
+  test(`analyze ${file}: vanishing-gradient at the first conv from the trained weights; --verify-fixes measures the fix on the config in memory`, { timeout: 300_000 }, () => {
+    const run = runCli(['analyze', path.join(FIXTURES, file), '--steps', '40', '--backend', 'wasm', '--verify-fixes', '--format', 'json'], 300_000);
+    assert.equal(run.status, 1, run.stderr);
+    const report = JSON.parse(run.stdout) as Report;
+    assert.equal(report.model.format, file.endsWith('.h5') ? 'keras-h5' : 'keras');
+    assert.deepEqual(report.model.weights, { kind: 'trained', file: path.join(FIXTURES, file) });
+    const vanishing = report.findings.find((f) => f.code === 'vanishing-gradient');
+    assert.equal(vanishing?.layer, file.startsWith('vanishing_sequential') ? 'conv2d' : 'conv2d_10');
+    // Trained weights: an initializer edit would change nothing this run starts from.
+    assert.ok(!vanishing!.fixes.some((f) => f.code === 'change-initializer'), JSON.stringify(vanishing!.fixes.map((f) => f.code)));
+    const verification = report.verifications?.find((v) => v.findingCode === 'vanishing-gradient');
+    assert.ok(verification && !verification.error, JSON.stringify(report.verifications));
+    assert.ok(verification.after.firstLastRatio > 1000 * verification.before.firstLastRatio, JSON.stringify(verification));
+    assert.ok(!verification.remaining.includes('vanishing-gradient'));
+  });
+}
