@@ -11,6 +11,8 @@ import { loadModelFile } from '../src/engine/model/load';
 import { applyEdits, planFixes } from '../src/shared/fixes/index';
 import type { Finding } from '../src/shared/findings';
 import type { Report } from '../src/shared/report';
+import { isKerasSource } from '../src/engine/keras/kerasPython';
+import { isBinaryKerasPath, isKerasModelText } from '../src/host/pythonModel';
 
 // Keras model source files, exported by real Keras in the project's venv (scripts/setup-python.sh
 // installs keras and h5py there; KERAS_BACKEND=numpy builds the model).
@@ -186,4 +188,21 @@ test('bad Keras .py files: raising while building, no model, a subclassed model,
   );
   await refused('import keras\nfrom keras import layers\nmodel = keras.Sequential([keras.Input((4,)), layers.Dense(2)])\n', /\/usr\/bin\/python3 cannot import keras.*pip install keras/, { python: '/usr/bin/python3' });
   await refused('import keras\nfrom keras import layers\nmodel = keras.Sequential([keras.Input((4,)), layers.Dense(2)])\n', /has no 'build' \(--entry\); module-level models: model/, { entry: 'build' });
+});
+
+test('which .py is a Keras model file: Keras imports and a model built, no torch (host and engine agree)', () => {
+  const keras = readFileSync(SEQUENTIAL, 'utf8');
+  const functional = readFileSync(FUNCTIONAL, 'utf8');
+  const torch = readFileSync(path.join(repoRoot, 'samples/pytorch/vanishing_sigmoid.py'), 'utf8');
+  for (const text of [keras, functional, 'from tensorflow import keras\nmodel = keras.Sequential([])\n']) {
+    assert.equal(isKerasModelText(text), true, text.slice(0, 60));
+    assert.equal(isKerasSource(text), true);
+  }
+  assert.equal(isKerasModelText(torch), false);
+  assert.equal(isKerasSource(torch), false);
+  // A PyTorch file that also imports keras (for a metric, say) stays PyTorch.
+  assert.equal(isKerasSource(`import keras\n${torch}`), false);
+  assert.equal(isBinaryKerasPath('/w/model.keras'), true);
+  assert.equal(isBinaryKerasPath('/w/MODEL.H5'), true);
+  assert.equal(isBinaryKerasPath('/w/model.json'), false);
 });

@@ -13,6 +13,13 @@ export interface WeightsSource {
   file?: string;
 }
 
+/** "trained weights from model.keras" / "fresh initialisation": the panel's and the report's wording. */
+export function describeWeights(weights: WeightsSource, fullPath = false): string {
+  if (weights.kind === 'init') return 'fresh initialisation';
+  const file = weights.file ?? 'the file';
+  return `trained weights from ${fullPath ? file : (file.split(/[\\/]/).pop() ?? file)}`;
+}
+
 /** One layer of the model file, as the locator and the engine both see it. */
 export interface LayerInfo {
   name: string;
