@@ -10,6 +10,8 @@ import { loadModelFile, type LoadedModel } from '../src/engine/model/load';
 import { snakeCase } from '../src/engine/model/kerasFiles';
 import type { Report } from '../src/shared/report';
 import { runCli } from './cliHarness';
+import { writeFixedKerasCopy } from '../src/engine/model/fixedCopy';
+import { planFixes } from '../src/shared/fixes/index';
 
 // Fixtures written by real Keras 3 (scripts/make-keras-fixtures.py): each model trained a few
 // steps, saved as .keras and .h5, with an input and Keras' own prediction for it.
@@ -200,3 +202,30 @@ for (const file of ['vanishing_sequential.keras', 'vanishing_functional.h5']) {
     assert.ok(!verification.remaining.includes('vanishing-gradient'));
   });
 }
+
+test('a fix written out as model.fixed.keras beside the file: edited config, same weights, the original untouched; a layer-adding fix is refused', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-keras-'));
+  try {
+    const file = path.join(dir, 'model.keras');
+    const original = readFileSync(path.join(FIXTURES, 'vanishing_sequential.keras'));
+    writeFileSync(file, original);
+    const loaded = await loadModelFile(file, { seed: 1 });
+    const kernel = loaded.model.getLayer('conv2d_3').getWeights()[0].dataSync().slice();
+    const ctx = { text: loaded.text, format: loaded.configFormat!, layers: loaded.layers, options: { steps: 1, batchSize: 1, learningRate: 0.001, optimizer: 'adam' as const, loss: 'sparse_categorical_crossentropy', data: 'synthetic', seed: 1, backend: 'cpu' }, trainedWeights: true };
+    loaded.model.dispose();
+    const fixes = planFixes({ code: 'vanishing-gradient', severity: 'error', layer: 'conv2d', message: '', evidence: {}, fixes: [] }, ctx);
+    const relu = fixes.find((f) => f.code === 'use-relu')!;
+    const written = writeFixedKerasCopy(file, relu);
+    assert.equal(written, path.join(dir, 'model.fixed.keras'));
+    assert.deepEqual(readFileSync(file), original, 'the user\'s file is not written');
+    await withLoaded(written, (copy) => {
+      assert.deepEqual(copy.layers.filter((l) => l.className === 'Conv2D').map((l) => l.activation), Array(10).fill('relu'));
+      assert.deepEqual(copy.model.getLayer('conv2d_3').getWeights()[0].dataSync(), kernel);
+    });
+    const batchNorm = fixes.find((f) => f.code === 'add-batch-normalization')!;
+    assert.throws(() => writeFixedKerasCopy(file, batchNorm), /adds or removes layers/);
+    assert.throws(() => writeFixedKerasCopy(path.join(FIXTURES, 'small_bn.h5'), relu), /for \.keras files only/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

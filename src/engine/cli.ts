@@ -1,9 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { BACKENDS, OPTIMIZERS, REPORT_FORMATS, type BackendChoice, type OptimizerName, type ReportFormat } from '../shared/codes';
 import type { EngineToHostMessage } from '../shared/engineProtocol';
+import type { Report } from '../shared/report';
 import type { RunOptions } from '../shared/runOptions';
+import { writeFixedKerasCopy } from './model/fixedCopy';
 import { UsageError } from './errors';
 import { formatReport } from './report/index';
 import { EngineProcess } from './runner';
@@ -168,11 +171,28 @@ async function runAnalyze(modelFile: string, flags: AnalyzeFlags): Promise<numbe
     return EXIT_CANCELLED;
   }
   const report = result.report;
+  if (flags.writeFixed) writeFixedCopy(modelFile, report);
   const text = formatReport(report, flags.format as ReportFormat);
   if (flags.out) writeFileSync(flags.out, text.endsWith('\n') ? text : `${text}\n`);
   else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   if (report.run.cancelled) return EXIT_CANCELLED;
   return report.findings.some((finding) => finding.severity === 'error') ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** `--write-fixed`: the preferred fix of the first finding that has one, as `<name>.fixed.keras` beside the file. */
+function writeFixedCopy(modelFile: string, report: Report): void {
+  const fix = report.findings.map((finding) => finding.fixes.find((f) => f.edits.length > 0)).find((f) => f !== undefined);
+  if (!fix) {
+    process.stderr.write(`gradient-lens: ${modelFile}: no fix to write (no finding has one)\n`);
+    return;
+  }
+  // A copy that cannot be written costs the user the copy, not the report.
+  try {
+    const written = writeFixedKerasCopy(modelFile, fix);
+    process.stderr.write(`gradient-lens: wrote ${written} (${fix.title}); ${path.basename(modelFile)} is unchanged\n`);
+  } catch (error) {
+    process.stderr.write(`gradient-lens: ${(error as Error).message}\n`);
+  }
 }
 
 function program(): Command {
@@ -195,6 +215,7 @@ function program(): Command {
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
+    .option('--write-fixed', '.keras files: write the preferred fix of the first finding to <name>.fixed.keras beside the file (never over it)')
     .option('--weights <which>', 'Keras .keras/.h5/.py files: trained (start from the file\'s weights, the default) | init (fresh initialisation from the config)')
     .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train; Keras .py: the module-level model or zero-argument function returning one')
     .option('--input-shape <C,H,W>', 'PyTorch: input shape without the batch dimension (default: the file\'s INPUT_SHAPE, else from the first Conv2d)')
