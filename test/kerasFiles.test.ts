@@ -10,6 +10,7 @@ import { loadModelFile, type LoadedModel } from '../src/engine/model/load';
 import { snakeCase } from '../src/engine/model/kerasFiles';
 import type { Report } from '../src/shared/report';
 import { runCli } from './cliHarness';
+import { locateModel } from '../src/shared/locator';
 import { writeFixedKerasCopy } from '../src/engine/model/fixedCopy';
 import { planFixes } from '../src/shared/fixes/index';
 
@@ -122,6 +123,22 @@ test('a nested Sequential in a functional model (the old "Graph disconnected …
       assert.deepEqual(loaded.layers.map((l) => l.name), ['image', 'conv2d_24', 'block', 'max_pooling2d_5', 'flatten_2', 'predictions']);
       assert.deepEqual(loaded.model.outputs[0].shape, [null, 5]);
     });
+    // The nested model's own layers are located too, each on its own config object.
+    const text = new TextDecoder().decode(config);
+    const located = locateModel(text);
+    assert.deepEqual(
+      located.nestedLayers.map((l) => [l.parent, l.name, l.className]),
+      [
+        ['block', 'input_layer_2', 'InputLayer'],
+        ['block', 'conv2d_22', 'Conv2D'],
+        ['block', 'batch_normalization_2', 'BatchNormalization'],
+        ['block', 'conv2d_23', 'Conv2D'],
+      ],
+    );
+    const lines = text.split('\n');
+    const conv = located.nestedLayers[1];
+    assert.match(lines[conv.nameRange!.start.line], /"name": ?"conv2d_22"/);
+    assert.equal(conv.activation, 'relu');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -177,7 +194,7 @@ test('bad .keras / .h5 files: each refused with a message naming the file and th
 
     // A legacy .h5 whose config was renamed: its weights name layers the config lacks.
     await assertInputError(path.join(FIXTURES, 'weights_only.h5'), /holds weights only, no model config .*save_weights\(\).*model\.save\("model\.keras"\)/);
-    await assertInputError(path.join(FIXTURES, 'gru.keras'), /"gru" \(GRU\).*reset_after/);
+    await assertInputError(path.join(FIXTURES, 'gru.keras'), /layer "gru" is a GRU with reset_after=True \(Keras. default\), which TF.js does not implement; build it with GRU\(\.\.\., reset_after=False\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -94,7 +94,9 @@ export class AnalysisController implements vscode.Disposable {
       }
     } else if (document) {
       try {
-        layers = locateModel(document.getText()).layers;
+        // Nested models' own layers too, so a problem with an inner layer is marked on its config.
+        const located = locateModel(document.getText());
+        layers = [...located.layers, ...located.nestedLayers];
       } catch (error) {
         const problem = error instanceof ModelTextError ? error.problem : String(error);
         void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: ${problem}`);

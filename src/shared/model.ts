@@ -50,6 +50,8 @@ export interface LayerInfo {
    * reusable block class, where that block was instantiated (`self.layer1 = CustomCNNLayer(...)`).
    */
   related?: Array<{ file?: string; range: Range; message: string }>;
+  /** For a layer of a nested model: the name of the model it is in (the locator's `nestedLayers`). */
+  parent?: string;
   /**
    * `outputShape` is channels first (PyTorch's NCHW, [C, H, W]); absent for Keras / TF.js,
    * whose shapes are channels last.
