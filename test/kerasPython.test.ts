@@ -161,7 +161,7 @@ test('Keras .py fixes: ReLU, BatchNormalization after the conv (Sequential list 
 
 // ──── bad input ────
 
-async function refused(source: string, problem: RegExp, options: { python?: string; entry?: string } = {}): Promise<void> {
+async function refused(source: string, problem: RegExp, options: { python?: string; entry?: string; importTimeoutSeconds?: number } = {}): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-keras-py-'));
   const file = path.join(dir, 'model.py');
   writeFileSync(file, source);
@@ -205,4 +205,25 @@ test('which .py is a Keras model file: Keras imports and a model built, no torch
   assert.equal(isBinaryKerasPath('/w/model.keras'), true);
   assert.equal(isBinaryKerasPath('/w/MODEL.H5'), true);
   assert.equal(isBinaryKerasPath('/w/model.json'), false);
+});
+
+test('Keras .py: --entry names a zero-argument function that builds the model; a file that never finishes hits the time limit', async () => {
+  ready();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-keras-py-'));
+  try {
+    const file = path.join(dir, 'build.py');
+    writeFileSync(file, 'import keras\nfrom keras import layers\n\ndef build():\n    return keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(2, 3, activation="tanh"), layers.Flatten(), layers.Dense(3, activation="softmax")])\n');
+    const loaded = await loadModelFile(file, { python: VENV_PYTHON, entry: 'build' });
+    try {
+      assert.deepEqual(loaded.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'Flatten', 'Dense']);
+      assert.equal(loaded.layers[1].range.start.line, 4);
+    } finally {
+      loaded.model.dispose();
+    }
+    const started = Date.now();
+    await refused('import keras\nwhile True:\n    pass\n', /did not finish within 2 s/, { importTimeoutSeconds: 2 });
+    assert.ok(Date.now() - started < 60_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

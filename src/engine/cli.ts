@@ -203,7 +203,7 @@ function program(): Command {
   cli
     .command('analyze')
     .description('train the model for a short instrumented run and report per-layer gradient problems')
-    .argument('<model-file>', 'Keras 2 / Keras 3 JSON, TF.js model.json, or a PyTorch .py defining an nn.Module')
+    .argument('<model-file>', 'Keras 2 / Keras 3 JSON, TF.js model.json, a Keras .keras or .h5 file, a .py that builds a Keras model, or a PyTorch .py defining an nn.Module')
     .option('--steps <n>', 'training steps (default 100)')
     .option('--batch-size <n>', 'examples per step (default 32)')
     .option('--learning-rate <x>', 'learning rate (default: the file\'s, else the optimizer\'s Keras default)')
@@ -219,7 +219,7 @@ function program(): Command {
     .option('--weights <which>', 'Keras .keras/.h5/.py files: trained (start from the file\'s weights, the default) | init (fresh initialisation from the config)')
     .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train; Keras .py: the module-level model or zero-argument function returning one')
     .option('--input-shape <C,H,W>', 'PyTorch: input shape without the batch dimension (default: the file\'s INPUT_SHAPE, else from the first Conv2d)')
-    .option('--python <path>', 'PyTorch: the Python interpreter with torch (default python3, then /usr/bin/python3)')
+    .option('--python <path>', 'PyTorch / Keras .py: the Python interpreter with torch or Keras 3 (default python3, then /usr/bin/python3)')
     .exitOverride()
     .action(async (modelFile: string, flags: AnalyzeFlags) => {
       process.exitCode = await runAnalyze(modelFile, flags).catch((error: unknown) => {
