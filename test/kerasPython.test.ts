@@ -227,3 +227,21 @@ test('Keras .py: --entry names a zero-argument function that builds the model; a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a .keras file with the .py that builds it (--source): markers go to the layers.X(...) calls there; a .py of another model leaves them, with a warning', { timeout: 300_000 }, () => {
+  ready();
+  const keras = path.join(repoRoot, 'test/fixtures/keras/vanishing_sequential.keras');
+  const run = runCli(['analyze', keras, '--source', SEQUENTIAL, '--python', VENV_PYTHON, '--steps', '5', '--format', 'json'], 300_000);
+  assert.ok(run.status === 0 || run.status === 1, run.stderr);
+  const report = JSON.parse(run.stdout) as Report;
+  const conv = report.model.layers.find((l) => l.name === 'conv2d')!;
+  assert.equal(conv.file, SEQUENTIAL);
+  assert.equal(conv.range.start.line, lineOf(SEQUENTIAL, 'layers.Conv2D(8, 3, padding="same", activation="sigmoid"),'));
+  assert.equal(report.model.layers.find((l) => l.name === 'conv2d_5')!.range.start.line, lineOf(SEQUENTIAL, 'return layers.Conv2D('));
+  assert.deepEqual(report.model.weights, { kind: 'trained', file: keras });
+
+  const other = runCli(['analyze', path.join(repoRoot, 'test/fixtures/keras/small_bn.keras'), '--source', SEQUENTIAL, '--python', VENV_PYTHON, '--steps', '2', '--format', 'json'], 300_000);
+  const otherReport = JSON.parse(other.stdout) as Report;
+  assert.ok(otherReport.model.layers.every((l) => l.file === undefined));
+  assert.ok(otherReport.warnings?.some((w) => /builds a different model/.test(w)), JSON.stringify(otherReport.warnings));
+});

@@ -7,7 +7,10 @@ import { createDiagnoser } from '../shared/rules/index';
 import { planFixes } from '../shared/fixes/index';
 import { selectBackend } from './backend';
 import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
-import { loadModelFile } from './model/load';
+import * as path from 'node:path';
+import { locateModel } from '../shared/locator';
+import { exportKerasPython } from './keras/kerasPython';
+import { loadModelFile, type LoadedModel } from './model/load';
 import { isKerasSourceFile } from './keras/kerasSource';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
@@ -16,6 +19,38 @@ import { trainLoadedModel } from './train/trainLoaded';
 import { verifyFixes } from './train/verifyFixes';
 
 export type EngineSink = (msg: EngineToHostMessage) => void;
+
+/**
+ * A `.keras`/`.h5` file is binary: its layers have no place the user edits. With a `.py` that
+ * builds the same model, each layer points at its constructor call there (`file` + `range`), so
+ * markers land in the `.py`. Layers are matched by position and class (names differ between
+ * Keras sessions: `conv2d_9` in the file may be `conv2d` in a fresh run); a different model
+ * leaves the layers as they are, with a warning.
+ */
+async function mapOntoSource(loaded: LoadedModel, options: RunOptions, warnings: string[], log: (line: string) => void): Promise<void> {
+  const source = path.resolve(options.kerasSource!);
+  let exported;
+  try {
+    exported = await exportKerasPython(source, { python: options.python, entry: options.entry, seed: options.seed, importTimeoutSeconds: options.importTimeoutSeconds }, log);
+  } catch (error) {
+    warnings.push(`markers stay in the panel: ${(error as Error).message}`);
+    return;
+  }
+  const theirs = locateModel(exported.contents.configText).layers;
+  const ours = loaded.layers;
+  const same = theirs.length === ours.length && theirs.every((layer, i) => layer.className === ours[i].className);
+  if (!same) {
+    warnings.push(`markers stay in the panel: ${source} builds a different model (${theirs.length} layers: ${theirs.slice(0, 6).map((l) => l.className).join(', ')}${theirs.length > 6 ? ', …' : ''}) than ${loaded.path} (${ours.length} layers)`);
+    return;
+  }
+  loaded.layers = ours.map((layer, i) => {
+    const site = exported.sites[theirs[i].name];
+    if (!site) return layer;
+    // The config-text ranges would point into the binary file's JSON: only the call in the .py is kept.
+    const { nameRange: _n, activationRange: _a, initializerRange: _i, ...rest } = layer;
+    return { ...rest, file: source, range: site.range };
+  });
+}
 
 /**
  * Runs one analysis: backend, model, data, instrumented training, rules, report. Messages go to
@@ -41,6 +76,9 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     log: (line) => sink({ type: 'log', message: line }),
   });
   const warnings = [...loaded.warnings];
+  if (options.kerasSource && (loaded.format === 'keras' || loaded.format === 'keras-h5')) {
+    await mapOntoSource(loaded, options, warnings, (line) => sink({ type: 'log', message: line }));
+  }
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
   const findings: Finding[] = [];
@@ -107,7 +145,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     model: {
       path: loaded.path,
       format: loaded.format,
-      layers: layers.map((layer) => ({ name: layer.name, className: layer.className, range: layer.nameRange ?? layer.range })),
+      layers: layers.map((layer) => ({ name: layer.name, className: layer.className, range: layer.nameRange ?? layer.range, ...(layer.file ? { file: layer.file } : {}) })),
       ...(loaded.weightsSource ? { weights: loaded.weightsSource } : {}),
     },
     run: {

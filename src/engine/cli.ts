@@ -59,6 +59,7 @@ interface AnalyzeFlags {
   python?: string;
   weights?: string;
   writeFixed?: boolean;
+  source?: string;
 }
 
 /** `--input-shape C,H,W` (PyTorch's channels-first order); a flat input may give one number. */
@@ -104,6 +105,7 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
     ...(flags.inputShape !== undefined ? { inputShape: parseInputShape(flags.inputShape) } : {}),
     ...(flags.python !== undefined ? { python: flags.python } : {}),
     ...(flags.weights !== undefined ? { weights: flags.weights as 'trained' | 'init' } : {}),
+    ...(flags.source !== undefined ? { kerasSource: flags.source } : {}),
   };
 }
 
@@ -215,6 +217,7 @@ function program(): Command {
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
+    .option('--source <file.py>', '.keras/.h5 files: the .py that builds the same model; its layers.X(...) calls get the markers (run by your Keras, see --python)')
     .option('--write-fixed', '.keras files: write the preferred fix of the first finding to <name>.fixed.keras beside the file (never over it)')
     .option('--weights <which>', 'Keras .keras/.h5/.py files: trained (start from the file\'s weights, the default) | init (fresh initialisation from the config)')
     .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train; Keras .py: the module-level model or zero-argument function returning one')
