@@ -208,10 +208,10 @@ async function timeToFirstFinding(sample) {
 function printTrainer(trainer) {
   if (trainer.missing) return;
   console.log(`\nPyTorch trainer (python/gradient_lens, torch ${trainer.torch}, 1 thread): instrumented step / plain step, interleaved; medians`);
-  console.log('| network | plain ms | instrumented ms | instrumented / plain |');
-  console.log('|---|---:|---:|---:|');
+  console.log('| network | plain ms | instrumented ms | instrumented / plain | same, CPU time |');
+  console.log('|---|---:|---:|---:|---:|');
   for (const [name, r] of Object.entries(trainer.networks)) {
-    console.log(`| ${name} | ${r.plainMs.toFixed(1)} | ${r.instrumentedMs.toFixed(1)} | ${r.overhead.toFixed(2)}× |`);
+    console.log(`| ${name} | ${r.plainMs.toFixed(1)} | ${r.instrumentedMs.toFixed(1)} | ${r.overhead.toFixed(2)}× | ${r.cpuOverhead.toFixed(2)}× |`);
   }
 }
 

@@ -234,8 +234,10 @@ test('the event-loop monitor reports a blocked main thread as a stall with the C
   monitor.start();
   await new Promise((resolve) => setTimeout(resolve, 50));
   monitor.noteHandled('step', 120);
-  const blockedUntil = performance.now() + 120;
-  while (performance.now() < blockedUntil) {
+  // Busy for 120 ms of CPU, not of wall time: on a loaded machine a 120 ms wall-clock loop may get
+  // far less CPU, and the stall would look like a wait rather than work.
+  const cpuStart = process.cpuUsage();
+  while (process.cpuUsage(cpuStart).user < 120_000) {
     // the host's main thread busy, as a slow message handler would keep it
   }
   await new Promise((resolve) => setTimeout(resolve, 50));

@@ -63,7 +63,13 @@ test('interpreter: the default python3 without torch falls back to /usr/bin/pyth
     return python === SYSTEM_PYTHON ? { kind: 'ok', executable: python } : { kind: 'no-torch', executable: '/x/python3' };
   };
   assert.equal(await chooseInterpreter(undefined, probe), SYSTEM_PYTHON);
-  assert.deepEqual(probes, ['python3', SYSTEM_PYTHON]);
+  // Both asked at once (the fallback first, so its answer is ready when python3's says no torch).
+  assert.deepEqual([...probes].sort(), [SYSTEM_PYTHON, 'python3']);
+});
+
+test('interpreter: the default python3 with torch is used, although the fallback was asked too', async () => {
+  const probe = async (python: string): Promise<TorchProbe> => ({ kind: 'ok', executable: python });
+  assert.equal(await chooseInterpreter(undefined, probe), 'python3');
 });
 
 test('interpreter: one clear error naming the interpreter when neither has torch', async () => {

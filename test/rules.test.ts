@@ -93,10 +93,28 @@ test('10-conv sigmoid net (FACTS.md step-0 norms, loss at ln 10) → vanishing e
   assert.equal(vanishing.severity, 'error');
   assert.equal(vanishing.layer, 'conv2d');
   assert.ok((vanishing.evidence.ratioToLast as number) < 1e-3);
-  assert.match(vanishing.message, /conv2d gradient RMS .* of the last layer's \(conv2d_9\).*ln 10 after 60 steps/);
+  assert.match(vanishing.message, /conv2d gradient RMS .* of the last layer's \(conv2d_9\).*ln 10 after 50 steps/, 'decided live on the 50th step');
   assert.ok(vanishing.relatedLayers?.includes('conv2d_9'));
   // The root cause explains the lack of progress: no separate slow-convergence or learning-rate finding.
   assert.deepEqual(problems(all).map((f) => f.code), ['vanishing-gradient']);
+});
+
+test('vanishing with the loss stuck at chance is reported live once progress can be judged (step 50), not only at the end', () => {
+  const diagnoser = createDiagnoser(context(sigmoidLayers));
+  const history = sigmoidHistory(60);
+  const liveAt: number[] = [];
+  for (const step of history) {
+    for (const finding of diagnoser.observe(step)) if (finding.code === 'vanishing-gradient') liveAt.push(step.step);
+  }
+  assert.deepEqual(liveAt, [49], 'emitted once, on the 50th step');
+  assert.equal(diagnoser.finish().filter((f) => f.code === 'vanishing-gradient').length, 0, 'not again at the end');
+});
+
+test('vanishing while the loss still falls waits for the end of the run (info there), never live', () => {
+  const falling = sigmoidHistory(120).map((s) => ({ ...s, loss: Math.log(10) * (1 - 0.006 * s.step) }));
+  const { live, all } = run(context(sigmoidLayers), falling);
+  assert.equal(live.filter((f) => f.code === 'vanishing-gradient').length, 0);
+  assert.equal(all.find((f) => f.code === 'vanishing-gradient')?.severity, 'info');
 });
 
 test('every number a message quotes is in its evidence', () => {

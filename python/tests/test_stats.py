@@ -199,6 +199,57 @@ class Figures(unittest.TestCase):
         self.assertIsNone(layers["conv1"]["gradL2"])
         self.assertEqual(layers["fc"]["gradMaxAbs"], math.inf)
 
+    def test_reduced_over_identical_ranks_equals_one_rank(self):
+        """`reduce` sums the step's figures over the ranks; two ranks with the same batch must read as one."""
+        results = []
+        for reduce in (None, lambda t: t * 2):
+            model, model_map, _ = build_mapped(STYLES, "ZipLoopNet")
+            torch.manual_seed(0)
+            recorder = recorder_for(model_map)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            inputs, targets = batch([1, 8, 8])
+            recorder.start_step(0)
+            loss = F.cross_entropy(model(inputs), targets)
+            loss.backward()
+            recorder.before_update()
+            optimizer.step()
+            results.append(recorder.after_update(0, loss, reduce=reduce))
+            recorder.detach()
+        alone, reduced = results
+        self.assertAlmostEqual(alone["loss"], reduced["loss"], places=6)
+        for one, other in zip(alone["layers"], reduced["layers"]):
+            self.assertEqual(set(one), set(other))
+            for key, value in one.items():
+                if key != "layer":
+                    self.assertTrue(math.isclose(value, other[key], rel_tol=1e-6, abs_tol=1e-12), f"{one['layer']}.{key}: {value} != {other[key]}")
+        self.assertTrue(any("deadFraction" in entry for entry in reduced["layers"]))
+
+    def test_reduced_dead_only_where_dead_on_every_rank(self):
+        """A channel dead here but alive on the other rank is alive in the world's step."""
+        model, model_map, _ = build_mapped(NETS, "DeadReluNet", [1, 6, 6])
+        with torch.no_grad():
+            model.conv.weight.fill_(0.01)
+            model.conv.bias.fill_(-10.0)
+        recorder = recorder_for(model_map)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        inputs, targets = batch([1, 6, 6])
+        recorder.start_step(0)
+        loss = F.cross_entropy(model(inputs), targets)
+        loss.backward()
+        recorder.before_update()
+        optimizer.step()
+        channels = model.conv.out_channels
+
+        def other_rank_alive(local: torch.Tensor) -> torch.Tensor:
+            # The other rank sends the same figures except its dead flags (the tail): all 0, alive.
+            other = local.clone()
+            other[-channels:] = 0
+            return local + other
+
+        stats = recorder.after_update(0, loss, reduce=other_rank_alive)
+        recorder.detach()
+        self.assertEqual({entry["layer"]: entry for entry in stats["layers"]}["conv"]["deadFraction"], 0.0)
+
     def test_encode_message_keeps_strings(self):
         message = {"type": "error", "message": "NaN and Infinity in \"quotes\" \\", "value": float("nan"), "low": float("-inf")}
         decoded = parse_js_json(encode_message(message))

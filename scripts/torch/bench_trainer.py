@@ -2,8 +2,9 @@
 StepRecorder: per-layer gradient, update and activation figures, one read-back) against the
 plain step (forward, cross-entropy, backward, Adam step, loss read back), on the reference
 networks, one thread (the trainer's default), plain and instrumented steps interleaved in
-blocks so a busy machine bends both alike. Prints JSON
-{"torch", "networks": {name: {"plainMs", "instrumentedMs", "overhead"}}}."""
+blocks so a busy machine bends both alike; wall time and the thread's CPU time (which other
+processes on the machine disturb far less). Prints JSON
+{"torch", "networks": {name: {"plainMs", "instrumentedMs", "overhead", "plainCpuMs", "instrumentedCpuMs", "cpuOverhead"}}}."""
 import argparse
 import json
 import os
@@ -30,6 +31,7 @@ def measure(name, steps, warmup, batch_size, block=5):
     recorder = StepRecorder(model_map.instrumented(), model_map.taps())
     batches = [(torch.rand(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))) for _ in range(4)]
     times = {False: [], True: []}
+    cpu = {False: [], True: []}
     step = 0
     for round_ in range((warmup + steps) // block + 1):
         for instrumented in (False, True):
@@ -38,6 +40,7 @@ def measure(name, steps, warmup, batch_size, block=5):
             for _ in range(block):
                 x, labels = batches[step % len(batches)]
                 start = time.perf_counter()
+                cpu_start = time.thread_time()
                 if instrumented:
                     recorder.start_step(step)
                 optimizer.zero_grad(set_to_none=True)
@@ -53,11 +56,14 @@ def measure(name, steps, warmup, batch_size, block=5):
                     loss.item()
                 if round_ * block >= warmup:
                     times[instrumented].append((time.perf_counter() - start) * 1000)
+                    cpu[instrumented].append((time.thread_time() - cpu_start) * 1000)
                 step += 1
             if instrumented:
                 recorder.detach()
     plain, instrumented = statistics.median(times[False]), statistics.median(times[True])
-    return {'plainMs': plain, 'instrumentedMs': instrumented, 'overhead': instrumented / plain, 'steps': len(times[True])}
+    plain_cpu, instrumented_cpu = statistics.median(cpu[False]), statistics.median(cpu[True])
+    return {'plainMs': plain, 'instrumentedMs': instrumented, 'overhead': instrumented / plain, 'steps': len(times[True]),
+            'plainCpuMs': plain_cpu, 'instrumentedCpuMs': instrumented_cpu, 'cpuOverhead': instrumented_cpu / plain_cpu}
 
 
 def main():

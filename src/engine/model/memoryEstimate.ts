@@ -4,7 +4,7 @@ import { DEFAULT_RUN_OPTIONS } from '../../shared/runOptions';
 import { syntheticExampleCount } from '../data/synthetic';
 import { InputError } from '../errors';
 import { formatBytes, trainingMemoryLimit, type TrainingMemoryLimit } from '../resources';
-import { parseOptimizerName } from '../train/optimizers';
+import { parseOptimizerName } from '../train/trainingNames';
 import type { KerasModelConfig } from './build';
 
 // Shape inference over the (Keras 2 shaped) config, so a model too large to train is refused

@@ -17,15 +17,12 @@ import { InputError } from '../errors';
 import { layerSummaryFrom } from '../report/layerSummary';
 import { median, StepBatcher } from '../train/loop';
 import { validateRunOptions } from '../train/options';
-import { runFigures } from '../train/verifyFixes';
+import { runFigures } from '../train/runFigures';
 import { chooseInterpreter, InterpreterError } from './interpreter';
 import { layerInfoFromTorch, optimizerNameFromTorch } from './layers';
 import { pythonPackageDir, TorchTrainerProcess, type TorchRunEnd } from './trainerProcess';
 
-/** A PyTorch model file: the `.py` that defines the `nn.Module` (DESIGN.md, "PyTorch model files"). */
-export function isPytorchModelPath(modelPath: string): boolean {
-  return modelPath.toLowerCase().endsWith('.py');
-}
+export { isPytorchModelPath } from './modelPath';
 
 /** The trainer's own failures that are about the user's file or setup: exit 2 in the CLI. */
 const INPUT_ERROR_CODES = new Set<TorchError['code']>(['bad-input', 'no-torch', 'import-timeout']);

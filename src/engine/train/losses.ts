@@ -1,23 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import type { LossKind } from './trainingNames';
 
-export type LossKind = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error' | 'binary_crossentropy';
-
-const SPELLINGS: Record<string, LossKind> = {
-  categoricalcrossentropy: 'categorical_crossentropy',
-  sparsecategoricalcrossentropy: 'sparse_categorical_crossentropy',
-  meansquarederror: 'mean_squared_error',
-  mse: 'mean_squared_error',
-  binarycrossentropy: 'binary_crossentropy',
-};
-
-/** Keras and TF.js spell losses three ways (`categorical_crossentropy`, `categoricalCrossentropy`, `CategoricalCrossentropy`). */
-export function parseLossName(name: string): LossKind | undefined {
-  return SPELLINGS[name.trim().replace(/[_\s-]/g, '').toLowerCase()];
-}
-
-export function knownLosses(): string {
-  return 'categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error (mse), binary_crossentropy';
-}
+export { knownLosses, parseLossName, type LossKind } from './trainingNames';
 
 /** What the model's last layer squashes its output with, so losses can work on the values before it. */
 export type OutputSquash = 'softmax' | 'sigmoid' | 'none' | 'other';

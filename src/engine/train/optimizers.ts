@@ -1,26 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { OPTIMIZERS, type OptimizerName } from '../../shared/codes';
+import type { OptimizerName } from '../../shared/codes';
 import type { AdamStepAttrs } from '../kernels/adamUpdateLoop';
 import { ADAM_UPDATE } from '../kernels/registry';
 
-const KERAS_SPELLINGS: Record<string, OptimizerName> = {
-  sgd: 'sgd',
-  momentum: 'momentum',
-  adam: 'adam',
-  rmsprop: 'rmsprop',
-  adagrad: 'adagrad',
-  adadelta: 'adadelta',
-  adamax: 'adamax',
-};
-
-/** The optimizer name for a spelling from a flag or a training config (`Adam`, `RMSprop`, `sgd`), or undefined. */
-export function parseOptimizerName(name: string): OptimizerName | undefined {
-  return KERAS_SPELLINGS[name.trim().toLowerCase()];
-}
-
-export function knownOptimizers(): string {
-  return OPTIMIZERS.join(', ');
-}
+export { knownOptimizers, parseOptimizerName } from './trainingNames';
 
 export function createOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
   switch (name) {

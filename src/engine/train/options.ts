@@ -2,8 +2,7 @@ import { isValidThreshold, TUNABLE_THRESHOLDS, type TunableThreshold } from '../
 import { DEFAULT_LEARNING_RATE, DEFAULT_RUN_OPTIONS, type ResolvedRunOptions, type RunOptions } from '../../shared/runOptions';
 import type { FileTrainingConfig } from '../../shared/model';
 import { InputError, UsageError } from '../errors';
-import { knownLosses, parseLossName } from './losses';
-import { knownOptimizers, parseOptimizerName } from './optimizers';
+import { knownLosses, knownOptimizers, parseLossName, parseOptimizerName } from './trainingNames';
 
 const DEFAULT_LOSS = 'categorical_crossentropy';
 

@@ -159,12 +159,19 @@ function newlyBroken(h: History): boolean {
 /**
  * The earliest layer whose gradient RMS, as a fraction of the last layer's, stays below the
  * AUTOTRAINER ratio over the run (median over steps, so one odd batch does not decide).
+ *
+ * Live once it is certain: when the progress can first be judged (`minStepsToJudgeProgress`
+ * steps) and at every doubling after it, a vanished gradient with the loss stuck at chance is
+ * already the error the end of the run would report, so the user sees it half-way through a
+ * 100-step run instead of at its end. Checking at doublings only keeps a long real run (watch)
+ * at O(n log n) work in all; anything short of an error waits for the end.
  */
 export const vanishingRule: Rule = {
   code: 'vanishing-gradient',
-  live: false,
+  live: true,
   explainedBy: ['exploding-gradient', 'non-finite'],
-  evaluate(h) {
+  evaluate(h, final) {
+    if (!final && !atLiveCheckpoint(h.length, h.threshold('minStepsToJudgeProgress'))) return undefined;
     const layers = h.gradientLayers();
     const finite = h.finiteSteps();
     if (layers.length < 2 || finite.length === 0) return undefined;
@@ -190,6 +197,7 @@ export const vanishingRule: Rule = {
     if (vanished.length === 0) return undefined;
     const start = vanished[0];
     const severity = gatedSeverity(progress);
+    if (!final && severity !== 'error') return undefined;
     const more = vanished.length > 1 ? ` (${vanished.length} layers below ${fmt(h.threshold('vanishingRatio'))} of it)` : '';
     return {
       code: 'vanishing-gradient',
@@ -209,3 +217,10 @@ export const vanishingRule: Rule = {
     };
   },
 };
+
+/** `first`, 2·`first`, 4·`first`, …: the step counts at which a live check that needs the whole history runs. */
+function atLiveCheckpoint(steps: number, first: number): boolean {
+  if (steps < first || steps % first !== 0) return false;
+  const multiple = steps / first;
+  return (multiple & (multiple - 1)) === 0;
+}
