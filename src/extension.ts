@@ -9,6 +9,7 @@ import { PanelViewProvider } from './host/panelProvider';
 import { RunHistory } from './host/runHistory';
 import { viewSettingsFromSettings } from './host/settingsModel';
 import { RunStatusBar } from './host/statusBar';
+import { RunWatcher } from './host/runWatcher';
 
 let controller: AnalysisController | undefined;
 
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const panel = new PanelViewProvider(context.extensionUri, history, viewSettings, requests, log);
   controller = new AnalysisController(context.extensionUri, history, diagnostics, panel, statusBar, log, context.workspaceState);
   const analysis = controller;
+  const runs = new RunWatcher(analysis, log);
 
   context.subscriptions.push(
     log,
@@ -29,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     statusBar,
     panel,
     analysis,
+    runs,
     new ModelFileContext(),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     // `.py` by name too: without a Python language (no grammar, or a files.associations override) the file is plaintext.
@@ -41,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(COMMANDS.stop, () => analysis.stop()),
     vscode.commands.registerCommand(COMMANDS.clear, () => analysis.clear()),
     vscode.commands.registerCommand(COMMANDS.showLog, () => log.show()),
+    vscode.commands.registerCommand(COMMANDS.watchRuns, () => runs.command()),
     vscode.commands.registerCommand(COMMANDS.applyFix, async (args: ApplyFixArgs) => {
       if (!(await applyFix(args))) return;
       analysis.noteFixApplied(vscode.Uri.parse(args.uri), args.fix.title);
@@ -52,6 +56,8 @@ export function activate(context: vscode.ExtensionContext): void {
       if (event.affectsConfiguration(`${SETTINGS_SECTION}.chartPointBudget`) || event.affectsConfiguration(`${SETTINGS_SECTION}.thresholds`)) panel.sendSnapshot();
     }),
   );
+  // New run files are announced as soon as a training script creates one (file system watchers, no polling).
+  runs.start();
   log.info('Gradient Lens activated');
 }
 

@@ -17,6 +17,8 @@ import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { trainLoadedModel } from './train/trainLoaded';
 import { verifyFixes } from './train/verifyFixes';
+import { isRunFilePath } from '../shared/runFile';
+import { analyzeRunFile } from './watch/analyzeRun';
 
 export type EngineSink = (msg: EngineToHostMessage) => void;
 
@@ -61,6 +63,10 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   // A `.py` model trains in the user's own PyTorch; the rules, fixes and report below are shared.
   // (A `.py` that builds a Keras model is exported by the user's Keras and trained here with TF.js.)
   if (isPytorchModelPath(modelPath) && !isKerasSourceFile(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
+  // A run file of gradient_lens.watch(): a real run, recorded; the same rules judge it (cancel stops following).
+  if (isRunFilePath(modelPath)) {
+    return analyzeRunFile(modelPath, sink, { follow: options.followRunFile, signal, maxEventsPerSecond: options.maxEventsPerSecond, thresholds: options.thresholds });
+  }
   const started = Date.now();
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');

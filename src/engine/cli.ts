@@ -11,6 +11,7 @@ import { UsageError } from './errors';
 import { formatReport } from './report/index';
 import { EngineProcess } from './runner';
 import { describeFailure } from './train/failure';
+import { analyzeRunFile } from './watch/analyzeRun';
 
 // The CLI runs the analysis in the engine child process, as the extension does: the same
 // memory limits apply (resources.ts), and an engine the system kills (out of memory) is one
@@ -197,6 +198,33 @@ function writeFixedCopy(modelFile: string, report: Report): void {
   }
 }
 
+interface ReportFlags {
+  format: string;
+  out?: string;
+  follow?: boolean;
+}
+
+/** `report <run.jsonl>`: a recorded real run (gradient_lens.watch()) judged by the same rules; `--follow` prints findings as the file grows. */
+async function runReport(runFile: string, flags: ReportFlags): Promise<number> {
+  const controller = new AbortController();
+  // Ctrl+C while following: stop waiting for the run and report what it wrote so far.
+  const onInterrupt = (): void => controller.abort();
+  if (flags.follow) process.on('SIGINT', onInterrupt);
+  const report = await analyzeRunFile(runFile, (msg) => {
+    if (!flags.follow) return;
+    if (msg.type === 'ready') process.stderr.write(`following ${runFile}: ${msg.layers.filter((l) => l.instrumented).length} layers, ${msg.backend}\n`);
+    if (msg.type === 'finding') {
+      const f = msg.finding;
+      const where = [f.layer, f.step === undefined ? undefined : `step ${f.step}`].filter(Boolean).join(', ');
+      process.stderr.write(`${f.severity} ${f.code}${where ? ` (${where})` : ''}: ${f.message}\n`);
+    }
+  }, { follow: flags.follow, signal: controller.signal }).finally(() => process.off('SIGINT', onInterrupt));
+  const text = formatReport(report, flags.format as ReportFormat);
+  if (flags.out) writeFileSync(flags.out, text.endsWith('\n') ? text : `${text}\n`);
+  else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  return report.findings.some((finding) => finding.severity === 'error') ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
 function program(): Command {
   const cli = new Command('gradient-lens')
     .description('Find vanishing and exploding gradients in a CNN model file by training it briefly with instrumentation.')
@@ -229,6 +257,22 @@ function program(): Command {
         const failure = error instanceof EngineFailure ? error.failure : describeFailure(error, modelFile);
         const hint = failure.code === 'bad-input' || process.env.GRADIENT_LENS_DEBUG ? '' : ' (run with GRADIENT_LENS_DEBUG=1 for details)';
         process.stderr.write(`gradient-lens: ${failure.message}${hint}\n`);
+        if (process.env.GRADIENT_LENS_DEBUG) process.stderr.write(`${failure.detail ?? ''}\n`);
+        return failure.code === 'bad-input' ? EXIT_BAD_INPUT : EXIT_INTERNAL;
+      });
+    });
+  cli
+    .command('report')
+    .description('judge a recorded real training run (a run file of gradient_lens.watch()) with the same rules and report')
+    .argument('<run-file>', 'a .gradient-lens/runs/*.jsonl file')
+    .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
+    .option('--out <file>', 'write the report to a file instead of stdout')
+    .option('--follow', 'keep reading while the run writes, printing findings as they appear (to stderr), until its close record or Ctrl+C')
+    .exitOverride()
+    .action(async (runFile: string, flags: ReportFlags) => {
+      process.exitCode = await runReport(runFile, flags).catch((error: unknown) => {
+        const failure = describeFailure(error, runFile);
+        process.stderr.write(`gradient-lens: ${failure.message}\n`);
         if (process.env.GRADIENT_LENS_DEBUG) process.stderr.write(`${failure.detail ?? ''}\n`);
         return failure.code === 'bad-input' ? EXIT_BAD_INPUT : EXIT_INTERNAL;
       });

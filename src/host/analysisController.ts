@@ -5,6 +5,8 @@ import type { EngineToHostMessage } from '../shared/engineProtocol';
 import { assertNever } from '../shared/engineProtocol';
 import { locateModel, ModelTextError } from '../shared/locator';
 import { LIVE_UPDATE_INTERVAL_MS, type ComparisonRun } from '../shared/viewProtocol';
+import type { Report } from '../shared/report';
+import type { RunOptions } from '../shared/runOptions';
 import { EngineProcess } from '../engine/runner';
 import type { FindingDiagnostics } from './diagnostics';
 import { describeEventLoopReport, EventLoopMonitor } from './eventLoopMonitor';
@@ -21,6 +23,8 @@ import type { RunStatusBar } from './statusBar';
 interface ActiveRun {
   engine: EngineProcess;
   modelPath: string;
+  /** A recorded real run (a run file of gradient_lens.watch()), followed while it writes. */
+  runFile?: boolean;
   /** Settles when the run has ended: report, error, or stopped by signal. */
   ended: Promise<void>;
 }
@@ -182,6 +186,59 @@ export class AnalysisController implements vscode.Disposable {
     );
   }
 
+  /**
+   * Opens a run file of `gradient_lens.watch()` in the panel: the engine reads it (following it
+   * while the run writes, through the file system's notifications) and sends the same messages
+   * as a short run, so the charts, the rules, the markers in the files where the modules are
+   * defined and the quick fixes are the short run's. `comparison` overlays an earlier run.
+   * Resolves when the engine has read the file to its end (a live run: when it closes, or on Stop).
+   */
+  async openRun(runUri: vscode.Uri, comparison: ComparisonRun | null = null, follow = true): Promise<Report | undefined> {
+    if (this.active) {
+      const answer = await vscode.window.showWarningMessage(
+        `Gradient Lens is showing ${path.basename(this.active.modelPath)}. Stop it and open ${path.basename(runUri.fsPath)}?`,
+        { modal: true },
+        RESTART,
+      );
+      if (answer !== RESTART) return undefined;
+      await this.stop();
+    }
+    const runPath = runUri.fsPath;
+    const options: RunOptions = { followRunFile: follow, maxEventsPerSecond: 1000 / LIVE_UPDATE_INTERVAL_MS };
+    const thresholds = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION, runUri).get(key)).thresholds;
+    if (thresholds) options.thresholds = thresholds;
+    this.history.begin(runPath, undefined, comparison);
+    // The markers' file is the model's, known once the engine has read the header (`ready`).
+    this.diagnostics.clear();
+    this.panel.sendSnapshot();
+    this.statusBar.show(this.history.status);
+    await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
+    this.log.info(`opening the run file ${runPath}`);
+    const { engine } = this.takeEngine();
+    const run: ActiveRun = { engine, modelPath: runPath, runFile: true, ended: Promise.resolve() };
+    this.active = run;
+    void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, true);
+    this.eventLoop.start();
+    let report: Report | undefined;
+    engine.onMessage((message) => {
+      const started = performance.now();
+      if (message.type === 'done') report = message.report;
+      this.handle(run, message);
+      this.eventLoop.noteHandled(message.type, performance.now() - started);
+    });
+    run.ended = engine.start(runPath, options).then((result) => {
+      if (result.kind === 'killed') this.endWithoutReport(run);
+      this.finishRun(run);
+    });
+    await run.ended;
+    return report;
+  }
+
+  /** The run now in the panel, as the "before" of another (null when it has no steps). */
+  currentAsComparison(label: string): ComparisonRun | null {
+    return this.history.stepCount > 0 ? { ...this.history.asComparison(), label } : null;
+  }
+
   /** Stop: cooperative cancel, then SIGTERM, then SIGKILL (inside EngineProcess). */
   async stop(): Promise<void> {
     const run = this.active;
@@ -214,7 +271,13 @@ export class AnalysisController implements vscode.Disposable {
     if (this.active !== run) return;
     switch (message.type) {
       case 'ready':
-        this.history.ready(message.layers, message.options.steps, message.backend, message.weights);
+        this.history.ready(message.layers, run.runFile ? undefined : message.options.steps, message.backend, message.weights);
+        if (run.runFile) {
+          // A run file's findings land in the model's source; fixes hold for the version open now.
+          const modelUri = vscode.Uri.file(message.modelPath);
+          const open = vscode.workspace.textDocuments.find((document) => document.uri.toString() === modelUri.toString());
+          this.diagnostics.begin({ uri: modelUri, version: open?.version ?? 1, layers: message.layers });
+        }
         this.diagnostics.setLayers(message.layers);
         this.panel.sendSnapshot();
         this.statusBar.show(this.history.status);

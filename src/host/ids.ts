@@ -4,6 +4,8 @@ export const COMMANDS = {
   stop: 'gradientLens.stop',
   clear: 'gradientLens.clear',
   showLog: 'gradientLens.showLog',
+  /** Lists the training runs gradient_lens.watch() recorded (and starts watching for new ones). */
+  watchRuns: 'gradientLens.watchRuns',
   /** Internal (hidden from the palette): the code actions' command, with the version check. */
   applyFix: 'gradientLens.applyFix',
 } as const;

@@ -46,8 +46,11 @@ export class RunHistory {
     this.status = { ...this.status, phase: 'starting', message: `${what} ${done}/${total}` };
   }
 
-  /** `weights`: Keras files with weights say whether the run starts from them; the status line shows it. */
-  ready(layers: LayerInfo[], totalSteps: number, backend: string, weights?: WeightsSource): void {
+  /**
+   * `totalSteps` undefined: a real run being followed, whose length nobody knows yet. `weights`:
+   * Keras files with weights say whether the run starts from them; the status line shows it.
+   */
+  ready(layers: LayerInfo[], totalSteps: number | undefined, backend: string, weights?: WeightsSource): void {
     this.layers = layers;
     this.weights = weights;
     this.series = new StepSeriesBuilder(layers.filter((layer) => layer.instrumented).map((layer) => layer.name));

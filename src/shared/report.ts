@@ -27,6 +27,12 @@ export interface Report {
     data?: string;
     stepsCompleted?: number;
     cancelled?: boolean;
+    /** `gradient-lens report`: the run file judged, its logged steps, how it ended, its ranks. */
+    runFile?: string;
+    loggedSteps?: number;
+    /** 'live': read part-way while the writing process still runs. */
+    ended?: 'completed' | 'failed' | 'abnormally' | 'live';
+    worldSize?: number;
   };
   history: {
     loss: number[];

@@ -37,6 +37,8 @@ export interface RunOptions {
   python?: string;
   /** PyTorch files: seconds the import of the user's file may take. */
   importTimeoutSeconds?: number;
+  /** Run files (`.gradient-lens/runs/*.jsonl`): keep reading as the run writes, until its close record or cancel. */
+  followRunFile?: boolean;
 }
 
 /** The options a run actually used, after the precedence rules of DESIGN.md. */
