@@ -79,7 +79,7 @@ export class AnalysisController implements vscode.Disposable {
     }
     const target = uri ?? vscode.window.activeTextEditor?.document.uri;
     if (!target) {
-      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json, or a PyTorch .py) to analyse.');
+      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json, a .keras or .h5 file, or a Keras or PyTorch .py) to analyse.');
       return;
     }
     // A .keras / .h5 file is binary: not opened as text; its layers come from the engine's `ready`.
