@@ -31,7 +31,7 @@ const cli = path.resolve(value('--cli') ?? path.join(root, 'dist/cli.js'));
 
 /** The model file of a case folder, whatever its format. */
 export function caseFile(entry) {
-  const file = { keras2: 'keras2.json', keras3: 'keras3.json', tfjs: 'tfjs/model.json', pytorch: 'model.py' }[entry.format];
+  const file = { keras2: 'keras2.json', keras3: 'keras3.json', tfjs: 'tfjs/model.json', pytorch: 'model.py', keras: 'model.keras', 'keras-h5': 'model.h5' }[entry.format];
   return path.join(casesDir, entry.id, file);
 }
 

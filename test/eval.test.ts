@@ -17,7 +17,7 @@ interface ScoredCase {
 }
 
 /** A small slice of the case set, one per format and kind, through the built CLI and scripts/eval.mjs. */
-const SUBSET = ['healthy-lenet-k2', 'healthy-residual-tfjs', 'vanishing-sigmoid10-k3', 'exploding-large-init-tfjs', 'dying-relu-bias-k2'];
+const SUBSET = ['healthy-lenet-k2', 'healthy-residual-tfjs', 'vanishing-sigmoid10-k3', 'exploding-large-init-tfjs', 'dying-relu-bias-k2', 'exploding-high-lr-keras', 'dying-relu-bias-h5'];
 
 test('eval subset through the engine: expected codes, no false alarm, accepted top fixes', { timeout: 300_000 }, () => {
   assert.ok(existsSync(path.join(root, 'dist/cli.js')), 'dist/cli.js is built (node scripts/build.mjs)');

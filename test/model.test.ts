@@ -181,7 +181,7 @@ test('NaN weights load, with a warning naming the weight', async () => {
   });
 });
 
-test('missing files, folders, binary Keras files and files over 100 MB are refused before reading', async () => {
+test('missing files, folders, HDF5 garbage and files over 100 MB are refused before reading', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-model-'));
   try {
     await assertInputError(path.join(dir, 'nope.json'), /: file not found$/);
@@ -189,7 +189,8 @@ test('missing files, folders, binary Keras files and files over 100 MB are refus
 
     const h5 = path.join(dir, 'model.h5');
     writeFileSync(h5, Buffer.concat([Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]));
-    await assertInputError(h5, /: is a Keras HDF5 \(\.h5\) file, which is not supported yet/);
+    // An HDF5 signature followed by nothing: read as a legacy .h5 now, and refused as a damaged one.
+    await assertInputError(h5, /: is a corrupted or truncated HDF5 file/);
 
     // A sparse file: 200 MB long, no blocks written. Reading it would take seconds and 200 MB of memory.
     const huge = path.join(dir, 'huge.json');

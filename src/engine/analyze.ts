@@ -9,7 +9,11 @@ import { planFixes } from '../shared/fixes/index';
 import { rankFixesByComparison } from '../shared/fixes/comparison';
 import { selectBackend } from './backend';
 import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
-import { loadModelFile } from './model/load';
+import * as path from 'node:path';
+import { locateModel } from '../shared/locator';
+import { exportKerasPython } from './keras/kerasPython';
+import { loadModelFile, type LoadedModel } from './model/load';
+import { isKerasSourceFile } from './keras/kerasSource';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
@@ -24,13 +28,46 @@ import { analyzeRunFile } from './watch/analyzeRun';
 export type EngineSink = (msg: EngineToHostMessage) => void;
 
 /**
+ * A `.keras`/`.h5` file is binary: its layers have no place the user edits. With a `.py` that
+ * builds the same model, each layer points at its constructor call there (`file` + `range`), so
+ * markers land in the `.py`. Layers are matched by position and class (names differ between
+ * Keras sessions: `conv2d_9` in the file may be `conv2d` in a fresh run); a different model
+ * leaves the layers as they are, with a warning.
+ */
+async function mapOntoSource(loaded: LoadedModel, options: RunOptions, warnings: string[], log: (line: string) => void): Promise<void> {
+  const source = path.resolve(options.kerasSource!);
+  let exported;
+  try {
+    exported = await exportKerasPython(source, { python: options.python, entry: options.entry, seed: options.seed, importTimeoutSeconds: options.importTimeoutSeconds }, log);
+  } catch (error) {
+    warnings.push(`markers stay in the panel: ${(error as Error).message}`);
+    return;
+  }
+  const theirs = locateModel(exported.contents.configText).layers;
+  const ours = loaded.layers;
+  const same = theirs.length === ours.length && theirs.every((layer, i) => layer.className === ours[i].className);
+  if (!same) {
+    warnings.push(`markers stay in the panel: ${source} builds a different model (${theirs.length} layers: ${theirs.slice(0, 6).map((l) => l.className).join(', ')}${theirs.length > 6 ? ', …' : ''}) than ${loaded.path} (${ours.length} layers)`);
+    return;
+  }
+  loaded.layers = ours.map((layer, i) => {
+    const site = exported.sites[theirs[i].name];
+    if (!site) return layer;
+    // The config-text ranges would point into the binary file's JSON: only the call in the .py is kept.
+    const { nameRange: _n, activationRange: _a, initializerRange: _i, ...rest } = layer;
+    return { ...rest, file: source, range: site.range };
+  });
+}
+
+/**
  * Runs one analysis: backend, model, data, instrumented training, rules, report. Messages go to
  * `sink` as they happen; the returned report is also sent as `done`. Aborting `signal` ends
  * the run after the current step with a report marked `cancelled`.
  */
 export async function analyze(modelPath: string, options: RunOptions, sink: EngineSink, signal?: AbortSignal): Promise<Report> {
   // A `.py` model trains in the user's own PyTorch; the rules, fixes and report below are shared.
-  if (isPytorchModelPath(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
+  // (A `.py` that builds a Keras model is exported by the user's Keras and trained here with TF.js.)
+  if (isPytorchModelPath(modelPath) && !isKerasSourceFile(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
   // A run file of gradient_lens.watch(): a real run, recorded; the same rules judge it (cancel stops following).
   if (isRunFilePath(modelPath)) {
     return analyzeRunFile(modelPath, sink, { follow: options.followRunFile, signal, maxEventsPerSecond: options.maxEventsPerSecond, thresholds: options.thresholds });
@@ -39,8 +76,20 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');
   sink({ type: 'log', message: `backend: ${backend}` });
-  const loaded = await loadModelFile(modelPath, { seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed, batchSize: options.batchSize, optimizer: options.optimizer });
+  const loaded = await loadModelFile(modelPath, {
+    seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed,
+    batchSize: options.batchSize,
+    optimizer: options.optimizer,
+    weights: options.weights,
+    python: options.python,
+    entry: options.entry,
+    importTimeoutSeconds: options.importTimeoutSeconds,
+    log: (line) => sink({ type: 'log', message: line }),
+  });
   const warnings = [...loaded.warnings];
+  if (options.kerasSource && (loaded.format === 'keras' || loaded.format === 'keras-h5')) {
+    await mapOntoSource(loaded, options, warnings, (line) => sink({ type: 'log', message: line }));
+  }
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
   const findings: Finding[] = [];
@@ -50,7 +99,20 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   // A planner failing on one finding must not cost the user the run and the other findings.
   const withFixes = (finding: Finding): Finding => {
     try {
-      return { ...finding, fixes: planFixes(finding, { text: loaded.text, format: loaded.format, layers, options: resolved, lrRange }) };
+      // Binary and Python Keras files are planned on their config JSON (`loaded.text`), in that JSON's shape.
+      // A Keras .py is planned on its Python source, at the constructor sites the exporter recorded.
+      const kerasPython = loaded.kerasPython;
+      const format = kerasPython ? 'keras-python' : (loaded.configFormat ?? loaded.format);
+      const ctx = {
+        text: kerasPython ? kerasPython.source : loaded.text,
+        format,
+        layers,
+        options: resolved,
+        lrRange,
+        trainedWeights: loaded.weightsSource?.kind === 'trained',
+        ...(kerasPython ? { kerasPython: { modelPath: loaded.path, sites: kerasPython.sites } } : {}),
+      } as const;
+      return { ...finding, fixes: planFixes(finding, ctx) };
     } catch (error) {
       sink({ type: 'log', message: `no fixes for ${finding.code}: ${(error as Error).message}` });
       return { ...finding, fixes: [] };
@@ -78,7 +140,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
       if (resolved.data === 'auto') resolved.data = dataName;
       diagnoser = createDiagnoser({ layers, options: resolved, numClasses: loaded.numClasses });
       sink({ type: 'log', message: `data: ${dataName}; ${resolved.steps} steps of ${resolved.batchSize}, ${resolved.optimizer} lr ${resolved.learningRate}, loss ${resolved.loss}` });
-      sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings });
+      sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings, ...(loaded.weightsSource ? { weights: loaded.weightsSource } : {}) });
     },
     onStep: (stats) => {
       batcher.add(stats);
@@ -112,7 +174,8 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     model: {
       path: loaded.path,
       format: loaded.format,
-      layers: layers.map((layer) => ({ name: layer.name, className: layer.className, range: layer.nameRange ?? layer.range })),
+      layers: layers.map((layer) => ({ name: layer.name, className: layer.className, range: layer.nameRange ?? layer.range, ...(layer.file ? { file: layer.file } : {}) })),
+      ...(loaded.weightsSource ? { weights: loaded.weightsSource } : {}),
     },
     run: {
       backend,

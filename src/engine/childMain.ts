@@ -1,5 +1,6 @@
 import { assertNever, ENGINE_PROTOCOL_VERSION, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
 import type { EngineSink } from './analyze';
+import { isKerasSourceFile } from './keras/kerasSource';
 import { isPytorchModelPath } from './pytorch/modelPath';
 import { describeFailure } from './train/failure';
 
@@ -12,7 +13,8 @@ import { describeFailure } from './train/failure';
  * module in a lazy initialiser, so nothing of the TF.js path runs until it is required).
  */
 function analysisFor(modelPath: string): (path: string, options: StartMessage['options'], sink: EngineSink, signal: AbortSignal) => Promise<unknown> {
-  if (isPytorchModelPath(modelPath)) {
+  // A `.py` that builds a Keras model is exported by the user's Keras and trained with TF.js (analyze).
+  if (isPytorchModelPath(modelPath) && !isKerasSourceFile(modelPath)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('./pytorch/analyzeTorch') as typeof import('./pytorch/analyzeTorch')).analyzeTorch;
   }

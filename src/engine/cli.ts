@@ -1,9 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { BACKENDS, OPTIMIZERS, REPORT_FORMATS, type BackendChoice, type OptimizerName, type ReportFormat } from '../shared/codes';
 import type { EngineToHostMessage } from '../shared/engineProtocol';
+import type { Report } from '../shared/report';
 import type { RunOptions } from '../shared/runOptions';
+import { writeFixedKerasCopy } from './model/fixedCopy';
 import { UsageError } from './errors';
 import { formatReport } from './report/index';
 import { EngineProcess } from './runner';
@@ -57,6 +60,9 @@ interface AnalyzeFlags {
   entry?: string;
   inputShape?: string;
   python?: string;
+  weights?: string;
+  writeFixed?: boolean;
+  source?: string;
 }
 
 /** `--input-shape C,H,W` (PyTorch's channels-first order); a flat input may give one number. */
@@ -83,6 +89,9 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
   if (learningRate !== undefined && !(Number.isFinite(learningRate) && learningRate > 0)) {
     throw new UsageError(`--learning-rate must be a positive number, got "${flags.learningRate}"`);
   }
+  if (flags.weights !== undefined && flags.weights !== 'trained' && flags.weights !== 'init') {
+    throw new UsageError(`--weights must be trained or init, got "${flags.weights}"`);
+  }
   const optimizer = flags.optimizer === undefined ? undefined : parseOptimizerName(flags.optimizer);
   if (flags.optimizer !== undefined && !optimizer) throw new UsageError(`unknown optimizer "${flags.optimizer}" (known: sgd, momentum, adam, rmsprop, adagrad, adadelta, adamax)`);
   return {
@@ -100,6 +109,8 @@ function runOptionsFrom(flags: AnalyzeFlags): RunOptions {
     ...(flags.entry !== undefined ? { entry: flags.entry } : {}),
     ...(flags.inputShape !== undefined ? { inputShape: parseInputShape(flags.inputShape) } : {}),
     ...(flags.python !== undefined ? { python: flags.python } : {}),
+    ...(flags.weights !== undefined ? { weights: flags.weights as 'trained' | 'init' } : {}),
+    ...(flags.source !== undefined ? { kerasSource: flags.source } : {}),
   };
 }
 
@@ -167,11 +178,28 @@ async function runAnalyze(modelFile: string, flags: AnalyzeFlags): Promise<numbe
     return EXIT_CANCELLED;
   }
   const report = result.report;
+  if (flags.writeFixed) writeFixedCopy(modelFile, report);
   const text = formatReport(report, flags.format as ReportFormat);
   if (flags.out) writeFileSync(flags.out, text.endsWith('\n') ? text : `${text}\n`);
   else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   if (report.run.cancelled) return EXIT_CANCELLED;
   return report.findings.some((finding) => finding.severity === 'error') ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** `--write-fixed`: the preferred fix of the first finding that has one, as `<name>.fixed.keras` beside the file. */
+function writeFixedCopy(modelFile: string, report: Report): void {
+  const fix = report.findings.map((finding) => finding.fixes.find((f) => f.edits.length > 0)).find((f) => f !== undefined);
+  if (!fix) {
+    process.stderr.write(`gradient-lens: ${modelFile}: no fix to write (no finding has one)\n`);
+    return;
+  }
+  // A copy that cannot be written costs the user the copy, not the report.
+  try {
+    const written = writeFixedKerasCopy(modelFile, fix);
+    process.stderr.write(`gradient-lens: wrote ${written} (${fix.title}); ${path.basename(modelFile)} is unchanged\n`);
+  } catch (error) {
+    process.stderr.write(`gradient-lens: ${(error as Error).message}\n`);
+  }
 }
 
 interface ReportFlags {
@@ -209,7 +237,7 @@ function program(): Command {
   cli
     .command('analyze')
     .description('train the model for a short instrumented run and report per-layer gradient problems')
-    .argument('<model-file>', 'Keras 2 / Keras 3 JSON, TF.js model.json, or a PyTorch .py defining an nn.Module')
+    .argument('<model-file>', 'Keras 2 / Keras 3 JSON, TF.js model.json, a Keras .keras or .h5 file, a .py that builds a Keras model, or a PyTorch .py defining an nn.Module')
     .option('--steps <n>', 'training steps (default 100)')
     .option('--batch-size <n>', 'examples per step (default 32)')
     .option('--learning-rate <x>', 'learning rate (default: the file\'s, else the optimizer\'s Keras default)')
@@ -223,9 +251,12 @@ function program(): Command {
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
     .option('--find-lr', 'also run the learning-rate range test (1e-7 → 10 over 100 steps from the same initial weights) and report its curve and suggested rate; it runs by itself when the rate is suspected')
     .option('--compare-fixes', 'apply every candidate fix of the top finding in memory, rerun each with the same seed and steps (one process per core), and rank them by outcome')
-    .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train')
+    .option('--source <file.py>', '.keras/.h5 files: the .py that builds the same model; its layers.X(...) calls get the markers (run by your Keras, see --python)')
+    .option('--write-fixed', '.keras files: write the preferred fix of the first finding to <name>.fixed.keras beside the file (never over it)')
+    .option('--weights <which>', 'Keras .keras/.h5/.py files: trained (start from the file\'s weights, the default) | init (fresh initialisation from the config)')
+    .option('--entry <name>', 'PyTorch: the nn.Module subclass (or zero-argument function returning one) to train; Keras .py: the module-level model or zero-argument function returning one')
     .option('--input-shape <C,H,W>', 'PyTorch: input shape without the batch dimension (default: the file\'s INPUT_SHAPE, else from the first Conv2d)')
-    .option('--python <path>', 'PyTorch: the Python interpreter with torch (default python3, then /usr/bin/python3)')
+    .option('--python <path>', 'PyTorch / Keras .py: the Python interpreter with torch or Keras 3 (default python3, then /usr/bin/python3)')
     .exitOverride()
     .action(async (modelFile: string, flags: AnalyzeFlags) => {
       process.exitCode = await runAnalyze(modelFile, flags).catch((error: unknown) => {

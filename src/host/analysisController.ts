@@ -15,7 +15,7 @@ import type { PanelViewProvider, RerunExtras } from './panelProvider';
 import { chooseComparison, decideAnalyze, type RunTrigger } from './runDecisions';
 import type { RunHistory } from './runHistory';
 import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './settingsModel';
-import { activeInterpreter, asksForInputShape, choosePython, isPythonDocument, isTorchModuleText, parseInputShape, torchModuleCandidates, type PythonExtensionApi } from './pythonModel';
+import { activeInterpreter, asksForInputShape, choosePython, isBinaryKerasPath, isKerasModelText, isPythonDocument, isTorchModuleText, parseInputShape, torchModuleCandidates, type PythonExtensionApi } from './pythonModel';
 import type { LayerInfo } from '../shared/model';
 import { SpareEngineSlot } from './spareEngine';
 import type { RunStatusBar } from './statusBar';
@@ -79,21 +79,28 @@ export class AnalysisController implements vscode.Disposable {
     }
     const target = uri ?? vscode.window.activeTextEditor?.document.uri;
     if (!target) {
-      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json, or a PyTorch .py) to analyse.');
+      void vscode.window.showErrorMessage('Gradient Lens: open a model file (Keras or TF.js model.json, a .keras or .h5 file, or a Keras or PyTorch .py) to analyse.');
       return;
     }
-    const document = await vscode.workspace.openTextDocument(target);
-    const pytorch = isPythonDocument(document);
+    // A .keras / .h5 file is binary: not opened as text; its layers come from the engine's `ready`.
+    const binary = isBinaryKerasPath(target.fsPath);
+    const document = binary ? undefined : await vscode.workspace.openTextDocument(target);
+    const pytorch = document !== undefined && isPythonDocument(document);
+    const kerasPython = pytorch && isKerasModelText(document.getText());
     let layers: LayerInfo[] = [];
-    if (pytorch) {
-      // Layers come from the trainer (the file is imported only in the engine's child, in a trusted workspace).
-      if (!isTorchModuleText(document.getText())) {
-        void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: defines no PyTorch nn.Module to analyse`);
+    if (binary) {
+      // Nothing to check in the host: the engine reads the zip / HDF5 and says what is wrong with it.
+    } else if (pytorch) {
+      // Layers come from the trainer or the Keras exporter (the file runs only in the engine's child, in a trusted workspace).
+      if (!kerasPython && !isTorchModuleText(document.getText())) {
+        void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: defines no PyTorch nn.Module and builds no Keras model to analyse`);
         return;
       }
-    } else {
+    } else if (document) {
       try {
-        layers = locateModel(document.getText()).layers;
+        // Nested models' own layers too, so a problem with an inner layer is marked on its config.
+        const located = locateModel(document.getText());
+        layers = [...located.layers, ...located.nestedLayers];
       } catch (error) {
         const problem = error instanceof ModelTextError ? error.problem : String(error);
         void vscode.window.showErrorMessage(`Gradient Lens: ${vscode.workspace.asRelativePath(target)}: ${problem}`);
@@ -101,7 +108,7 @@ export class AnalysisController implements vscode.Disposable {
       }
     }
     // The engine reads the file from disk; the fixes it plans must match what the editor shows.
-    if (document.isDirty && !(await document.save())) {
+    if (document?.isDirty && !(await document.save())) {
       void vscode.window.showErrorMessage(`Gradient Lens: save ${vscode.workspace.asRelativePath(target)} before analysing it.`);
       return;
     }
@@ -121,26 +128,40 @@ export class AnalysisController implements vscode.Disposable {
     const fixTitle = this.fixesApplied.get(modelPath);
     this.fixesApplied.delete(modelPath);
     const effectiveTrigger: RunTrigger = fixTitle !== undefined ? { kind: 'after-fix', fixTitle } : trigger;
-    const options = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION, document.uri).get(key));
-    const data = resolveDataSetting(options.data, vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? path.dirname(modelPath));
+    const options = runOptionsFromSettings((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION, target).get(key));
+    const data = resolveDataSetting(options.data, vscode.workspace.getWorkspaceFolder(target)?.uri.fsPath ?? path.dirname(modelPath));
     if (data !== undefined) options.data = data;
     options.maxEventsPerSecond = 1000 / LIVE_UPDATE_INTERVAL_MS;
     Object.assign(options, extra);
+    if (binary) {
+      // A Keras .py open beside the binary file that builds the same model gets the markers (the engine checks it is the same).
+      const source = vscode.workspace.textDocuments.find(
+        (open) => isPythonDocument(open) && path.dirname(open.uri.fsPath) === path.dirname(modelPath) && isKerasModelText(open.getText()),
+      );
+      if (source) {
+        options.kerasSource = source.uri.fsPath;
+        const python = await this.pythonFor(source.uri);
+        if (python.python) options.python = python.python;
+        this.log.info(`markers for ${path.basename(modelPath)} go to ${source.uri.fsPath} if it builds the same model (python: ${python.python ?? 'python3'})`);
+      }
+    }
     if (pytorch) {
-      const entry = await this.entryFor(modelPath, document.getText());
+      // The nn.Module quick pick is PyTorch's; a Keras .py's model is the exporter's choice (the last module-level model).
+      const entry = kerasPython ? undefined : await this.entryFor(modelPath, document.getText());
       if (entry === null) return;
       if (entry) options.entry = entry;
       const shape = this.choices?.get<number[]>(`${INPUT_SHAPE_KEY}${modelPath}`);
-      if (shape) options.inputShape = shape;
+      if (shape && !kerasPython) options.inputShape = shape;
       const python = await this.pythonFor(document.uri);
       if (python.python) options.python = python.python;
       this.log.info(`python: ${python.python ?? 'python3'} (${python.source})`);
     }
     this.history.begin(modelPath, options.steps, chooseComparison(this.previousRuns.get(modelPath), effectiveTrigger));
-    this.diagnostics.begin({ uri: document.uri, version: document.version, layers });
+    this.diagnostics.begin({ uri: target, version: document?.version ?? 0, layers });
     this.panel.sendSnapshot();
     this.statusBar.show(this.history.status);
-    await this.revealPanel(document);
+    if (document) await this.revealPanel(document);
+    else await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
 
     this.log.info(`analysing ${modelPath} with ${JSON.stringify(options)}`);
     if (effectiveTrigger.kind === 'after-fix') this.log.info(`drawn against the run before the fix "${effectiveTrigger.fixTitle}"`);
@@ -251,7 +272,7 @@ export class AnalysisController implements vscode.Disposable {
     if (this.active !== run) return;
     switch (message.type) {
       case 'ready':
-        this.history.ready(message.layers, run.runFile ? undefined : message.options.steps, message.backend);
+        this.history.ready(message.layers, run.runFile ? undefined : message.options.steps, message.backend, message.weights);
         if (run.runFile) {
           // A run file's findings land in the model's source; fixes hold for the version open now.
           const modelUri = vscode.Uri.file(message.modelPath);

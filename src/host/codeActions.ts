@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Fix } from '../shared/findings';
 import type { FindingDiagnostics } from './diagnostics';
 import { toVsRange } from './diagnostics';
+import { isBinaryKerasPath } from './pythonModel';
 import { canApplyEdits, chooseFixes } from './fixSelection';
 import { COMMANDS, DIAGNOSTIC_SOURCE } from './ids';
 
@@ -47,6 +48,13 @@ export async function applyFix(args: ApplyFixArgs): Promise<boolean> {
   }
   if (fix.edits.length === 0) return fix.setting !== undefined;
   const uri = vscode.Uri.parse(args.uri);
+  // A .keras / .h5 file's fix edits its config, which lives inside the binary file: never edited in place.
+  if (isBinaryKerasPath(uri.fsPath)) {
+    void vscode.window.showInformationMessage(
+      `Gradient Lens: ${vscode.workspace.asRelativePath(uri)} is binary, so "${fix.title}" is not applied to it; write an edited copy with \`gradient-lens analyze ${vscode.workspace.asRelativePath(uri)} --write-fixed\` (model.fixed.keras), or apply the fix in the .py that builds the model.`,
+    );
+    return false;
+  }
   const document = await vscode.workspace.openTextDocument(uri);
   if (!canApplyEdits(args.analyzedVersion, document.version)) {
     void vscode.window.showWarningMessage(

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { locateModel } from '../shared/locator';
 import { CONTEXT_KEYS } from './ids';
-import { isPythonDocument, isTorchModuleText } from './pythonModel';
+import { isKerasModelText, isPythonDocument, isTorchModuleText } from './pythonModel';
 
 /** JSON and Python files only: the locator would reject anything else, and parsing every file costs. */
 export function mayBeModelFile(document: vscode.TextDocument): boolean {
@@ -9,7 +9,7 @@ export function mayBeModelFile(document: vscode.TextDocument): boolean {
 }
 
 export function isModelText(text: string, python = false): boolean {
-  if (python) return isTorchModuleText(text);
+  if (python) return isTorchModuleText(text) || isKerasModelText(text);
   try {
     locateModel(text);
     return true;

@@ -12,6 +12,20 @@ export function isTorchModuleText(text: string): boolean {
   return /\bnn\.Module\b|\btorch\.nn\b|from\s+torch\s+import\s+[^\n]*\bnn\b/.test(text);
 }
 
+/**
+ * A Python file that builds a Keras model (`keras` / `tf.keras` imported, no torch), read from its
+ * text only: the engine runs it in the user's Keras when they ask for an analysis.
+ */
+export function isKerasModelText(text: string): boolean {
+  const keras = /^\s*(import\s+keras\b|from\s+keras\b|import\s+tensorflow\b|from\s+tensorflow(\.keras)?\b)/m.test(text);
+  return keras && !/^\s*(import\s+torch\b|from\s+torch\b)/m.test(text) && /\b(Sequential|Model|Input)\s*\(/.test(text);
+}
+
+/** `.keras` (zip) and `.h5` (HDF5) files: binary, so the host never opens them as text. */
+export function isBinaryKerasPath(fsPath: string): boolean {
+  return /\.(keras|h5|hdf5)$/i.test(fsPath);
+}
+
 /** The part of the Python extension's API (`@vscode/python-extension`, and its older `settings` API) used here. */
 export interface PythonExtensionApi {
   environments?: {

@@ -1,5 +1,5 @@
 import type { Finding } from '../shared/findings';
-import type { LayerInfo } from '../shared/model';
+import { describeWeights, type LayerInfo, type WeightsSource } from '../shared/model';
 import type { Report } from '../shared/report';
 import type { StepStats } from '../shared/stats';
 import { StepSeriesBuilder } from '../shared/stepSeries';
@@ -31,6 +31,7 @@ export class RunHistory {
   report: Report | undefined;
 
   begin(modelPath: string, totalSteps: number | undefined, comparison: ComparisonRun | null): void {
+    this.weights = undefined;
     this.status = { phase: 'starting', step: 0, totalSteps };
     this.modelPath = modelPath;
     this.layers = [];
@@ -45,11 +46,21 @@ export class RunHistory {
     this.status = { ...this.status, phase: 'starting', message: `${what} ${done}/${total}` };
   }
 
-  /** `totalSteps` undefined: a real run being followed, whose length nobody knows yet. */
-  ready(layers: LayerInfo[], totalSteps: number | undefined, backend: string): void {
+  /**
+   * `totalSteps` undefined: a real run being followed, whose length nobody knows yet. `weights`:
+   * Keras files with weights say whether the run starts from them; the status line shows it.
+   */
+  ready(layers: LayerInfo[], totalSteps: number | undefined, backend: string, weights?: WeightsSource): void {
     this.layers = layers;
+    this.weights = weights;
     this.series = new StepSeriesBuilder(layers.filter((layer) => layer.instrumented).map((layer) => layer.name));
-    this.status = { phase: 'running', step: 0, totalSteps, message: `backend ${backend}` };
+    this.status = { phase: 'running', step: 0, totalSteps, message: `backend ${backend}${this.weightsNote()}` };
+  }
+
+  private weights: WeightsSource | undefined;
+
+  private weightsNote(): string {
+    return this.weights ? `, ${describeWeights(this.weights)}` : '';
   }
 
   get stepCount(): number {
@@ -75,7 +86,7 @@ export class RunHistory {
       phase: report.run.cancelled ? 'cancelled' : 'done',
       step: completed,
       totalSteps: report.run.steps,
-      message: `backend ${report.run.backend}, ${report.findings.length} finding(s)`,
+      message: `backend ${report.run.backend}${this.weightsNote()}, ${report.findings.length} finding(s)`,
     };
   }
 

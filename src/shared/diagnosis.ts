@@ -1,3 +1,4 @@
+import type { Range } from './textRange';
 import type { FindingCode } from './codes';
 import type { Finding, Fix } from './findings';
 import type { LayerInfo, ModelFormat } from './model';
@@ -35,6 +36,13 @@ export interface FixContext {
   format: ModelFormat;
   layers: LayerInfo[];
   options: ResolvedRunOptions;
+  /**
+   * The run started from trained weights read from the file (`.keras`, `.h5`, a Keras `.py`):
+   * an initializer edit changes nothing such a model starts from, so those fixes are left out.
+   */
+  trainedWeights?: boolean;
+  /** Keras `.py` files: where each layer was constructed, which the Keras Python planners edit by. */
+  kerasPython?: KerasPythonFixContext;
   /** PyTorch files: what the trainer located in the source, which the Python planners edit by. */
   torch?: TorchFixContext;
   /** The learning-rate range test, when it ran: learning-rate fixes write its suggestion. */
@@ -53,3 +61,21 @@ export interface TorchFixContext {
 
 export type FixPlanner = (finding: Finding, ctx: FixContext) => Fix[];
 export type { FindingCode };
+
+/** Where the Keras exporter saw a layer constructed (python/gradient_lens/keras_export.py). */
+export interface KerasSourceSite {
+  /** The constructor call, `layers.Conv2D(...)`. */
+  range: Range;
+  /** The statement holding it (`x = layers.Conv2D(...)(x)`), for insertions after it. */
+  statementRange?: Range;
+  indent?: string;
+  /** `sequential`: an element of a `Sequential([...])` list; `other`: anything else. */
+  container?: string;
+}
+
+/** A Keras `.py` model file as the exporter saw it: `FixContext.text` is its source. */
+export interface KerasPythonFixContext {
+  modelPath: string;
+  /** Layer name → its constructor's site in the model file (sites in other files are left out). */
+  sites: Record<string, KerasSourceSite>;
+}

@@ -1,4 +1,4 @@
-import type { LayerInfo, ModelFormat } from './model';
+import type { LayerInfo, ModelFormat, WeightsSource } from './model';
 import type { StepStats } from './stats';
 import type { Finding } from './findings';
 import type { Report } from './report';
@@ -37,6 +37,8 @@ export interface ReadyMessage {
   layers: LayerInfo[];
   options: ResolvedRunOptions;
   warnings: string[];
+  /** Keras files with weights: trained weights from the file, or a fresh initialisation (`--weights init`). */
+  weights?: WeightsSource;
 }
 /** One or more steps, batched so the host gets at most ~20 messages a second. */
 export interface StepMessage {

@@ -27,8 +27,14 @@ export class ModelTextError extends Error {
 
 export interface LocatedModel {
   format: ModelFormat;
-  /** Top-level layers in file order (the layers of a nested model are not listed separately). */
+  /** Top-level layers in file order (a nested model is one of them; its own layers are in `nestedLayers`). */
   layers: LayerInfo[];
+  /**
+   * The layers of nested models (a Sequential block inside a Functional model), at any depth, in
+   * file order, each with `parent`: the name of the model it is in. Markers about an inner layer
+   * (a layer that cannot be built, weights that do not fit it) land on its own config.
+   */
+  nestedLayers: LayerInfo[];
 }
 
 const MODEL_CLASS_NAMES = new Set(['Sequential', 'Functional', 'Model']);
@@ -39,7 +45,15 @@ export function locateModel(text: string): LocatedModel {
   const { format, model } = findModelNode(root);
   const layerNodes = layerArray(model);
   if (!layerNodes) throw new ModelTextError(`the ${describeFormat(format)} model config has no "layers" list`);
-  return { format, layers: layerNodes.map((node, index) => locateLayer(node, index, lines)) };
+  const nestedLayers: LayerInfo[] = [];
+  const collect = (nodes: Node[], parent: string | undefined): LayerInfo[] =>
+    nodes.map((node, index) => {
+      const info = locateLayer(node, index, lines);
+      if (parent !== undefined) nestedLayers.push({ ...info, parent });
+      if (MODEL_CLASS_NAMES.has(info.className)) collect(layerArray(node) ?? [], info.name);
+      return info;
+    });
+  return { format, layers: collect(layerNodes, undefined), nestedLayers };
 }
 
 /**
@@ -367,7 +381,7 @@ function article(type: string): string {
 }
 
 function describeFormat(format: ModelFormat): string {
-  return { keras2: 'Keras 2', keras3: 'Keras 3', 'tfjs-layers': 'TF.js', pytorch: 'PyTorch' }[format];
+  return { keras2: 'Keras 2', keras3: 'Keras 3', 'tfjs-layers': 'TF.js', pytorch: 'PyTorch', keras: 'Keras (.keras)', 'keras-h5': 'Keras (.h5)', 'keras-python': 'Keras (.py)' }[format];
 }
 
 /** Offsets at which each line starts (after \n, \r\n or a lone \r, as VS Code counts lines). */

@@ -1,6 +1,24 @@
 import type { Range } from './textRange';
 
-export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers' | 'pytorch';
+/**
+ * `keras` / `keras-h5`: the binary files Keras saves (a `.keras` zip, a legacy HDF5 `.h5`);
+ * `keras-python`: a `.py` that builds a Keras model. Their config is read as Keras 2/3 JSON.
+ */
+export type ModelFormat = 'keras2' | 'keras3' | 'tfjs-layers' | 'pytorch' | 'keras' | 'keras-h5' | 'keras-python';
+
+/** Where the run's starting weights came from: the file's trained weights, or the config's initializers. */
+export interface WeightsSource {
+  kind: 'trained' | 'init';
+  /** The file the trained weights were read from. */
+  file?: string;
+}
+
+/** "trained weights from model.keras" / "fresh initialisation": the panel's and the report's wording. */
+export function describeWeights(weights: WeightsSource, fullPath = false): string {
+  if (weights.kind === 'init') return 'fresh initialisation';
+  const file = weights.file ?? 'the file';
+  return `trained weights from ${fullPath ? file : (file.split(/[\\/]/).pop() ?? file)}`;
+}
 
 /** One layer of the model file, as the locator and the engine both see it. */
 export interface LayerInfo {
@@ -32,6 +50,8 @@ export interface LayerInfo {
    * reusable block class, where that block was instantiated (`self.layer1 = CustomCNNLayer(...)`).
    */
   related?: Array<{ file?: string; range: Range; message: string }>;
+  /** For a layer of a nested model: the name of the model it is in (the locator's `nestedLayers`). */
+  parent?: string;
   /**
    * `outputShape` is channels first (PyTorch's NCHW, [C, H, W]); absent for Keras / TF.js,
    * whose shapes are channels last.

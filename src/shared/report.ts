@@ -1,4 +1,4 @@
-import type { ModelFormat } from './model';
+import type { ModelFormat, WeightsSource } from './model';
 import type { Range } from './textRange';
 import type { Finding, FixComparison, FixVerification } from './findings';
 import type { LrRangeResult } from './lrRange';
@@ -11,6 +11,8 @@ export interface Report {
     format: ModelFormat;
     /** `file`: where the layer is defined, when not in the model file (a PyTorch block imported from another module). */
     layers: Array<{ name: string; className: string; range: Range; file?: string }>;
+    /** `.keras`, `.h5` and Keras `.py` files: whether the run started from the file's trained weights or a fresh initialisation. */
+    weights?: WeightsSource;
   };
   run: {
     backend: string;

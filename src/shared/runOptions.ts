@@ -26,6 +26,17 @@ export interface RunOptions {
   maxEventsPerSecond?: number;
   /** The user's values for the diagnosis thresholds they may tune (settings only; the CLI uses the table's). */
   thresholds?: ThresholdOverrides;
+  /**
+   * Keras files with weights (`.keras`, `.h5`, a Keras `.py`): start from the file's trained
+   * weights (`trained`, the default) or from the config's initializers (`init`, `--weights init`).
+   */
+  weights?: 'trained' | 'init';
+  /**
+   * `.keras` / `.h5` files: a `.py` that builds the same model (`--source`; in VS Code, a Keras
+   * `.py` open beside the file). It is run by the user's Keras like a Keras `.py` model file, and
+   * when its layers match the file's, markers land on its `layers.X(...)` calls.
+   */
+  kerasSource?: string;
   /** PyTorch files: `--entry`, the `nn.Module` subclass (or zero-argument factory) to train. */
   entry?: string;
   /** PyTorch files: `--input-shape C,H,W`. */

@@ -163,6 +163,10 @@ function checkLayers(filePath: string, model: KerasModelConfig): void {
     if (!(className in known)) {
       throw new InputError(filePath, `layer ${quoteName(name)} has class ${quoteName(className)}, which is not a layer TF.js knows (a custom or unsupported Keras layer)`, name);
     }
+    // Keras' GRU defaults to reset_after=True (the cuDNN form); TF.js implements only the other (FACTS.md).
+    if (className === 'GRU' && layer.config?.reset_after === true) {
+      throw new InputError(filePath, `layer ${quoteName(name)} is a GRU with reset_after=True (Keras' default), which TF.js does not implement; build it with GRU(..., reset_after=False) to analyse it`, name);
+    }
     // TF.js would blame the first layer after the input for a bad input shape.
     const inputShape = layer.config?.batch_input_shape;
     if (inputShape === undefined || inputShape === null) return;

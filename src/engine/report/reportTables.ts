@@ -1,3 +1,4 @@
+import { describeWeights } from '../../shared/model';
 import type { Report } from '../../shared/report';
 import { formatDuration, formatNumber, formatPercent } from './numbers';
 
@@ -14,6 +15,7 @@ export function runFacts(report: Report): Array<[string, string]> {
   const steps = run.stepsCompleted !== undefined && run.stepsCompleted !== run.steps ? `${run.stepsCompleted} of ${run.steps}` : `${run.steps}`;
   const facts: Array<[string, string]> = [
     ['model', `${model.path} (${model.format})`],
+    ...(model.weights ? [['weights', describeWeights(model.weights, true)] as [string, string]] : []),
     ['backend', run.backend],
     ['steps', `${steps}${run.cancelled ? ' (cancelled)' : ''}, batch size ${run.batchSize}`],
     ['optimizer', `${run.optimizer}, learning rate ${formatNumber(run.learningRate)}${run.loss ? `, loss ${run.loss}` : ''}`],

@@ -54,10 +54,27 @@ export async function verifyFixes(
       after: { finalLoss: NaN, firstLastRatio: NaN, deadFraction: 0 },
       remaining: [],
     };
-    const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, '.json')}.gradient-lens-verify-${process.pid}.json`);
+    const extension = path.extname(original.path) || '.json';
+    const editedPath = path.join(path.dirname(original.path), `.${path.basename(original.path, extension)}.gradient-lens-verify-${process.pid}${extension}`);
+    // A binary Keras file (or a Keras .py) keeps its weights outside the config text: the edited
+    // config is built in memory and the file's weights go into every layer that still matches.
+    // A Keras .py's fix edits its source: the edited .py is run through the user's Keras again, like a JSON file is re-read.
+    const inMemory = original.kerasFile !== undefined && original.format !== 'keras-python';
     try {
-      writeFileSync(editedPath, applyEdits(original.text, fix.edits));
-      const edited = await loadModelFile(editedPath, { seed: resolved.seed, batchSize: resolved.batchSize, optimizer: resolved.optimizer });
+      const editedText = applyEdits(original.kerasPython?.source ?? original.text, fix.edits);
+      if (!inMemory) writeFileSync(editedPath, editedText);
+      const loadOptions = {
+        seed: resolved.seed,
+        batchSize: resolved.batchSize,
+        optimizer: resolved.optimizer,
+        weights: requested.weights,
+        python: requested.python,
+        entry: requested.entry,
+        importTimeoutSeconds: requested.importTimeoutSeconds,
+      };
+      const edited = inMemory
+        ? await loadModelFile(original.path, { ...loadOptions, editedConfigText: editedText, exported: original.kerasFile })
+        : await loadModelFile(editedPath, loadOptions);
       try {
         const editedResolved = resolveRunOptions({ ...requested, data: resolved.data }, edited.trainingConfig, original.path, resolved.backend, []);
         log(`verifying ${fix.code} for ${finding.code}${finding.layer ? ` at ${finding.layer}` : ''} (${editedResolved.optimizer} lr ${editedResolved.learningRate})`);
@@ -71,7 +88,7 @@ export async function verifyFixes(
       verification.error = (error as Error).message.replace(editedPath, original.path);
     } finally {
       try {
-        unlinkSync(editedPath);
+        if (!inMemory) unlinkSync(editedPath);
       } catch {
         // Already gone: nothing to clean.
       }

@@ -13,22 +13,27 @@ import {
   planPyUseRelu,
 } from './python/pythonFixes';
 
+import { planKerasPyAddBatchNormalization, planKerasPyChangeInitializer, planKerasPyLearningRate, planKerasPyUseRelu } from './python/kerasFixes';
+
 export { applyEdits } from './textEdits';
 
 type Planner = (ctx: FixContext, finding: Finding) => Fix | undefined;
 
 // PyTorch files get the same fix codes, planned on their Python source (python/pythonFixes.ts).
 const py = (ctx: FixContext) => ctx.format === 'pytorch' && ctx.torch !== undefined;
-const useRelu: Planner = (ctx) => (py(ctx) ? planPyUseRelu(ctx) : planUseRelu(ctx));
-const leakyFromRelu: Planner = (ctx) => (py(ctx) ? planPyUseLeakyRelu(ctx, 'relu') : planUseLeakyRelu(ctx, 'relu'));
-const leakyFromSaturating: Planner = (ctx) => (py(ctx) ? planPyUseLeakyRelu(ctx, 'saturating') : planUseLeakyRelu(ctx, 'saturating'));
-const batchNorm: Planner = (ctx) => (py(ctx) ? planPyAddBatchNormalization(ctx) : planAddBatchNormalization(ctx));
-const initializer: Planner = (ctx) => (py(ctx) ? planPyChangeInitializer(ctx) : planChangeInitializer(ctx));
-const lowerRate: Planner = (ctx) => (py(ctx) ? planPyLearningRate(ctx, 'lower') : planLearningRate(ctx, 'lower'));
-const raiseRate: Planner = (ctx) => (py(ctx) ? planPyLearningRate(ctx, 'raise') : planLearningRate(ctx, 'raise'));
+// Keras `.py` files: planned on the Python source at the call sites the exporter recorded
+// (python/kerasFixes.ts); the fixes that have no Python planner yet drop out for them.
+const kpy = (ctx: FixContext) => ctx.format === 'keras-python' && ctx.kerasPython !== undefined;
+const useRelu: Planner = (ctx) => (kpy(ctx) ? planKerasPyUseRelu(ctx) : py(ctx) ? planPyUseRelu(ctx) : planUseRelu(ctx));
+const leakyFromRelu: Planner = (ctx) => (kpy(ctx) ? undefined : py(ctx) ? planPyUseLeakyRelu(ctx, 'relu') : planUseLeakyRelu(ctx, 'relu'));
+const leakyFromSaturating: Planner = (ctx) => (kpy(ctx) ? undefined : py(ctx) ? planPyUseLeakyRelu(ctx, 'saturating') : planUseLeakyRelu(ctx, 'saturating'));
+const batchNorm: Planner = (ctx) => (kpy(ctx) ? planKerasPyAddBatchNormalization(ctx) : py(ctx) ? planPyAddBatchNormalization(ctx) : planAddBatchNormalization(ctx));
+const initializer: Planner = (ctx) => (kpy(ctx) ? planKerasPyChangeInitializer(ctx) : py(ctx) ? planPyChangeInitializer(ctx) : planChangeInitializer(ctx));
+const lowerRate: Planner = (ctx) => (kpy(ctx) ? planKerasPyLearningRate(ctx, 'lower') : py(ctx) ? planPyLearningRate(ctx, 'lower') : planLearningRate(ctx, 'lower'));
+const raiseRate: Planner = (ctx) => (kpy(ctx) ? planKerasPyLearningRate(ctx, 'raise') : py(ctx) ? planPyLearningRate(ctx, 'raise') : planLearningRate(ctx, 'raise'));
 // The trainer has no clipping option yet, so for PyTorch there is nothing a clip fix could change.
-const clip: Planner = (ctx) => (py(ctx) ? undefined : planClipGradients(ctx));
-const optimizer: Planner = (ctx) => (py(ctx) ? planPyChangeOptimizer(ctx) : planChangeOptimizer(ctx));
+const clip: Planner = (ctx) => (py(ctx) || kpy(ctx) ? undefined : planClipGradients(ctx));
+const optimizer: Planner = (ctx) => (kpy(ctx) ? undefined : py(ctx) ? planPyChangeOptimizer(ctx) : planChangeOptimizer(ctx));
 
 /** True when the finding's evidence says the step-0 weights were already far too large. */
 const badInitEvidence = (finding: Finding) => typeof finding.evidence.peakStep === 'number' && finding.evidence.peakStep === 0;

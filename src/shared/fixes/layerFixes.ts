@@ -42,6 +42,11 @@ export class LayerPlan {
     return this.ctx.format === 'tfjs-layers' && child(this.tree.root, 'weightsManifest') !== undefined;
   }
 
+  /** Initial weights the run does not take from the initializers: TF.js shards, or trained weights from a Keras file. */
+  get initializersFixed(): boolean {
+    return this.weightsFixed || this.ctx.trainedWeights === true;
+  }
+
   fix(code: Fix['code'], title: string): Fix | undefined {
     return this.edits.edits.length > 0 ? { code, title, edits: this.edits.edits } : undefined;
   }
@@ -139,10 +144,10 @@ export function planUseRelu(ctx: FixContext): Fix | undefined {
     const activation = plan.tree.activation(layer);
     if (!activation || !SATURATING.has(activation)) continue;
     plan.setActivation(layer, 'relu');
-    if (!plan.weightsFixed) plan.setInitializerFor(layer, 'relu');
+    if (!plan.initializersFixed) plan.setInitializerFor(layer, 'relu');
     switched++;
   }
-  return plan.fix('use-relu', `Use ReLU instead of sigmoid/tanh in ${switched} hidden layer${switched === 1 ? '' : 's'}${plan.weightsFixed ? '' : ' (with He initialization)'}`);
+  return plan.fix('use-relu', `Use ReLU instead of sigmoid/tanh in ${switched} hidden layer${switched === 1 ? '' : 's'}${plan.initializersFixed ? '' : ' (with He initialization)'}`);
 }
 
 /**
@@ -206,7 +211,7 @@ export function planAddBatchNormalization(ctx: FixContext): Fix | undefined {
 /** He for ReLU, Glorot for tanh/linear/softmax, LeCun for sigmoid/SELU, on every kernel layer that differs; zero biases. */
 export function planChangeInitializer(ctx: FixContext): Fix | undefined {
   const plan = new LayerPlan(ctx);
-  if (plan.weightsFixed) return undefined;
+  if (plan.initializersFixed) return undefined;
   const layers = [...plan.hidden, ...(plan.output ? [plan.output] : [])].filter((l) => KERNEL_LAYERS.has(plan.tree.className(l)));
   for (const layer of layers) plan.setInitializerFor(layer, plan.effectiveActivation(layer));
   return plan.fix('change-initializer', 'Use the initializer each activation needs (He for ReLU, Glorot for tanh, LeCun for sigmoid) and zero biases');
