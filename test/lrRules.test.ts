@@ -75,6 +75,14 @@ test('a rate far above the range test\'s region with a loss that climbs back →
   assert.match(fixes[0].title, /to [\d.e-]+ \(the range test's suggestion\)/);
 });
 
+test('a run too short to judge its loss never pays for an automatic range test', () => {
+  const ctx = context('adam', 0.1);
+  const steps = history(jumpy, 0.02);
+  assert.ok(suspectsLearningRate(ctx, steps), 'the whole run suspects its rate');
+  assert.equal(suspectsLearningRate(ctx, steps.slice(0, 49)), false, '49 steps: too short to judge progress');
+  assert.equal(suspectsLearningRate(ctx, steps.slice(0, 1)), false, 'one step (the fuzzer\'s runs)');
+});
+
 test('the same loss with the rate inside the range test\'s region → no learning-rate finding', () => {
   const ctx = context('adam', 3e-3);
   const findings = diagnose(ctx, history(jumpy, 0.02), rangeTest(2e-3, 3e-3));

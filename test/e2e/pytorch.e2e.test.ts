@@ -11,6 +11,7 @@ import {
   closeWorkbench,
   makeRunFolders,
   openWorkbench,
+  repoRoot,
   writeUserSettings,
   type RunFolders,
   type Workbench,
@@ -21,8 +22,8 @@ import { cursorPosition, goToLine, openFile, panelFrame, problemRowWith, problem
 // vanishing PyTorch sample, Analyze Gradients from the palette, the marker on the stem's
 // nn.Conv2d(...) line of the .py, the preferred quick fix (nn.Sigmoid() → nn.ReLU()) edits the
 // .py, the re-run from the fix's notification is drawn against the run before it and is clean.
-// Last, the same file opened as plain text (no Python language): markers and quick fixes still
-// work by file name.
+// Then the same file opened as plain text (no Python language): markers and quick fixes still
+// work by file name. Last, a Keras model source .py in the user's Keras (issue 11).
 
 const MODEL = 'samples/pytorch/vanishing_sigmoid.py';
 /** A copy that files.associations opens as plain text: the host must not depend on the Python language. */
@@ -304,4 +305,51 @@ test('a .py without the Python language (opened as plain text) still gets Analyz
   assert.match(offered[0] ?? '', /^Use ReLU instead of sigmoid\/tanh/);
   await screenshot('5-plaintext-quick-fixes');
   await page.keyboard.press('Escape');
+});
+
+// ──── a Keras model source .py (issue 11): the same editor, the user's Keras ────
+
+const KERAS_MODEL = 'samples/keras/vanishing_sequential.py';
+/** The project's venv (scripts/setup-python.sh, npm test's pre-step) has Keras 3 as well as torch 2.x. */
+const VENV_PYTHON = path.join(process.env.GRADIENT_LENS_VENV ?? path.join(repoRoot, '.cache/venv'), 'bin/python');
+
+test('a Keras .py: Analyze marks vanishing-gradient on the first layers.Conv2D( line and the preferred fix edits the .py', { skip: torchMissing, timeout: 600_000 }, async () => {
+  assert.ok(fs.existsSync(VENV_PYTHON), `the project's venv with Keras (${VENV_PYTHON}): npm test's pre-step makes it`);
+  // The torch tests above ran Debian's torch; Keras lives in the venv. The workspace setting changes as a user would change it.
+  fs.writeFileSync(path.join(folders.workspace, '.vscode/settings.json'), JSON.stringify({ ...workspaceSettings, 'gradientLens.pythonPath': VENV_PYTHON }, null, 2));
+  const kerasText = fs.readFileSync(path.join(folders.workspace, KERAS_MODEL), 'utf8');
+  const convLine = kerasText.split('\n').findIndex((line) => /^\s*layers\.Conv2D\(/.test(line)) + 1;
+  assert.ok(convLine > 0, 'the sample has a layers.Conv2D(...) line in its list');
+  await waitFor('the workspace setting to reach the extension', async () => (fs.readFileSync(path.join(folders.workspace, '.vscode/settings.json'), 'utf8').includes(VENV_PYTHON) ? true : undefined), 5_000, 200);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await openFile(page, KERAS_MODEL);
+  await goToLine(page, 1);
+  const log = await analyzeAndWait('the Keras .py analysis');
+  assert.match(log, /run done/, `the run finished: ${log.slice(-400)}`);
+  const findings = loggedFindings(log);
+  console.log(`Keras .py findings: ${findings.map((f) => `${f.severity} ${f.code}${f.layer ? ` at ${f.layer}` : ''}`).join(', ')}`);
+  assert.ok(findings.some((f) => f.code === 'vanishing-gradient'), 'vanishing-gradient found');
+
+  const row = await problemRowWith(page, 'vanishing-gradient');
+  console.log(`Problems row (Keras .py): ${row.replace(/\s+/g, ' ')}`);
+  assert.match(row, new RegExp(`Ln ${convLine}\\b`), `marker on line ${convLine} (the first layers.Conv2D(...) call): ${row}`);
+  const position = await cursorOnFirstMarker();
+  assert.equal(position.line, convLine, `F8 lands on the first layers.Conv2D( line: ${JSON.stringify(position)}`);
+  await screenshot('6-keras-py-marker');
+
+  const offered = await quickFixesAt(position.line, position.column + 2);
+  console.log(`quick fixes offered (Keras .py): ${offered.join(' | ')}`);
+  assert.match(offered[0] ?? '', /^Use ReLU instead of sigmoid\/tanh/, `the preferred fix is use-relu: ${offered.join(' | ')}`);
+  await page.keyboard.press('Enter');
+  const modelFile = path.join(folders.workspace, KERAS_MODEL);
+  const edited = await waitFor('the quick fix to change the Keras .py', async () => {
+    await page.keyboard.press('Control+S');
+    const text = fs.readFileSync(modelFile, 'utf8');
+    return text !== kerasText ? text : undefined;
+  }, 30_000, 1000);
+  const changed = edited.split('\n').filter((line, i) => line !== kerasText.split('\n')[i]);
+  console.log(`the fix changed: ${changed.map((line) => line.trim()).join(' | ')}`);
+  assert.ok(changed.length >= 2 && changed.every((line) => /layers\.Conv2D\(.*activation="relu"/.test(line)), `only the Conv2D activations became relu: ${changed.join(' | ')}`);
+  assert.match(edited, /layers\.Dense\(10, activation="softmax"\)/, 'the classifier keeps its softmax');
+  await screenshot('7-keras-py-after-fix');
 });

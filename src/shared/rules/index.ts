@@ -68,10 +68,14 @@ export function createDiagnoser(ctx: DiagnosisContext): Diagnoser {
  * True when these steps leave the learning rate suspected (see `learningRateSuspected`), so the
  * engine runs the range test — unless an architecture cause (vanishing gradient, dead units,
  * saturation, poor initialisation) already explains the run at warning or above without any
- * sign of a too-large first update (DeepDiagnosis' 0.1), where a rate fix would not be offered.
+ * sign of a too-large first update (DeepDiagnosis' 0.1), where a rate fix would not be offered —
+ * and never for a run shorter than `minStepsToJudgeProgress`, whose loss says nothing yet.
  */
 export function suspectsLearningRate(ctx: DiagnosisContext, steps: StepStats[]): boolean {
   const history = new History(ctx);
+  // A run too short to judge its loss is too short to pay for a range test of 100 steps on its own
+  // account: the fuzzer's one-step run of a 65,536-class head spent 181 s in one.
+  if (steps.length < history.threshold('minStepsToJudgeProgress')) return false;
   const preliminary = createDiagnoser(ctx);
   const findings: Finding[] = [];
   for (const step of steps) {
