@@ -41,7 +41,7 @@ export interface KerasExport {
 const DEFAULT_IMPORT_TIMEOUT_SECONDS = 60;
 /** Importing Keras itself (and a backend) before the user's file runs: seconds on a cold disk. */
 const KERAS_IMPORT_ALLOWANCE_MS = 60_000;
-const HOW_TO_INSTALL = 'install it there (pip install keras h5py; KERAS_BACKEND=numpy is enough to build the model), or set --python / gradientLens.pythonPath to an interpreter that has Keras 3';
+const HOW_TO_INSTALL = 'install it there (pip install keras h5py jax; KERAS_BACKEND=numpy, which needs jax, is enough to build the model), or set --python / gradientLens.pythonPath to an interpreter that has Keras 3';
 
 type Probe = { kind: 'ok' } | { kind: 'no-keras'; executable: string } | { kind: 'missing' } | { kind: 'failed'; message: string };
 
