@@ -30,6 +30,22 @@ def batch(shape, seed=3, n=8):
     return torch.rand(n, *shape, generator=generator), torch.randint(0, 10, (n,), generator=generator)
 
 
+def sgd_step(model, model_map, shape, reduce=None):
+    """One recorded SGD step on a fixed batch; its StepStats, with `reduce` as watch() passes it under DDP."""
+    torch.manual_seed(0)
+    recorder = recorder_for(model_map)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    inputs, targets = batch(shape)
+    recorder.start_step(0)
+    loss = F.cross_entropy(model(inputs), targets)
+    loss.backward()
+    recorder.before_update()
+    optimizer.step()
+    stats = recorder.after_update(0, loss, reduce=reduce)
+    recorder.detach()
+    return stats
+
+
 class Figures(unittest.TestCase):
     def step(self, path, cls, shape, optimizer_cls=torch.optim.Adam, lr=0.01, prepare=None, x=None):
         """One instrumented step; returns stats, the gradients and weights before / after the update."""
@@ -201,21 +217,7 @@ class Figures(unittest.TestCase):
 
     def test_reduced_over_identical_ranks_equals_one_rank(self):
         """`reduce` sums the step's figures over the ranks; two ranks with the same batch must read as one."""
-        results = []
-        for reduce in (None, lambda t: t * 2):
-            model, model_map, _ = build_mapped(STYLES, "ZipLoopNet")
-            torch.manual_seed(0)
-            recorder = recorder_for(model_map)
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-            inputs, targets = batch([1, 8, 8])
-            recorder.start_step(0)
-            loss = F.cross_entropy(model(inputs), targets)
-            loss.backward()
-            recorder.before_update()
-            optimizer.step()
-            results.append(recorder.after_update(0, loss, reduce=reduce))
-            recorder.detach()
-        alone, reduced = results
+        alone, reduced = (sgd_step(*build_mapped(STYLES, "ZipLoopNet")[:2], [1, 8, 8], reduce) for reduce in (None, lambda t: t * 2))
         self.assertAlmostEqual(alone["loss"], reduced["loss"], places=6)
         for one, other in zip(alone["layers"], reduced["layers"]):
             self.assertEqual(set(one), set(other))
@@ -230,14 +232,6 @@ class Figures(unittest.TestCase):
         with torch.no_grad():
             model.conv.weight.fill_(0.01)
             model.conv.bias.fill_(-10.0)
-        recorder = recorder_for(model_map)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        inputs, targets = batch([1, 6, 6])
-        recorder.start_step(0)
-        loss = F.cross_entropy(model(inputs), targets)
-        loss.backward()
-        recorder.before_update()
-        optimizer.step()
         channels = model.conv.out_channels
 
         def other_rank_alive(local: torch.Tensor) -> torch.Tensor:
@@ -246,8 +240,7 @@ class Figures(unittest.TestCase):
             other[-channels:] = 0
             return local + other
 
-        stats = recorder.after_update(0, loss, reduce=other_rank_alive)
-        recorder.detach()
+        stats = sgd_step(model, model_map, [1, 6, 6], other_rank_alive)
         self.assertEqual({entry["layer"]: entry for entry in stats["layers"]}["conv"]["deadFraction"], 0.0)
 
     def test_encode_message_keeps_strings(self):
