@@ -12,6 +12,7 @@ import { applyEdits, planFixes } from '../src/shared/fixes/index';
 import type { Finding } from '../src/shared/findings';
 import type { Report } from '../src/shared/report';
 import { isKerasSource } from '../src/engine/keras/kerasPython';
+import { findKerasSourceBeside } from '../src/engine/keras/kerasSource';
 import { isBinaryKerasPath, isKerasModelText } from '../src/host/pythonModel';
 
 // Keras model source files, exported by real Keras in the project's venv (scripts/setup-python.sh
@@ -244,4 +245,52 @@ test('a .keras file with the .py that builds it (--source): markers go to the la
   const otherReport = JSON.parse(other.stdout) as Report;
   assert.ok(otherReport.model.layers.every((l) => l.file === undefined));
   assert.ok(otherReport.warnings?.some((w) => /builds a different model/.test(w)), JSON.stringify(otherReport.warnings));
+});
+
+test('the .py beside a .keras file: the one of the same stem, else the only Keras model source; several and none of the same stem choose none', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gl-beside-'));
+  try {
+    const model = path.join(dir, 'vanishing.keras');
+    writeFileSync(model, '');
+    writeFileSync(path.join(dir, 'helpers.py'), 'import keras\n\ndef scale(x):\n    return x * 2\n');
+    writeFileSync(path.join(dir, 'torch_net.py'), 'import torch\nfrom torch import nn\nnet = nn.Sequential(nn.Linear(2, 2))\n');
+    assert.equal(findKerasSourceBeside(model).file, undefined, 'neither a utility module nor a torch file builds the Keras model');
+    assert.equal(findKerasSourceBeside(model).ambiguous, undefined);
+
+    writeFileSync(path.join(dir, 'build.py'), readFileSync(SEQUENTIAL, 'utf8'));
+    assert.equal(findKerasSourceBeside(model).file, path.join(dir, 'build.py'));
+
+    writeFileSync(path.join(dir, 'other.py'), readFileSync(FUNCTIONAL, 'utf8'));
+    const several = findKerasSourceBeside(model);
+    assert.equal(several.file, undefined);
+    assert.equal(several.ambiguous, true);
+    assert.match(several.why, /2 \.py files .*build\.py, other\.py.*--source/);
+
+    writeFileSync(path.join(dir, 'vanishing.py'), readFileSync(FUNCTIONAL, 'utf8'));
+    assert.equal(findKerasSourceBeside(model).file, path.join(dir, 'vanishing.py'));
+    assert.equal(findKerasSourceBeside(path.join(dir, 'vanishing.h5')).file, path.join(dir, 'vanishing.py'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a .keras file with its .py beside it and no --source: the markers go to the .py, found by its name', { timeout: 300_000 }, () => {
+  ready();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gl-beside-run-'));
+  try {
+    const keras = path.join(dir, 'vanishing_sequential.keras');
+    const source = path.join(dir, 'vanishing_sequential.py');
+    writeFileSync(keras, readFileSync(path.join(repoRoot, 'test/fixtures/keras/vanishing_sequential.keras')));
+    writeFileSync(source, readFileSync(SEQUENTIAL, 'utf8'));
+    writeFileSync(path.join(dir, 'functional.py'), readFileSync(FUNCTIONAL, 'utf8'));
+    const run = runCli(['analyze', keras, '--python', VENV_PYTHON, '--steps', '5', '--format', 'json'], 300_000);
+    assert.ok(run.status === 0 || run.status === 1, run.stderr);
+    const report = JSON.parse(run.stdout) as Report;
+    const conv = report.model.layers.find((l) => l.name === 'conv2d')!;
+    assert.equal(conv.file, source);
+    assert.equal(conv.range.start.line, lineOf(source, 'layers.Conv2D(8, 3, padding="same", activation="sigmoid"),'));
+    assert.deepEqual(report.model.weights, { kind: 'trained', file: keras });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { locateModel } from '../shared/locator';
 import { exportKerasPython } from './keras/kerasPython';
 import { loadModelFile, type LoadedModel } from './model/load';
-import { isKerasSourceFile } from './keras/kerasSource';
+import { findKerasSourceBeside, isKerasSourceFile } from './keras/kerasSource';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
@@ -34,8 +34,7 @@ export type EngineSink = (msg: EngineToHostMessage) => void;
  * Keras sessions: `conv2d_9` in the file may be `conv2d` in a fresh run); a different model
  * leaves the layers as they are, with a warning.
  */
-async function mapOntoSource(loaded: LoadedModel, options: RunOptions, warnings: string[], log: (line: string) => void): Promise<void> {
-  const source = path.resolve(options.kerasSource!);
+async function mapOntoSource(loaded: LoadedModel, source: string, options: RunOptions, warnings: string[], log: (line: string) => void): Promise<void> {
   let exported;
   try {
     exported = await exportKerasPython(source, { python: options.python, entry: options.entry, seed: options.seed, importTimeoutSeconds: options.importTimeoutSeconds }, log);
@@ -87,8 +86,16 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     log: (line) => sink({ type: 'log', message: line }),
   });
   const warnings = [...loaded.warnings];
-  if (options.kerasSource && (loaded.format === 'keras' || loaded.format === 'keras-h5')) {
-    await mapOntoSource(loaded, options, warnings, (line) => sink({ type: 'log', message: line }));
+  if (loaded.format === 'keras' || loaded.format === 'keras-h5') {
+    const log = (line: string) => sink({ type: 'log', message: line });
+    if (options.kerasSource) {
+      await mapOntoSource(loaded, path.resolve(options.kerasSource), options, warnings, log);
+    } else {
+      const beside = findKerasSourceBeside(loaded.path);
+      log(beside.file ? `model source: ${beside.file} (${beside.why}); its layers.X(...) calls get the markers if it builds the same model` : `model source: none found (${beside.why}); markers stay in the panel and the report`);
+      if (beside.file) await mapOntoSource(loaded, beside.file, options, warnings, log);
+      if (beside.ambiguous) warnings.push(`markers stay in the panel: ${beside.why}`);
+    }
   }
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);

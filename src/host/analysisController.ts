@@ -134,16 +134,15 @@ export class AnalysisController implements vscode.Disposable {
     options.maxEventsPerSecond = 1000 / LIVE_UPDATE_INTERVAL_MS;
     Object.assign(options, extra);
     if (binary) {
-      // A Keras .py open beside the binary file that builds the same model gets the markers (the engine checks it is the same).
+      // A Keras .py open beside the binary file that builds the same model gets the markers (the engine checks it is the same);
+      // with none open, the engine looks for one beside it (same stem, or the only Keras model source there) and runs it in this interpreter.
       const source = vscode.workspace.textDocuments.find(
         (open) => isPythonDocument(open) && path.dirname(open.uri.fsPath) === path.dirname(modelPath) && isKerasModelText(open.getText()),
       );
-      if (source) {
-        options.kerasSource = source.uri.fsPath;
-        const python = await this.pythonFor(source.uri);
-        if (python.python) options.python = python.python;
-        this.log.info(`markers for ${path.basename(modelPath)} go to ${source.uri.fsPath} if it builds the same model (python: ${python.python ?? 'python3'})`);
-      }
+      if (source) options.kerasSource = source.uri.fsPath;
+      const python = await this.pythonFor(source?.uri ?? target);
+      if (python.python) options.python = python.python;
+      if (source) this.log.info(`markers for ${path.basename(modelPath)} go to ${source.uri.fsPath} if it builds the same model (python: ${python.python ?? 'python3'})`);
     }
     if (pytorch) {
       // The nn.Module quick pick is PyTorch's; a Keras .py's model is the exporter's choice (the last module-level model).

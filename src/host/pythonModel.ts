@@ -16,10 +16,7 @@ export function isTorchModuleText(text: string): boolean {
  * A Python file that builds a Keras model (`keras` / `tf.keras` imported, no torch), read from its
  * text only: the engine runs it in the user's Keras when they ask for an analysis.
  */
-export function isKerasModelText(text: string): boolean {
-  const keras = /^\s*(import\s+keras\b|from\s+keras\b|import\s+tensorflow\b|from\s+tensorflow(\.keras)?\b)/m.test(text);
-  return keras && !/^\s*(import\s+torch\b|from\s+torch\b)/m.test(text) && /\b(Sequential|Model|Input)\s*\(/.test(text);
-}
+export { buildsKerasModel as isKerasModelText } from '../shared/kerasSource';
 
 /** `.keras` (zip) and `.h5` (HDF5) files: binary, so the host never opens them as text. */
 export function isBinaryKerasPath(fsPath: string): boolean {

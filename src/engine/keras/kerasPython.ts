@@ -16,12 +16,8 @@ import { execFile } from 'node:child_process';
  * and the child reuses the PyTorch trainer's environment and line reader.
  */
 
-/** Keras or tf.keras imported, torch not: a PyTorch file that mentions Keras in a comment stays PyTorch. */
-export function isKerasSource(text: string): boolean {
-  const keras = /^\s*(import\s+keras\b|from\s+keras\b|from\s+tensorflow(\.keras)?\s+import\b|import\s+tensorflow\b|from\s+tensorflow\.keras\b)/m.test(text);
-  const torch = /^\s*(import\s+torch\b|from\s+torch\b)/m.test(text);
-  return keras && !torch;
-}
+/** Keras or tf.keras imported, torch not (the shared text test). */
+export { importsKeras as isKerasSource } from '../../shared/kerasSource';
 
 export interface KerasExportOptions {
   python?: string;
