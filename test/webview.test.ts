@@ -296,6 +296,15 @@ describe('webview panel in Chromium', () => {
     await page.locator('vscode-button', { hasText: 'Stop' }).click();
     await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'done', step: 120, totalSteps: 120 } }));
     await page.waitForFunction(() => window.__gradientLens?.status.phase === 'done');
+    // After the run, Stop is disabled and no longer the primary button: Re-run is (the toolbar renders on the next frame).
+    const looks = () =>
+      Object.fromEntries(
+        [...document.querySelectorAll('vscode-button')]
+          .filter((b) => b.textContent === 'Stop' || b.textContent === 'Re-run')
+          .map((b) => [b.textContent, { disabled: (b as HTMLElement & { disabled: boolean }).disabled, secondary: (b as HTMLElement & { secondary: boolean }).secondary }]),
+      );
+    await page.waitForFunction(() => document.querySelector('vscode-button[secondary]')?.textContent === 'Stop', undefined, { timeout: 5_000 }).catch(() => undefined);
+    assert.deepEqual(await page.evaluate(looks), { Stop: { disabled: true, secondary: true }, 'Re-run': { disabled: false, secondary: false } });
     await page.locator('vscode-button', { hasText: 'Re-run' }).click();
     await page.locator('vscode-button', { hasText: 'Find learning rate' }).click();
     await page.locator('vscode-button', { hasText: 'Compare fixes' }).click();

@@ -71,12 +71,20 @@ export class Toolbar {
     this.progress.max = status.totalSteps ?? 1;
     this.progress.value = status.step ?? 0;
     setDisabled(this.stop, !running);
+    // The one primary button is the action that makes sense now: Stop while running, Re-run after
+    // (a disabled primary button still reads as the thing to press in most themes).
+    setSecondary(this.stop, !running);
+    setSecondary(this.rerun, running);
     setDisabled(this.rerun, running || modelPath === null);
     setDisabled(this.findLr, running || modelPath === null);
     setDisabled(this.compare, running || modelPath === null);
     const finished = status.phase === 'done' || status.phase === 'cancelled';
     for (const exportButton of this.exports) setDisabled(exportButton, !finished);
   }
+}
+
+function setSecondary(element: HTMLElement, secondary: boolean): void {
+  (element as HTMLElement & { secondary: boolean }).secondary = secondary;
 }
 
 function setDisabled(element: HTMLElement, disabled: boolean): void {
