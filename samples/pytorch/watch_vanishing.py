@@ -1,0 +1,45 @@
+"""A real training script watched by Gradient Lens: the vanishing sigmoid CNN of
+vanishing_sigmoid.py, trained with Adam on stand-in data, with `gradient_lens.watch()`.
+
+Run it from the workspace folder (the run file goes to .gradient-lens/runs/ there):
+
+    PYTHONPATH=<extension folder>/python python3 samples/pytorch/watch_vanishing.py
+
+With "Gradient Lens: Watch Training Runs" on, the editor announces the run and follows it live;
+the vanishing-gradient finding lands on `self.stem = nn.Conv2d(...)` in vanishing_sigmoid.py.
+`--steps` and `--pause` (seconds after each step) set how long it runs: the pause stands in for
+the data loading and the bigger model of a real run, so there is time to watch it live.
+"""
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from gradient_lens import watch
+from vanishing_sigmoid import VanishingCNN
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--pause", type=float, default=0.05)
+    parser.add_argument("--every", type=int, default=2)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    model = VanishingCNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images = torch.rand(32, 1, 28, 28)
+    labels = torch.randint(0, 10, (32,))
+    with watch(model, optimizer, every=args.every) as run:
+        print(f"gradient_lens: recording to {run.path or '(on the first step)'}", flush=True)
+        for step in range(args.steps):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            run.log(loss)
+            if step == 0:
+                print(f"gradient_lens: recording to {run.path}", flush=True)
+            time.sleep(args.pause)
+    print(f"trained {args.steps} steps, final loss {loss.item():.4f}", flush=True)
