@@ -26,7 +26,7 @@ import { cursorPosition, goToLine, openFile, problemRowWith, runCommand, waitFor
 // `self.stem = nn.Conv2d(...)` in the model's own .py (not the script), and the finished run is
 // listed and opens again.
 
-const SCRIPT = 'samples/pytorch/watch_vanishing.py';
+const SCRIPT = 'samples/watch/watch_vanishing.py';
 const MODEL = 'samples/pytorch/vanishing_sigmoid.py';
 /** Debian's python3-torch imports only here (the pyenv python3 first on PATH has no torch; FACTS.md). */
 const PYTHON = '/usr/bin/python3';
