@@ -115,6 +115,10 @@ export class RunModel {
       this.current.lossAccuracy.append(step.step, [step.loss, step.accuracy ?? NaN]);
       this.current.latest = step;
     }
+    // The host sends no status per step (steps come batched on their own): the header's "step N"
+    // follows the steps, as the status bar's does, or a followed run reads "step 0" throughout.
+    const latest = this.current.latest;
+    if (this.status.phase === 'running' && latest && latest.step + 1 > (this.status.step ?? 0)) this.status = { ...this.status, step: latest.step + 1 };
   }
 
   addFinding(finding: Finding): void {

@@ -36,6 +36,14 @@ const SHOW_LOG = 'Show Log';
  * gets a core first when both want one. An idle machine gives the engine all it asks for.
  */
 const ENGINE_NICE = 19;
+/**
+ * Reading a run file is light work that must keep up with a training process elsewhere, which
+ * runs at normal priority: at nice 19 (and its session's autogroup lowered alike) the engine
+ * waited 35 s to read the header of a live run in code-server while the script trained and the
+ * machine was loaded (test/e2e/watch.e2e.test.ts). Its own session at nice 0 still keeps it out
+ * of the extension host's autogroup.
+ */
+const RUN_FILE_NICE = 0;
 
 /**
  * Runs one analysis at a time in the engine child process and routes its messages to the
@@ -214,7 +222,8 @@ export class AnalysisController implements vscode.Disposable {
     this.statusBar.show(this.history.status);
     await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
     this.log.info(`opening the run file ${runPath}`);
-    const { engine } = this.takeEngine();
+    // Not the spare: that one waits at ENGINE_NICE for the next short run.
+    const engine = this.newEngine(this.runtimeSetting(), RUN_FILE_NICE);
     const run: ActiveRun = { engine, modelPath: runPath, runFile: true, ended: Promise.resolve() };
     this.active = run;
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, true);
@@ -230,6 +239,8 @@ export class AnalysisController implements vscode.Disposable {
       if (result.kind === 'killed') this.endWithoutReport(run);
       this.finishRun(run);
     });
+    const priority = engine.priority;
+    this.log.info(`engine process ${engine.pid ?? '?'} reads the run file${priority ? ` (${[...priority.applied, ...priority.refused.map((r) => `not set: ${r}`)].join(', ')})` : ''}`);
     await run.ended;
     return report;
   }
@@ -368,8 +379,8 @@ export class AnalysisController implements vscode.Disposable {
     return engineRuntime((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
   }
 
-  private newEngine(execPath: string | undefined): EngineProcess {
-    return new EngineProcess({ enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath, execPath, backgroundNice: ENGINE_NICE });
+  private newEngine(execPath: string | undefined, nice = ENGINE_NICE): EngineProcess {
+    return new EngineProcess({ enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath, execPath, backgroundNice: nice });
   }
 
   /** The spare engine when it is alive and uses the runtime the settings name now; else a new one. */

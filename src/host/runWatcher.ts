@@ -4,6 +4,7 @@ import { RUN_FOLDER } from '../shared/runFile';
 import type { Report } from '../shared/report';
 import type { ComparisonRun } from '../shared/viewProtocol';
 import { summarizeRun, type RunSummary } from '../engine/watch/runList';
+import { watchRunFolder } from './runFolderWatch';
 
 /** What the watcher needs of the controller: open a run file in the panel (following it while it is live). */
 export interface RunOpener {
@@ -21,7 +22,7 @@ const OPEN = 'Open in Gradient Lens';
  * live and finished, to open one, or two to overlay (before/after).
  */
 export class RunWatcher implements vscode.Disposable {
-  private readonly watchers: vscode.FileSystemWatcher[] = [];
+  private readonly watchers: vscode.Disposable[] = [];
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly announced = new Set<string>();
   private watching = false;
@@ -83,6 +84,11 @@ export class RunWatcher implements vscode.Disposable {
     watcher.onDidCreate((uri) => void this.announce(uri));
     watcher.onDidChange((uri) => void this.announce(uri));
     this.watchers.push(watcher);
+    // VS Code's workspace watcher misses files in a run folder made after it started (see
+    // runFolderWatch.ts): a watch per level of our own, on this machine's folders, catches them.
+    if (folder.uri.scheme === 'file') {
+      this.watchers.push(watchRunFolder(folder.uri.fsPath, RUN_FOLDER.split('/'), (file) => void this.announce(vscode.Uri.file(file))));
+    }
   }
 
   private async announce(uri: vscode.Uri): Promise<void> {
