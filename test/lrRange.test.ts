@@ -12,13 +12,14 @@ tf.setBackend('cpu');
 
 // ──── the pure analysis ────
 
-test('the sweep is exponential from 1e-7 to 10 over 100 steps', () => {
-  assert.equal(DEFAULT_LR_SWEEP.steps, 100);
-  assert.ok(Math.abs(sweepRate(DEFAULT_LR_SWEEP, 0) - 1e-7) < 1e-20);
-  assert.ok(Math.abs(sweepRate(DEFAULT_LR_SWEEP, 99) - 10) < 1e-9);
-  // Equal ratios between steps: 8 decades over 99 intervals.
+test('the sweep is exponential from 1e-6 to 10 over 88 steps: 12.5 steps per decade, as fastai\'s 100 from 1e-7', () => {
+  assert.equal(DEFAULT_LR_SWEEP.steps, 88);
+  assert.ok(Math.abs(sweepRate(DEFAULT_LR_SWEEP, 0) - 1e-6) < 1e-20);
+  assert.ok(Math.abs(sweepRate(DEFAULT_LR_SWEEP, 87) - 10) < 1e-9);
+  // Equal ratios between steps: 7 decades over 87 intervals.
   const ratio = sweepRate(DEFAULT_LR_SWEEP, 51) / sweepRate(DEFAULT_LR_SWEEP, 50);
-  assert.ok(Math.abs(ratio - Math.pow(1e8, 1 / 99)) < 1e-9);
+  assert.ok(Math.abs(ratio - Math.pow(1e7, 1 / 87)) < 1e-9);
+  assert.ok(Math.abs(Math.log10(ratio) - 8 / 99) < 0.001);
 });
 
 test('smoothing is a bias-corrected moving average that stops at the first non-finite loss', () => {

@@ -193,3 +193,11 @@ test('a rate finding decided by the update ratio still quotes the range test whe
   // …and the message leads with the measurement.
   assert.match(high.message, /^lr 0\.01 is [\d.]+× the range test's [\d.e-]+; it moves /);
 });
+
+test('one Adam step with a large update ratio is no learning-rate finding (SGD\'s one step still is)', () => {
+  const oneStep = history(() => 2.3, 0.5, 1);
+  const adam = diagnose(context('adam', 1e-3), oneStep);
+  assert.ok(!adam.some((f) => f.code === 'learning-rate-too-high'), JSON.stringify(adam.map((f) => f.code)));
+  const sgd = diagnose(context('sgd', 1e-3), oneStep);
+  assert.ok(sgd.some((f) => f.code === 'learning-rate-too-high'), JSON.stringify(sgd.map((f) => f.code)));
+});

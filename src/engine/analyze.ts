@@ -19,7 +19,7 @@ import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { loadRunData, trainLoadedModel } from './train/trainLoaded';
 import { chanceLossFor, runLrRangeTest } from './train/lrRange';
-import { compareFixes } from './train/compareFixes';
+import { compareFixes, sameCandidates, startComparison, topFinding, type ComparisonRun } from './train/compareFixes';
 import * as tf from '@tensorflow/tfjs';
 import { verifyFixes } from './train/verifyFixes';
 import { isRunFilePath } from '../shared/runFile';
@@ -139,6 +139,9 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   // The range test starts from the run's initial weights: kept aside (a copy of the weights
   // only) until the run has shown whether the rate is suspected.
   const initialWeights = findLr === 'never' ? undefined : loaded.model.getWeights().map((w) => w.clone());
+  // --compare-fixes starts its candidates as soon as the run's top finding is known (see below).
+  let early: ComparisonRun | undefined;
+  const log = (message: string) => sink({ type: 'log', message });
   const run = await trainLoadedModel(loaded, resolved, {
     signal,
     dataset,
@@ -156,6 +159,15 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
         const complete = withFixes(finding);
         findings.push(complete);
         sink({ type: 'finding', finding: complete });
+        // The first error with fixes to weigh stays the top finding (topFinding: most severe,
+        // first found); the end of the run checks that it did and that its fixes held.
+        if (options.compareFixes && !early && complete.severity === 'error' && complete.fixes.length > 1 && topFinding(findings) === complete) {
+          try {
+            early = startComparison(loaded.path, loaded.text, options, resolved, complete, log, signal);
+          } catch (error) {
+            log(`comparing fixes after the run: ${(error as Error).message}`);
+          }
+        }
       }
     },
   });
@@ -208,8 +220,15 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   if (options.verifyFixes && !run.cancelled) {
     report.verifications = await verifyFixes(loaded, options, resolved, run, findings, (message) => sink({ type: 'log', message }), signal);
   }
+  const top = topFinding(findings);
+  if (early && (run.cancelled || !top || !sameCandidates(top, early.finding))) {
+    if (!run.cancelled) log(`the top finding changed after ${early.finding.code}: comparing its fixes again`);
+    await early.cancel();
+    early = undefined;
+  }
   if (options.compareFixes && !run.cancelled) {
-    const comparison = await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, (message) => sink({ type: 'log', message }), signal, { baselineMs: Date.now() - started });
+    const baselineMs = Date.now() - started;
+    const comparison = early ? await early.finish(run.history, baselineMs) : await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, log, signal, { baselineMs });
     if (comparison) {
       report.comparison = comparison;
       report.findings = rankFixesByComparison(report.findings, comparison);

@@ -72,6 +72,18 @@ process.on('message', (msg: HostToEngineMessage) => {
   }
 });
 
+// A comparison's candidate engine is forked while the previous candidate trains: it loads TF.js
+// then, not when its start arrives (0.6 s of the engine's start, see analysisFor).
+if (process.env.GRADIENT_LENS_PRELOAD_TFJS === '1') {
+  setImmediate(() => {
+    if (started) return;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs')).env().set('PROD', true);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./analyze');
+  });
+}
+
 // The host went away (window closed, extension host crashed): nobody wants the result.
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => process.exit(143));

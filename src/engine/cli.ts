@@ -249,7 +249,7 @@ function program(): Command {
     .addOption(new Option('--format <name>', 'report format').choices(REPORT_FORMATS).default('text'))
     .option('--out <file>', 'write the report to a file instead of stdout')
     .option('--verify-fixes', 'apply each finding\'s best fix in memory, rerun, and report before/after')
-    .option('--find-lr', 'also run the learning-rate range test (1e-7 → 10 over 100 steps from the same initial weights) and report its curve and suggested rate; it runs by itself when the rate is suspected')
+    .option('--find-lr', 'also run the learning-rate range test (1e-6 → 10 over 88 steps from the same initial weights) and report its curve and suggested rate; it runs by itself when the rate is suspected')
     .option('--compare-fixes', 'apply every candidate fix of the top finding in memory, rerun each with the same seed and steps (one process per core), and rank them by outcome')
     .option('--source <file.py>', '.keras/.h5 files: the .py that builds the same model; its layers.X(...) calls get the markers (run by your Keras, see --python)')
     .option('--write-fixed', '.keras files: write the preferred fix of the first finding to <name>.fixed.keras beside the file (never over it)')

@@ -91,36 +91,65 @@ function candidateOptions(requested: RunOptions, resolved: ResolvedRunOptions, f
   return options;
 }
 
+/** Two findings whose candidate runs would be the same: same code, layer and fixes (edits and settings). */
+export function sameCandidates(a: Finding, b: Finding): boolean {
+  const key = (f: Finding) => JSON.stringify([f.code, f.layer ?? null, f.fixes.map((fix) => [fix.code, fix.edits, fix.setting ?? null])]);
+  return key(a) === key(b);
+}
+
+/** Set in a candidate engine's environment: it loads TF.js before its start arrives (childMain.ts). */
+export const PRELOAD_TFJS_ENV = 'GRADIENT_LENS_PRELOAD_TFJS';
+
+/** A comparison under way: its candidates train while the caller goes on (the run itself may still be training). */
+export interface ComparisonRun {
+  finding: Finding;
+  /** Waits for every candidate and ranks them against the run's own outcome. */
+  finish(history: StepStats[], baselineMs: number): Promise<FixComparison>;
+  /** Stops every candidate (the comparison is not wanted after all) and waits until they are gone. */
+  cancel(): Promise<void>;
+}
+
 /**
- * `--compare-fixes`: every candidate fix of the top finding, applied to the file text in memory,
- * each trained in its own engine process with the run's seed, steps, batch size and backend,
- * as many at once as there are cores (the machine's two, here), ranked by measured outcome.
- * The edited text is written next to the model (so weight shards and Python imports resolve)
- * under a hidden name, and removed afterwards.
+ * Starts comparing the candidate fixes of `finding`: every fix applied to the file text in
+ * memory, each trained in its own engine process with the run's seed, steps, batch size and
+ * backend, as many at once as there are cores (the machine's two, here). `analyze` starts it
+ * as soon as the run's top finding is known — a live finding, usually halfway through the run —
+ * so the candidates use the core the run leaves idle. Each worker forks its next engine while
+ * its current candidate trains, and that engine loads TF.js before its start arrives, so a
+ * candidate after the first pays no process start. The edited text is written next to the
+ * model (so weight shards and Python imports resolve) under a hidden name, and removed afterwards.
  */
-export async function compareFixes(
+export function startComparison(
   modelPath: string,
   text: string,
   requested: RunOptions,
   resolved: ResolvedRunOptions,
-  history: StepStats[],
-  findings: Finding[],
+  finding: Finding,
   log: (message: string) => void,
   signal?: AbortSignal,
-  engine: { enginePath?: string; parallel?: number; baselineMs?: number } = {},
-): Promise<FixComparison | undefined> {
-  const finding = topFinding(findings);
-  if (!finding) return undefined;
+  engine: { enginePath?: string; parallel?: number } = {},
+): ComparisonRun {
   const started = Date.now();
   const enginePath = engine.enginePath ?? path.join(__dirname, 'engine.js');
   if (!existsSync(enginePath)) throw new Error(`--compare-fixes needs the engine bundle at ${enginePath}`);
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const parallel = Math.max(1, Math.min(engine.parallel ?? cores, finding.fixes.length));
   const ext = path.extname(modelPath);
+  const preload = ext !== '.py';
   const results: FixCandidateResult[] = finding.fixes.map((fix) => ({ fixCode: fix.code, title: fix.title, rank: 0, remaining: [] }));
   log(`comparing ${finding.fixes.length} fixes for ${finding.code}, ${parallel} at once`);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort);
+  const running = new Set<EngineProcess>();
+  const newEngine = (): EngineProcess => {
+    const child = new EngineProcess({ enginePath, serialization: 'advanced', ...(preload ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}) });
+    child.prepare();
+    running.add(child);
+    return child;
+  };
 
-  const runOne = async (index: number): Promise<void> => {
+  const runOne = async (index: number, child: EngineProcess): Promise<void> => {
     const fix = finding.fixes[index];
     const result = results[index];
     const options = candidateOptions(requested, resolved, fix);
@@ -131,9 +160,8 @@ export async function compareFixes(
     // A Python copy needs a valid module name (the trainer may import it as a module of its own).
     const hidden = ext === '.py' ? `_gradient_lens_compare_${process.pid}_${index}_${path.basename(modelPath)}` : `.${path.basename(modelPath, ext)}.gradient-lens-compare-${process.pid}-${index}${ext}`;
     const editedPath = path.join(path.dirname(modelPath), hidden);
-    const child = new EngineProcess({ enginePath, serialization: 'advanced' });
     const abort = () => void child.cancel();
-    signal?.addEventListener('abort', abort);
+    stop.signal.addEventListener('abort', abort);
     try {
       writeFileSync(editedPath, fix.edits.length > 0 ? applyEdits(text, fix.edits) : text);
       const outcome = await child.start(editedPath, options);
@@ -147,8 +175,9 @@ export async function compareFixes(
     } catch (error) {
       result.error = (error as Error).message.split(editedPath).join(modelPath);
     } finally {
-      signal?.removeEventListener('abort', abort);
+      stop.signal.removeEventListener('abort', abort);
       await child.dispose();
+      running.delete(child);
       try {
         unlinkSync(editedPath);
       } catch {
@@ -157,22 +186,60 @@ export async function compareFixes(
     }
   };
 
-  // A small pool: each worker takes the next candidate until none is left.
+  // A small pool: each worker takes the next candidate until none is left, its next engine forked ahead.
   let next = 0;
-  await Promise.all(
+  const done = Promise.all(
     Array.from({ length: parallel }, async () => {
-      while (next < finding.fixes.length && !signal?.aborted) await runOne(next++);
+      let child = next < finding.fixes.length ? newEngine() : undefined;
+      while (child && next < finding.fixes.length && !stop.signal.aborted) {
+        const index = next++;
+        const current = child;
+        child = next < finding.fixes.length ? newEngine() : undefined;
+        await runOne(index, current);
+      }
+      if (child) {
+        await child.dispose();
+        running.delete(child);
+      }
     }),
-  );
+  ).finally(() => signal?.removeEventListener('abort', onAbort));
 
-  const ranked = results.filter((r) => r.outcome).sort((a, b) => compareOutcomes(a.outcome!, b.outcome!));
-  ranked.forEach((r, i) => (r.rank = i + 1));
   return {
-    findingCode: finding.code,
-    ...(finding.layer ? { layer: finding.layer } : {}),
-    baseline: outcomeOfHistory(history, engine.baselineMs ?? 0),
-    candidates: [...ranked, ...results.filter((r) => !r.outcome)],
-    parallel,
-    durationMs: Date.now() - started,
+    finding,
+    async finish(history, baselineMs) {
+      await done;
+      const ranked = results.filter((r) => r.outcome).sort((a, b) => compareOutcomes(a.outcome!, b.outcome!));
+      ranked.forEach((r, i) => (r.rank = i + 1));
+      return {
+        findingCode: finding.code,
+        ...(finding.layer ? { layer: finding.layer } : {}),
+        baseline: outcomeOfHistory(history, baselineMs),
+        candidates: [...ranked, ...results.filter((r) => !r.outcome)],
+        parallel,
+        durationMs: Date.now() - started,
+      };
+    },
+    async cancel() {
+      stop.abort();
+      await Promise.all([...running].map((child) => child.dispose()));
+      await done;
+    },
   };
+}
+
+/** `--compare-fixes` after the run: the top finding's candidates (see `startComparison`), ranked. */
+export async function compareFixes(
+  modelPath: string,
+  text: string,
+  requested: RunOptions,
+  resolved: ResolvedRunOptions,
+  history: StepStats[],
+  findings: Finding[],
+  log: (message: string) => void,
+  signal?: AbortSignal,
+  engine: { enginePath?: string; parallel?: number; baselineMs?: number } = {},
+): Promise<FixComparison | undefined> {
+  const finding = topFinding(findings);
+  if (!finding) return undefined;
+  return startComparison(modelPath, text, requested, resolved, finding, log, signal, engine).finish(history, engine.baselineMs ?? 0);
 }

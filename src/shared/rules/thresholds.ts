@@ -75,11 +75,11 @@ export const THRESHOLDS = {
 
   // ──── learning-rate range test (src/shared/lrRange.ts) ────
   /** The sweep: exponential from this rate… */
-  rangeTestStartLr: t(1e-7, 'Smith 2017 / fastai lr_find: start_lr 1e-7'),
+  rangeTestStartLr: t(1e-6, 'fastai lr_find: start_lr 1e-7; scripts/lr-grid.mjs --curves: below 1e-6 no reference or eval net\'s smoothed loss moved beyond batch noise, so the decade from 1e-7 was 12 steps of nothing (the sweep costs ≤ 1 plain run of 100 steps only without them)'),
   /** …to this one… */
   rangeTestEndLr: t(10, 'fastai lr_find: end_lr 10'),
   /** …over this many steps, one batch each. */
-  rangeTestSteps: t(100, 'fastai lr_find and Lightning Tuner.lr_find: num_it / num_training 100'),
+  rangeTestSteps: t(88, 'fastai lr_find and Lightning Tuner.lr_find: num_it / num_training 100 from 1e-7; 88 from 1e-6 keeps their 12.5 steps per decade (and so what the smoothing spans)'),
   /** The sweep stops once the smoothed loss exceeds this multiple of its minimum. */
   rangeTestDivergeFactor: t(4, 'Lightning Tuner.lr_find: early_stop_threshold 4.0; fastai stops at 4× the minimum'),
   /** EMA factor of the smoothed loss. fastai and Lightning use 0.98 over 100 steps: a 50-step memory, 4 decades of the sweep, which drags the curve's fall to the right. */

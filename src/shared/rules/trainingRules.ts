@@ -146,7 +146,11 @@ export const learningRateTooHighRule: Rule = {
     const rangeSaysHigh = verdict?.direction === 'above';
     // The range test measured the rate fine: the update-ratio heuristics must not overrule it.
     const rangeSaysFine = h.lrRange?.suggestedLr !== undefined && !verdict;
-    const huge = update !== undefined && update.ratio > h.threshold('updateRatioHigh') && poorProgress;
+    // Adam's first step moves every weight by about the rate whatever its gradient (m/√v = ±1
+    // after bias correction): under adaptive optimizers a large ratio counts only beside a loss
+    // long enough to judge, or one that diverged — not after one step of a one-step run.
+    const ratioTelling = sgdLike(h) || progress.diverging || h.length >= h.threshold('minStepsToJudgeProgress');
+    const huge = ratioTelling && update !== undefined && update.ratio > h.threshold('updateRatioHigh') && poorProgress;
     // The SGD heuristic is the weakest signal: it yields to a measured rate and to an architecture cause.
     const sgdHigh =
       !rangeSaysFine && !architectureExplains(h.found.values(), h) && sgdLike(h) && update !== undefined && update.ratio > h.threshold('updateRatioHighSgd') && poorProgress;
