@@ -27,6 +27,8 @@ export const enum Command {
   Stop = 5,
   /** Forward and backward with the exchanges but no update: the start-up measurement. */
   GradientsOnly = 6,
+  /** Every replica publishes its weights (tests check they are identical). */
+  GatherWeights = 7,
 }
 
 /** Everything a replica needs to join the group; structured-cloneable (workerData). */

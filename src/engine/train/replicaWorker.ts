@@ -64,6 +64,9 @@ function serve(link: ReplicaLink, trainer: Trainer, data: ReplicaWorkerData): vo
         trainer.setLearningRate(p[1]);
         link.barrier();
         break;
+      case Command.GatherWeights:
+        trainer.publishWeights();
+        break;
       case Command.SyncWeights:
         trainer.receiveReplicaWeights();
         break;

@@ -43,6 +43,8 @@ export interface ReplicaOutcome {
   loss: number;
   /** Rank 0, instrumented steps: the step's statistics. */
   stats?: StepStats;
+  /** Forward + backward only: the whole batch's gradients, trainable variables in order. */
+  gradients?: Float32Array[];
 }
 
 /** Fraction of rows whose highest score is at the label's class (labels one-hot). */
@@ -222,18 +224,33 @@ export class Trainer {
   }
 
   /** Rank 0: forward and backward over the whole batch on every replica, no update (the start-up measurement). */
-  parallelGradientsOnly(x: tf.Tensor, y: tf.Tensor): void {
-    this.leadReplicas(Command.GradientsOnly, x, y, 0);
+  parallelGradientsOnly(x: tf.Tensor, y: tf.Tensor): Float32Array[] {
+    return this.leadReplicas(Command.GradientsOnly, x, y, 0).gradients!;
   }
 
   /** Forward and backward over the whole batch on this thread alone, no update: the measurement's baseline. */
-  gradientsOnly(x: tf.Tensor, y: tf.Tensor): void {
+  gradientsOnly(x: tf.Tensor, y: tf.Tensor): Float32Array[] {
     const { value, grads } = tf.variableGrads(() => {
       const output = this.plan.plainModel.apply(x, { training: true }) as tf.Tensor;
       return computeLoss(this.lossKind, y, output, this.plan.fromLogits);
     }, this.plan.trainableVariables);
-    value.dataSync();
+    const gradients = this.plan.trainableVariables.map((variable) => grads[variable.name]).filter((g): g is tf.Tensor => g !== undefined).map((g) => g.dataSync() as Float32Array);
     tf.dispose([value, ...Object.values(grads)]);
+    return gradients;
+  }
+
+  /** Rank 0: every replica's weights (model.weights order, concatenated), in rank order. */
+  gatherReplicaWeights(): Float64Array[] {
+    const link = this.replicas!.link;
+    this.syncReplicaWeights();
+    link.issue(Command.GatherWeights);
+    return this.publishWeights().map((values) => values.slice());
+  }
+
+  /** Every replica: publishes its weights for `gatherReplicaWeights`. */
+  publishWeights(): Float64Array[] {
+    const values = this.model.weights.flatMap((weight) => Array.from(weight.read().dataSync()));
+    return this.replicas!.link.exchange(values);
   }
 
   /**
@@ -360,7 +377,9 @@ export class Trainer {
     }
     if (command === Command.GradientsOnly) {
       tf.dispose([...outputs, ...presentMaxima]);
-      return { loss: combined[0] };
+      let start = 2 + maximaLength;
+      const gradients = present.map((g) => Float32Array.from(combined.subarray(start, (start += g.size))));
+      return { loss: combined[0], gradients };
     }
 
     const summed: tf.NamedTensorMap = {};
