@@ -208,3 +208,31 @@ test('the process exits by itself after a data-parallel run, disposed or not', (
     assert.match(run.stdout, /threads 2/);
   }
 });
+
+test('the CLI with GRADIENT_LENS_THREADS=2 reports what one thread does on the BatchNorm sample, and exits', () => {
+  const repoRoot = path.join(__dirname, '..', '..');
+  const analyze = (env: Record<string, string>) => {
+    const run = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'analyze', 'samples/healthy-relu-bn-10conv/keras2.json', '--steps', '12', '--backend', 'wasm', '--format', 'json'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 180_000,
+      env: { ...process.env, GRADIENT_LENS_DEBUG: '1', ...env },
+    });
+    assert.equal(run.error, undefined, run.error?.message);
+    return { status: run.status, stderr: run.stderr, report: JSON.parse(run.stdout) as { history: { loss: number[] }; findings: Array<{ code: string }> } };
+  };
+  const single = analyze({ GRADIENT_LENS_THREADS: '' });
+  const parallel = analyze({ GRADIENT_LENS_THREADS: '2', GRADIENT_LENS_THREADS_MEASURE: 'off' });
+  assert.match(parallel.stderr, /training on 2 threads \(data-parallel/);
+  assert.doesNotMatch(single.stderr, /training on/);
+  assert.equal(parallel.status, single.status);
+  assert.deepEqual(parallel.report.findings.map((f) => f.code), single.report.findings.map((f) => f.code));
+  assert.equal(parallel.report.history.loss.length, 12);
+  // The first step's loss agrees to float rounding; Adam then amplifies the gradients'
+  // last-digit differences (it divides by their running size), so later steps drift apart a little.
+  parallel.report.history.loss.forEach((loss, step) => {
+    const expected = single.report.history.loss[step];
+    const tolerance = step === 0 ? 1e-5 : 2e-3;
+    assert.ok(Math.abs(loss - expected) <= tolerance * Math.abs(expected), `step ${step}: loss ${loss} vs ${expected}`);
+  });
+});

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { channelAxis } from '../kernels/batchNormTraining';
 import { ACTIVATION_SAMPLE_EXAMPLES } from './activationStats';
 import { median } from './loop';
 import { allocateGroupMemory, Command, ReplicaLink } from './replicaGroup';
@@ -46,6 +47,19 @@ export interface DataParallelDecision {
 const REQUIRED_GAIN = 0.9;
 const MEASURED_ROUNDS = 3;
 const WARMUP_ROUNDS = 2;
+
+/**
+ * Threads asked for by the GRADIENT_LENS_THREADS setting: off (1) unless set, `auto` for the
+ * cores available, or a number (GRADIENT_LENS_THREADS_MEASURE=off skips the start-up
+ * measurement and keeps them, for tests). Off by default until data-parallel steps are measured to pay
+ * on a quiet machine (README "Speed").
+ */
+export function threadsSetting(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 1;
+  if (value.trim() === 'auto') return availableCores();
+  const threads = Number(value);
+  return Number.isInteger(threads) && threads >= 1 ? threads : 1;
+}
 
 export function availableCores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -173,10 +187,10 @@ function unsupportedLayer(model: tf.LayersModel): string | undefined {
     const className = layer.getClassName();
     if (/Dropout|GaussianNoise/.test(className)) return `${layer.name} (${className}) would draw other random masks on each thread`;
     if (className === 'BatchNormalization') {
-      const config = layer.getConfig() as { axis?: number; center?: boolean; scale?: boolean };
+      const config = layer.getConfig() as { axis?: number | number[]; center?: boolean; scale?: boolean };
       const rank = (layer.inputSpec?.[0]?.ndim ?? (layer.input as tf.SymbolicTensor).shape.length) as number;
-      const axis = config.axis === undefined ? -1 : config.axis;
-      if ((axis >= 0 ? axis : axis + rank) !== rank - 1 || config.center === false || config.scale === false) {
+      // The same test as installBatchNormTraining's: only its path exchanges the statistics.
+      if (channelAxis(config.axis ?? -1, rank) !== rank - 1 || config.center === false || config.scale === false) {
         return `${layer.name} (BatchNormalization over another axis than the last, or without centre or scale) has no whole-batch statistics across threads`;
       }
     }
