@@ -236,3 +236,15 @@ test('the CLI with GRADIENT_LENS_THREADS=2 reports what one thread does on the B
     assert.ok(Math.abs(loss - expected) <= tolerance * Math.abs(expected), `step ${step}: loss ${loss} vs ${expected}`);
   });
 });
+
+test('BatchNorm layers of a loaded Keras model (axis written as [3]) train through the project\'s closed-form path', async () => {
+  await ready;
+  const { loadModelFile } = await import('../src/engine/model/load');
+  const loaded = await loadModelFile(path.join(__dirname, '..', '..', 'samples', 'healthy-relu-bn-10conv', 'keras2.json'), { seed: 1 });
+  const batchNorm = loaded.model.layers.find((layer) => layer.getClassName() === 'BatchNormalization') as unknown as { axis: unknown };
+  assert.deepEqual(batchNorm.axis, [3]);
+  const x = tf.randomNormal([4, ...loaded.inputShape]);
+  const profile = await tf.profile(() => tf.dispose(loaded.model.apply(x, { training: true }) as tf.Tensor));
+  assert.ok(profile.kernelNames.includes('GradientLensChannelMoments'), profile.kernelNames.join(', '));
+  tf.dispose(x);
+});
