@@ -121,14 +121,30 @@ export class ReplicaLink {
    * values each; views valid until the exchange after next).
    */
   exchange(local: ArrayLike<number>, length: number = local.length): Float64Array[] {
-    if (length > this.memory.slotLength || local.length > this.memory.slotLength) {
-      throw new Error(`data-parallel exchange of ${Math.max(length, local.length)} values exceeds its slot of ${this.memory.slotLength}`);
-    }
+    this.nextSlot(local.length).set(local);
+    return this.exchangeSlots(length);
+  }
+
+  /**
+   * This replica's slot for the next exchange, to write its values into directly (large
+   * gradients: no array of their own to allocate and fill first); then `exchangeSlots`.
+   */
+  nextSlot(length: number): Float64Array {
+    if (length > this.memory.slotLength) throw new Error(`data-parallel exchange of ${length} values exceeds its slot of ${this.memory.slotLength}`);
+    const start = this.slotStart(this.exchanges & 1, this.rank);
+    return this.slots.subarray(start, start + length);
+  }
+
+  /** Publishes what was written into `nextSlot` and returns every replica's first `length` values, in rank order. */
+  exchangeSlots(length: number): Float64Array[] {
+    if (length > this.memory.slotLength) throw new Error(`data-parallel exchange of ${length} values exceeds its slot of ${this.memory.slotLength}`);
     const area = this.exchanges++ & 1;
-    const slotStart = (rank: number) => (area * this.size + rank) * this.memory.slotLength;
-    this.slots.set(local, slotStart(this.rank));
     this.barrier();
-    return Array.from({ length: this.size }, (_, rank) => this.slots.subarray(slotStart(rank), slotStart(rank) + length));
+    return Array.from({ length: this.size }, (_, rank) => this.slots.subarray(this.slotStart(area, rank), this.slotStart(area, rank) + length));
+  }
+
+  private slotStart(area: number, rank: number): number {
+    return (area * this.size + rank) * this.memory.slotLength;
   }
 
   /** Main thread: makes the workers run a command (parameters written before). */

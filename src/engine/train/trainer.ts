@@ -91,6 +91,10 @@ export class Trainer {
   private plainStepsTaken = 0;
   /** Set when this trainer is one replica of a data-parallel group (see dataParallel.ts). */
   private replicas?: Replicas;
+  /** Kept across data-parallel steps: the replicas' summed figures, the gradients as float32, rank 0's statistics. */
+  private replicaSums = new Float64Array(0);
+  private gradientScratch = new Float32Array(0);
+  private statsScratch = new Float32Array(0);
 
   constructor(
     readonly model: tf.LayersModel,
@@ -263,14 +267,13 @@ export class Trainer {
     const { link } = replicas;
     const rows = x.shape[0];
     if (rows < link.size) throw new Error(`a batch of ${rows} cannot be split across ${link.size} data-parallel replicas`);
-    const xValues = x.dataSync() as Float32Array;
-    const yValues = y.dataSync() as Float32Array;
-    if (xValues.length + yValues.length > link.input.length) {
-      throw new Error(`a batch of ${rows} is larger than the data-parallel replicas were started for`);
-    }
+    if (x.size + y.size > link.input.length) throw new Error(`a batch of ${rows} is larger than the data-parallel replicas were started for`);
     this.syncReplicaWeights();
-    link.input.set(xValues, 0);
-    link.input.set(yValues, xValues.length);
+    // On wasm the batch is read where it lies in the heap (views taken after the last
+    // allocation: a heap growth detaches them), not copied out first.
+    const values = (t: tf.Tensor) => (tf.getBackend() === 'wasm' ? ((tf.backend() as BackendWasm).typedArrayFromHeap(t) as Float32Array) : (t.dataSync() as Float32Array));
+    link.input.set(values(x), 0);
+    link.input.set(values(y), x.size);
     const p = link.parameters;
     p[1] = step;
     p[2] = rows;
@@ -361,14 +364,19 @@ export class Trainer {
     const figuresStart = 1 + 2 * scores;
     const maximaLength = presentMaxima.reduce((n, m) => n + m.size, 0);
     const gradientLength = present.reduce((n, g) => n + g.size, 0);
-    const published = new Float64Array(2 + maximaLength + gradientLength);
+    const publishedLength = 2 + maximaLength + gradientLength;
+    // Written straight into the shared slot and summed into a kept buffer: fresh arrays of the
+    // gradients' size each step would be fresh memory, slow to first touch (see readBackValues).
+    const published = link.nextSlot(publishedLength);
     published[0] = local[0];
     published[1] = correct;
     published.set(local.subarray(figuresStart, figuresStart + maximaLength + gradientLength), 2);
     tf.dispose([value, ...Object.values(grads)]);
 
-    const all = link.exchange(published);
-    const combined = new Float64Array(published.length);
+    const all = link.exchangeSlots(publishedLength);
+    if (this.replicaSums.length < publishedLength) this.replicaSums = new Float64Array(publishedLength);
+    const combined = this.replicaSums.subarray(0, publishedLength);
+    combined.fill(0);
     for (const figures of all) {
       combined[0] += figures[0];
       combined[1] += figures[1];
@@ -383,14 +391,19 @@ export class Trainer {
     }
 
     const summed: tf.NamedTensorMap = {};
-    const summedByVariable = new Map<tf.Variable, tf.Tensor>();
+    const summedAt = new Map<tf.Variable, number>();
+    // wasm copies a new tensor's values into its heap at once, so one kept buffer serves every
+    // gradient; the cpu backend keeps the array it is given.
+    const reusable = tf.getBackend() === 'wasm';
+    if (reusable && this.gradientScratch.length < gradientLength) this.gradientScratch = new Float32Array(gradientLength);
     let offset = 2 + maximaLength;
     for (const variable of variables) {
       if (!grads[variable.name]) continue;
-      const tensor = tf.tensor(Float32Array.from(combined.subarray(offset, offset + variable.size)), variable.shape);
+      const values = reusable ? this.gradientScratch.subarray(offset - 2 - maximaLength, offset - 2 - maximaLength + variable.size) : new Float32Array(variable.size);
+      values.set(combined.subarray(offset, offset + variable.size));
+      summed[variable.name] = tf.tensor(values, variable.shape);
+      summedAt.set(variable, offset);
       offset += variable.size;
-      summed[variable.name] = tensor;
-      summedByVariable.set(variable, tensor);
     }
     const layers = this.plan.instrumented;
     const statsOnHere = instrumented && link.rank === 0;
@@ -409,7 +422,10 @@ export class Trainer {
       // instrumented kernels' gradients; the kernels before (unless known) and after the update.
       const kernelsSize = layers.reduce((n, layer) => n + layer.variable.size, 0);
       const samplesLength = samples.reduce((n, sample) => n + sample.length, 0);
-      const data = new Float32Array(samplesLength + maximaLength + kernelsSize + (read.length - samplesLength));
+      const dataLength = samplesLength + maximaLength + kernelsSize + (read.length - samplesLength);
+      if (this.statsScratch.length < dataLength) this.statsScratch = new Float32Array(dataLength);
+      // Zeros stand for a layer without a gradient, as zerosLike does on one thread.
+      const data = this.statsScratch.subarray(0, dataLength).fill(0);
       let readOffset = 0;
       let maximaOffset = 2;
       let dataOffset = 0;
@@ -425,8 +441,8 @@ export class Trainer {
         }
       });
       for (const layer of layers) {
-        const gradient = summedByVariable.get(layer.variable);
-        if (gradient) data.set(gradient.dataSync(), dataOffset);
+        const at = summedAt.get(layer.variable);
+        if (at !== undefined) data.set(combined.subarray(at, at + layer.variable.size), dataOffset);
         dataOffset += layer.variable.size;
       }
       data.set(read.subarray(samplesLength), dataOffset);
