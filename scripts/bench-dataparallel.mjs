@@ -19,7 +19,7 @@ const require = createRequire(import.meta.url);
 const BATCH_SIZE = 32;
 const SEED = 42;
 const ROUND = 3;
-const KINDS = ['single plain', 'single instrumented', 'parallel plain', 'parallel instrumented'];
+const KINDS = ['single plain', 'single instrumented', 'parallel plain', 'parallel instrumented', 'halves instrumented'];
 
 /**
  * Runs the comparison in a child process and returns its rows; `pytorchBestMs` maps a network
@@ -44,8 +44,8 @@ export function printDataParallel(result, pytorchBestMs = {}) {
   }
   const { before, after } = result.loadAverage;
   console.log(`\nData-parallel steps (wasm, batch ${BATCH_SIZE}, Adam; ${result.cores} cores; load average ${before.toFixed(2)} before, ${after.toFixed(2)} after): one thread against ${result.threads} threads, interleaved, medians`);
-  console.log('| network | 1-thread plain ms | 1-thread instrumented ms | parallel plain ms | parallel instrumented ms | speed-up (instrumented) | same, fastest steps | CPU time parallel / 1-thread | parallel instrumented / plain | parallel instrumented / PyTorch best | start-up decision |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('| network | 1-thread plain ms | 1-thread instrumented ms | parallel plain ms | parallel instrumented ms | speed-up (instrumented) | same, fastest steps | CPU time parallel / 1-thread | same, two half batches on 1 thread | parallel instrumented / plain | parallel instrumented / PyTorch best | start-up decision |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of result.rows) {
     const torch = pytorchBestMs[r.name];
     const cells = [
@@ -57,6 +57,7 @@ export function printDataParallel(result, pytorchBestMs = {}) {
       `${(r.ms['single instrumented'] / r.ms['parallel instrumented']).toFixed(2)}×`,
       `${(r.minMs['single instrumented'] / r.minMs['parallel instrumented']).toFixed(2)}×`,
       `${(r.cpuMs['parallel instrumented'] / r.cpuMs['single instrumented']).toFixed(2)}×`,
+      `${(r.cpuMs['halves instrumented'] / r.cpuMs['single instrumented']).toFixed(2)}×`,
       `${(r.ms['parallel instrumented'] / r.ms['parallel plain']).toFixed(3)}×`,
       torch ? `${(r.ms['parallel instrumented'] / torch).toFixed(2)}×` : '–',
       r.decision,
@@ -84,20 +85,25 @@ async function runChild(names, quick) {
     const measured = await createTrainer(referenceNetwork(name).build(SEED), options, { batchSize: BATCH_SIZE });
     measured.trainer.dispose();
     const { trainer: parallel, decision } = await createTrainer(referenceNetwork(name).build(SEED), options, { batchSize: BATCH_SIZE, measure: false });
+    // The split's own price: one thread stepping through the two halves a data-parallel step deals out.
+    const halves = new Trainer(referenceNetwork(name).build(SEED), options);
     threads = Math.max(threads, decision.threads);
-    const batches = Array.from({ length: 4 }, (_, i) => ({
-      x: tf.randomUniform([BATCH_SIZE, 28, 28, 1], 0, 1, 'float32', SEED + i),
-      y: tf.oneHot(tf.randomUniform([BATCH_SIZE], 0, 10, 'int32', SEED + 100 + i), 10).toFloat(),
-    }));
+    const batches = Array.from({ length: 4 }, (_, i) => {
+      const x = tf.randomUniform([BATCH_SIZE, 28, 28, 1], 0, 1, 'float32', SEED + i);
+      const y = tf.oneHot(tf.randomUniform([BATCH_SIZE], 0, 10, 'int32', SEED + 100 + i), 10).toFloat();
+      const half = BATCH_SIZE / 2;
+      return { x, y, halves: [0, half].map((start) => ({ x: tf.slice(x, start, half), y: tf.slice(y, start, half) })) };
+    });
     const times = Object.fromEntries(KINDS.map((k) => [k, []]));
     const cpuTimes = Object.fromEntries(KINDS.map((k) => [k, []]));
     let step = 0;
     const run = (kind) => {
-      const { x, y } = batches[step % batches.length];
+      const { x, y, halves: parts } = batches[step % batches.length];
       const trainer = kind.startsWith('single') ? single : parallel;
       const cpuStart = process.cpuUsage();
       const started = performance.now();
-      if (kind.endsWith('plain')) trainer.stepPlain(x, y);
+      if (kind.startsWith('halves')) for (const part of parts) halves.stepInstrumented(part.x, part.y, step);
+      else if (kind.endsWith('plain')) trainer.stepPlain(x, y);
       else trainer.stepInstrumented(x, y, step);
       step++;
       const cpu = process.cpuUsage(cpuStart);
@@ -120,7 +126,8 @@ async function runChild(names, quick) {
     });
     single.dispose();
     parallel.dispose();
-    tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+    halves.dispose();
+    tf.dispose(batches.flatMap((b) => [b.x, b.y, ...b.halves.flatMap((h) => [h.x, h.y])]));
   }
   return { cores: availableCores(), threads, rows };
 }

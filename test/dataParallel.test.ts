@@ -185,7 +185,7 @@ for (const kind of ['throw', 'exit'] as const) {
   });
 }
 
-test('the process exits by itself after a data-parallel run, disposed or not', () => {
+test('the process exits by itself after a data-parallel run, disposed or not; the worker thread keeps the lowered priority', () => {
   const engine = path.join(__dirname, '..', 'src', 'engine');
   for (const dispose of [true, false]) {
     const script = `
@@ -193,19 +193,31 @@ test('the process exits by itself after a data-parallel run, disposed or not', (
       const { selectBackend } = require(${JSON.stringify(path.join(engine, 'backend'))});
       const { createTrainer } = require(${JSON.stringify(path.join(engine, 'train', 'dataParallel'))});
       const { referenceNetwork } = require(${JSON.stringify(path.join(engine, 'reference', 'networks'))});
+      const fs = require('node:fs');
+      const niceOf = (tid) => { const stat = fs.readFileSync('/proc/self/task/' + tid + '/stat', 'utf8'); return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); };
       (async () => {
+        // As the runner lowers a background engine (processPriority.ts); nice values are per thread on Linux.
+        require('node:os').setPriority(process.pid, 7);
+        const before = new Set(fs.readdirSync('/proc/self/task'));
         await selectBackend('wasm');
         const { trainer, decision } = await createTrainer(referenceNetwork('small-cnn').build(1), { optimizer: 'adam', learningRate: 1e-3, loss: 'categorical_crossentropy', seed: 1 }, { batchSize: 16, threads: 2, measure: false });
         const x = tf.randomNormal([16, 28, 28, 1]);
         const y = tf.oneHot(tf.zeros([16], 'int32'), 10).toFloat();
         for (let step = 0; step < 3; step++) trainer.stepInstrumented(x, y, step);
         console.log('threads', decision.threads);
+        if (fs.existsSync('/proc/self/task')) {
+          const started = fs.readdirSync('/proc/self/task').filter((tid) => !before.has(tid));
+          console.log('new thread nices', started.map(niceOf).join(','));
+        }
         ${dispose ? 'trainer.dispose();' : ''}
       })();`;
     const run = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
     assert.equal(run.error, undefined, `dispose ${dispose}: ${run.error?.message}`);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /threads 2/);
+    // The replica's thread (and any other the run started) runs at the engine's lowered priority.
+    const nices = /new thread nices ([\d,-]*)/.exec(run.stdout);
+    if (nices) assert.ok(nices[1].length > 0 && nices[1].split(',').every((nice) => nice === '7'), nices[0]);
   }
 });
 
