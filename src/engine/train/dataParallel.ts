@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { channelAxis } from '../kernels/batchNormTraining';
 import { ACTIVATION_SAMPLE_EXAMPLES } from './activationStats';
-import { median } from './loop';
 import { allocateGroupMemory, Command, ReplicaLink } from './replicaGroup';
 import type { ReplicaWorkerData } from './replicaWorker';
 import { Trainer, type TrainerOptions } from './trainer';
@@ -38,7 +37,7 @@ export interface DataParallelDecision {
   threads: number;
   /** Why, in words for the run's log and the bench. */
   reason: string;
-  /** The start-up measurement, when it ran: medians of forward + backward over one batch. */
+  /** The start-up measurement, when it ran: the fastest of forward + backward over one batch. */
   singleMs?: number;
   parallelMs?: number;
 }
@@ -156,7 +155,7 @@ export async function createTrainer(model: tf.LayersModel, options: TrainerOptio
   return { trainer, decision: { threads, reason: `${threads} threads, data-parallel (${figures})`, ...measured } };
 }
 
-/** Interleaved medians of forward + backward on random data, one thread against the group; the weights are put back after. */
+/** Interleaved rounds of forward + backward on random data, one thread against the group; the weights are put back after. */
 function measureSpeed(trainer: Trainer, model: tf.LayersModel, batchSize: number, inputShape: number[], outputs: number[]): { singleMs: number; parallelMs: number } {
   const saved = model.weights.map((weight) => tf.clone(weight.read()));
   const x = tf.randomNormal([batchSize, ...inputShape]);
@@ -178,7 +177,9 @@ function measureSpeed(trainer: Trainer, model: tf.LayersModel, batchSize: number
     model.setWeights(saved);
     tf.dispose([...saved, x, y]);
   }
-  return { singleMs: median(single), parallelMs: median(parallel) };
+  // The fastest rounds: another process taking a core for a moment slows one round of either
+  // kind, and the two kinds must not be judged by who was unlucky.
+  return { singleMs: Math.min(...single), parallelMs: Math.min(...parallel) };
 }
 
 /** Why the model cannot be trained data-parallel exactly, if it cannot. */
