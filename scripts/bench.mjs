@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { learningRateBench, printLearningRateBench } from './bench-lr.mjs';
+import { benchDataParallel, printDataParallel } from './bench-dataparallel.mjs';
 
 const scriptPath = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(scriptPath), '..');
@@ -103,6 +104,8 @@ async function runBench() {
   for (const sample of FIRST_FINDING_SAMPLES) firstFinding.push(await timeToFirstFinding(sample));
   progress('learning rate: --compare-fixes and the range test against plain runs…');
   const learningRate = await learningRateBench({ quick: flags.quick });
+  progress('one thread against data-parallel steps…');
+  const dataParallel = benchDataParallel({ networks: networkNames, quick: flags.quick });
   const loadAfter = os.loadavg()[0];
 
   const rows = engine.map((row) => {
@@ -147,14 +150,22 @@ async function runBench() {
   };
   const profiles = engine.filter((row) => row.profile).map((row) => ({ name: row.name, backend: row.backend, ...row.profile }));
   if (flags.json) {
-    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, pytorchTrainer: trainer, firstFinding, learningRate, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
+    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, pytorchTrainer: trainer, firstFinding, learningRate, dataParallel, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
   } else {
     printTable(rows, machine, notes);
     printTrainer(trainer);
     printFirstFinding(firstFinding);
     printLearningRateBench(learningRate);
+    printDataParallel(dataParallel, pytorchBest(torch));
     profiles.forEach(printProfile);
   }
+}
+
+/** Per network, the faster of PyTorch's 2- and 1-thread medians. */
+function pytorchBest(torch) {
+  const best = {};
+  for (const [name, r] of Object.entries(torch.networks ?? {})) best[name] = Math.min(r.medianMs, torch.singleThread?.[name]?.medianMs ?? Infinity);
+  return best;
 }
 
 function runWorkerProcess(backend) {

@@ -34,6 +34,8 @@ const builds = [
   { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', '@tensorflow/tfjs-node'] },
   { ...nodeCommon, entryPoints: ['src/engine/childMain.ts'], outfile: 'dist/engine.js' },
   { ...nodeCommon, entryPoints: ['src/engine/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // Data-parallel steps start it as a worker thread from next to the engine bundle.
+  { ...nodeCommon, entryPoints: ['src/engine/train/replicaWorker.ts'], outfile: 'dist/replicaWorker.js' },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife', alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' }, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' },
 ].filter((b) => existsSync(path.join(root, b.entryPoints[0])));
 

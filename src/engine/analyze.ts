@@ -145,6 +145,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   const run = await trainLoadedModel(loaded, resolved, {
     signal,
     dataset,
+    onLog: (line) => sink({ type: 'log', message: line }),
     onReady: (described, dataName) => {
       layers = described;
       if (resolved.data === 'auto') resolved.data = dataName;

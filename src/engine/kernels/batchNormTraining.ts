@@ -12,7 +12,7 @@ import { BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS } from './registry';
  */
 
 interface BatchNormalizationInternals {
-  axis: number;
+  axis: number | number[];
   center: boolean;
   scale: boolean;
   epsilon: number;
@@ -36,7 +36,7 @@ export function installBatchNormTraining(): void {
   const call: LayerCall & { [INSTALLED]?: true } = function (this: BatchNormalizationInternals, inputs, kwargs) {
     const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
     if (kwargs?.training !== true || !input || input.dtype !== 'float32' || input.rank < 2) return layerCall.call(this, inputs, kwargs);
-    const axis = this.axis >= 0 ? this.axis : this.axis + input.rank;
+    const axis = channelAxis(this.axis, input.rank);
     if (axis !== input.rank - 1 || !this.center || !this.scale || !this.gamma || !this.beta) return layerCall.call(this, inputs, kwargs);
     return tf.tidy(() => {
       const { normalized, mean, variance } = normalizeInTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon);
@@ -52,6 +52,17 @@ export function installBatchNormTraining(): void {
   };
   call[INSTALLED] = true;
   prototype.call = call;
+}
+
+/**
+ * The layer's normalised axis, or undefined for several. Keras configs write it as a list
+ * (`"axis": [3]`), which tfjs-layers keeps as is: compared as a number it sent every BatchNorm
+ * layer of a loaded Keras model down the layer's own ~100-op path.
+ */
+export function channelAxis(axis: number | number[], rank: number): number | undefined {
+  const single = Array.isArray(axis) ? (axis.length === 1 ? axis[0] : undefined) : axis;
+  if (typeof single !== 'number') return undefined;
+  return single >= 0 ? single : single + rank;
 }
 
 /**

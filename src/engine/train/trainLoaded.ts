@@ -7,7 +7,8 @@ import { loadDataset } from '../data/load';
 import type { LoadedModel } from '../model/load';
 import { BatchSampler } from './batches';
 import { runInstrumentedSteps, type LoopResult } from './loop';
-import { Trainer } from './trainer';
+import { createTrainer, threadsSetting, type DataParallelDecision } from './dataParallel';
+import { Trainer, type TrainerOptions } from './trainer';
 
 /** The loader's layers with what the build and the trainer know about each. */
 function describeLayers(loaded: LoadedModel, instrumented: string[]): LayerInfo[] {
@@ -44,6 +45,8 @@ export interface TrainedRun extends LoopResult {
   layers: LayerInfo[];
   numClasses: number;
   dataName: string;
+  /** Set when data-parallel steps were asked for (GRADIENT_LENS_THREADS): how many threads ran and why. */
+  threads?: DataParallelDecision;
 }
 
 /** The run's data as this model expects it (see `dataForModel`). */
@@ -63,6 +66,8 @@ export async function trainLoadedModel(
     onLoading?: LoadProgress;
     onReady?: (layers: LayerInfo[], dataName: string) => void;
     onStep?: (step: StepStats) => void;
+    /** A line for the engine's log (e.g. how many threads the steps run on). */
+    onLog?: (line: string) => void;
     signal?: AbortSignal;
     /** The data when the caller loaded it already (`loadRunData`), e.g. to reuse it for the range test. */
     dataset?: Dataset;
@@ -70,20 +75,23 @@ export async function trainLoadedModel(
 ): Promise<TrainedRun> {
   const { numClasses } = loaded;
   const dataset = hooks.dataset ?? (await loadRunData(loaded, resolved, hooks.onLoading));
-  const trainer = new Trainer(loaded.model, {
+  const options: TrainerOptions = {
     optimizer: resolved.optimizer,
     learningRate: resolved.learningRate,
     loss: resolved.loss,
     clipNorm: resolved.clipNorm,
     clipValue: resolved.clipValue,
     seed: resolved.seed,
-  });
+  };
+  const threads = threadsSetting(process.env.GRADIENT_LENS_THREADS);
+  const { trainer, decision } = threads > 1 ? await createTrainer(loaded.model, options, { batchSize: resolved.batchSize, threads, measure: process.env.GRADIENT_LENS_THREADS_MEASURE !== 'off' }) : { trainer: new Trainer(loaded.model, options), decision: undefined };
+  if (decision) hooks.onLog?.(`training on ${decision.reason}`);
   try {
     const layers = describeLayers(loaded, trainer.instrumentedLayers);
     hooks.onReady?.(layers, dataset.name);
     const sampler = new BatchSampler(dataset, resolved.batchSize, resolved.seed);
     const result = await runInstrumentedSteps(trainer, sampler, resolved.steps, (stats) => hooks.onStep?.(stats), hooks.signal);
-    return { ...result, layers, numClasses, dataName: dataset.name };
+    return { ...result, layers, numClasses, dataName: dataset.name, ...(decision ? { threads: decision } : {}) };
   } finally {
     trainer.dispose();
   }
