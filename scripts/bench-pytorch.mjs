@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const TIMEOUT_MS = 30 * 60_000;
 
@@ -87,4 +88,16 @@ export function printPytorchOverhead(result, loadAverage) {
     for (const key of ['trainer', 'watch', 'watchDdp']) if (entry[key]?.error) console.log(`  ${entry.label}: ${entry[key].error}`);
   }
   console.log('Targets (issues 10, 12): trainer ≤ 1.10×; watch every=10 ≤ 1.03×, every=1 ≤ 1.10×, one process and 2 DDP ranks.');
+}
+
+// `node scripts/bench-pytorch.mjs [--quick]`: this section alone, on the four reference networks.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const { cpus, loadavg } = await import('node:os');
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const before = loadavg()[0].toFixed(2);
+  const result = measurePytorchOverhead({
+    root, networks: ['small-cnn', 'sigmoid-10conv', 'relu-bn-10conv', 'lenet5'], quick: process.argv.includes('--quick'),
+    progress: (message) => process.stderr.write(`${message}\n`),
+  });
+  printPytorchOverhead(result, `${before} before, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores)`);
 }

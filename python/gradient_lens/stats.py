@@ -97,7 +97,7 @@ class StepRecorder:
     taps: Sequence[ActivationTap] = ()
     # Every `activation_every` steps the forward hooks record; on other steps no hook is installed.
     activation_every: int = 1
-    _flat: Optional[torch.Tensor] = None  # this step's gradients, then the weights as they were, one flat copy
+    _copies: List[torch.Tensor] = field(default_factory=list)  # this step's gradients, then the weights as they were
     _pending: List[torch.Tensor] = field(default_factory=list)  # this step's gradient and weight figures, 0-d tensors
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
@@ -164,34 +164,33 @@ class StepRecorder:
     def before_update(self) -> None:
         """After backward, before the optimizer step: gradient figures and the weights as they were.
 
-        A step's cost is in the passes over memory and the number of torch calls, not in arithmetic
-        (LeNet's whole gradient is 60k values): after backward the values are out of cache, and a
-        pass that writes a new tensor costs as much again as one that only reads. So the gradients
-        and weights are copied once (an optimizer may change p.grad in place; ΔW needs the weights
-        as they were), and every figure is a reduction that only reads that copy, in few calls:
-        ‖g‖ and ‖W‖ in one `_foreach_norm`, Σ|g| (ord 1) and the non-zero count (ord 0) in one each,
-        max|g| from each layer's `aminmax` (max(−min, max) is taken on the host). Measured after
-        backward on one thread, LeNet (torch 1.13 / 2.13): 370 / 415 µs for this, 420 / 520 µs for
-        the elementwise passes (|g|, √|g|, sign|g|) it replaces (/tmp-free: scripts/torch/bench_trainer.py
-        times the whole step). Non-finite values need no pass of their own: a layer has one exactly
-        where its Σ|g| is not finite, and only then are they counted (see `after_update`).
+        A step's cost is in the number of torch calls and in the passes over memory, not in the
+        arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of
+        cache, and on a busy machine every call, a view included, costs 5–10 µs more than warm. So
+        the gradients and weights are copied in one `_foreach_mul(…, 1)` (exact; an optimizer may
+        change p.grad in place, and ΔW needs the weights as they were) into tensors shaped like the
+        parameters, which no view, split or concatenation ever touches, and every figure is a
+        reduction that only reads, in a fixed number of calls: ‖g‖ and ‖W‖ in one `_foreach_norm`,
+        Σ|g| (ord 1) and the non-zero count (ord 0) in one each; max|g| = max(−min g, max g) from
+        each layer's `aminmax`, the one call per layer (`_foreach_norm(ord=∞)` is not vectorised:
+        3 ns a value). Non-finite values need no pass of their own: a layer has one exactly where
+        its Σ|g| is not finite, and only then are they counted (see `after_update`).
         """
         if not self.layers:
             return
         weights = self._weights
         count = len(weights)
         with torch.no_grad():
-            flat = flatten([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights] + weights)
-            parts = list(flat.split(self._sizes + self._sizes))
-            grads = parts[:count]
-            norms = list(torch._foreach_norm(parts, 2))
+            copies = exact_copies([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights] + weights)
+            grads = copies[:count]
+            norms = list(torch._foreach_norm(copies, 2))
             sums = list(torch._foreach_norm(grads, 1))
             non_zero = list(torch._foreach_norm(grads, 0))
             extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in grads]
-            # decode_figures' rows: ‖g‖, Σ|g|, −min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
-            self._pending = (norms[:count] + sums + [-low for low, _ in extremes] + [high for _, high in extremes]
+            # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
+            self._pending = (norms[:count] + sums + [low for low, _ in extremes] + [high for _, high in extremes]
                              + non_zero + norms[count:])
-            self._flat = flat
+            self._copies = copies
 
     def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
                      reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
@@ -209,16 +208,13 @@ class StepRecorder:
             head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
             sizes = self._sizes
             count = len(sizes)
-            flat, self._flat = self._flat, None
+            copies, self._copies = self._copies, []
             pending, self._pending = self._pending, []
             norm_inputs: List[torch.Tensor] = []
-            gradients = None
-            if count and flat is not None:
-                total = self._total
-                gradients = flat[:total]
-                # ΔW per layer against views of the copy shaped like the weights: no flat copy of the new weights.
-                before = [part.view(weight.shape) for part, weight in zip(flat[total:].split(sizes), self._weights)]
-                norm_inputs = list(torch._foreach_sub(self._weights, before))
+            gradients: List[torch.Tensor] = []
+            if count and copies:
+                gradients = copies[:count]
+                norm_inputs = list(torch._foreach_sub(self._weights, copies[count:]))
             activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
             samples, groups = resolve_samples([self._activations[name] for name in activation_layers])
             sums, activation_norm_inputs = activation_terms(samples, groups)
@@ -283,17 +279,24 @@ class StepRecorder:
         return figures, layouts
 
     @staticmethod
-    def _count_non_finite(figures: List[float], sizes: List[int], gradients: Optional[torch.Tensor]) -> Optional[List[Tuple[float, float]]]:
+    def _count_non_finite(figures: List[float], sizes: List[int], gradients: List[torch.Tensor]) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
         (its sign-sum non-zero count is NaN then); None in every ordinary step."""
         count = len(sizes)
-        if gradients is None or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
+        if not gradients or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
             return None
-        parts = torch.split(gradients, sizes)
-        bad = [(~torch.isfinite(part)).sum() for part in parts]
-        non_zero = [(part != 0).sum() for part in parts]
+        bad = [(~torch.isfinite(part)).sum() for part in gradients]
+        non_zero = [(part != 0).sum() for part in gradients]
         values = torch.stack(bad + non_zero).tolist()
         return list(zip(values[:count], values[count:]))
+
+
+def exact_copies(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """float32 copies of the tensors, in one call where they all are float32 already (×1 is exact,
+    inf and NaN included)."""
+    if all(t.dtype == torch.float32 for t in tensors):
+        return list(torch._foreach_mul(tensors, 1.0))
+    return [t.detach().to(torch.float32, copy=True) for t in tensors]
 
 
 def flatten(tensors: List[torch.Tensor]) -> torch.Tensor:
@@ -419,7 +422,7 @@ def activation_terms(samples: Sequence[ActivationSample], flats: Optional[Dict[T
     return [part.sum() for part in slices], slices + [flag for flag in flags if flag is not None]
 
 
-# Figures per layer in the read-back: ‖g‖, Σ|g|, −min g, max g, non-zero count, ‖W‖, ‖ΔW‖.
+# Figures per layer in the read-back: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖.
 PER_LAYER_ROWS = 7
 
 
@@ -427,7 +430,7 @@ def decode_figures(step: int, figures: List[float], layer_names: List[str], size
                    activation_layouts: List[Tuple[Optional[str], int, int]], has_accuracy: bool,
                    non_finite_counts: Optional[List[Tuple[float, float]]] = None) -> StepStats:
     """Turns the one read-back list into StepStats: loss, accuracy, then per-layer rows of
-    [‖g‖, Σ|g|, −min g, max g, non-zero count, ‖W‖, ‖ΔW‖] (each row one value per layer), then the
+    [‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖] (each row one value per layer), then the
     recorded activations' Σa, their ‖a‖, and for saturating and ReLU kinds ‖flag‖ (its square is the
     saturated or dead count).
     `non_finite_counts` holds the (non-finite, non-zero) counts of a step whose gradients are not all finite."""
@@ -437,9 +440,9 @@ def decode_figures(step: int, figures: List[float], layer_names: List[str], size
     per_layer: Dict[str, LayerStepStats] = {}
     for index, name in enumerate(layer_names):
         n = float(sizes[index])
-        l2, sum_abs, negated_min, max_value, non_zeros, weight_l2, update_l2 = (row[index] for row in rows)
+        l2, sum_abs, min_value, max_value, non_zeros, weight_l2, update_l2 = (row[index] for row in rows)
         # Python's max() would drop a NaN: the largest magnitude is NaN where either end is.
-        max_abs = math.nan if math.isnan(negated_min) or math.isnan(max_value) else max(negated_min, max_value)
+        max_abs = math.nan if math.isnan(min_value) or math.isnan(max_value) else max(-min_value, max_value)
         non_zeros = float(round(non_zeros)) if math.isfinite(non_zeros) else non_zeros
         non_finite = 0.0
         if non_finite_counts is not None:
