@@ -107,8 +107,6 @@ class StepRecorder:
     def __post_init__(self) -> None:
         self._weights = [layer.weight for layer in self.layers]
         self._sizes = [weight.numel() for weight in self._weights]
-        self._total = sum(self._sizes)
-        self._empty_layer = 0 in self._sizes
 
     def attach(self) -> "StepRecorder":
         self._attached = True
@@ -214,7 +212,11 @@ class StepRecorder:
             gradients: List[torch.Tensor] = []
             if count and copies:
                 gradients = copies[:count]
-                norm_inputs = list(torch._foreach_sub(self._weights, copies[count:]))
+                weights = self._weights
+                if all(w.dtype == torch.float32 for w in weights):
+                    norm_inputs = list(torch._foreach_sub(weights, copies[count:]))
+                else:
+                    norm_inputs = [w.float() - before for w, before in zip(weights, copies[count:])]
             activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
             samples, groups = resolve_samples([self._activations[name] for name in activation_layers])
             sums, activation_norm_inputs = activation_terms(samples, groups)
@@ -300,20 +302,10 @@ def exact_copies(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
 
 
 def flatten(tensors: List[torch.Tensor]) -> torch.Tensor:
-    """The tensors' values one after the other as one float32 copy, in one call where the dtypes agree."""
+    """The tensors' values one after the other as one float32 tensor, in one call where the dtypes agree."""
     if all(t.dtype == tensors[0].dtype for t in tensors):
         return torch._C._nn.flatten_dense_tensors(tensors).float()
     return torch.cat([t.reshape(-1).float() for t in tensors])
-
-
-def layer_maxima(magnitude: torch.Tensor, sizes: List[int], empty_layer: bool) -> List[torch.Tensor]:
-    """Each layer's max|g| from the flat |g| (0 for a layer without values), as 0-d tensors."""
-    parts = magnitude.split(sizes)
-    if empty_layer:
-        return [part.max() if part.numel() else part.sum() for part in parts]
-    if hasattr(torch, "_foreach_max"):
-        return list(torch._foreach_max(list(parts)))
-    return [part.max() for part in parts]
 
 
 def channel_maxima(output: torch.Tensor) -> torch.Tensor:
