@@ -32,7 +32,11 @@ function runJson(python, script, args, cwd) {
     const why = result.error ? String(result.error.message) : String(result.stderr).trim().split('\n').slice(-2).join(' ');
     return { error: `${path.basename(script)} failed: ${why}` };
   }
-  return JSON.parse(result.stdout.trim().split('\n').pop());
+  try {
+    return JSON.parse(result.stdout.trim().split('\n').pop());
+  } catch {
+    return { error: `${path.basename(script)} printed no JSON result` };
+  }
 }
 
 /**
