@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { learningRateBench, printLearningRateBench } from './bench-lr.mjs';
 import { benchDataParallel, printDataParallel } from './bench-dataparallel.mjs';
+import { measurePytorchOverhead, printPytorchOverhead } from './bench-pytorch.mjs';
 
 const scriptPath = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(scriptPath), '..');
@@ -97,8 +98,7 @@ async function runBench() {
   progress('PyTorch…');
   const torch = measureTorch();
   if (torch.missing) notes.push(torch.missing);
-  progress('the PyTorch trainer, instrumented against plain…');
-  const trainer = measureTorchTrainer();
+  const trainer = measurePytorchOverhead({ root, networks: networkNames, quick: flags.quick, progress });
   progress('time to first finding…');
   const firstFinding = [];
   for (const sample of FIRST_FINDING_SAMPLES) firstFinding.push(await timeToFirstFinding(sample));
@@ -153,7 +153,7 @@ async function runBench() {
     console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, pytorchTrainer: trainer, firstFinding, learningRate, dataParallel, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
   } else {
     printTable(rows, machine, notes);
-    printTrainer(trainer);
+    printPytorchOverhead(trainer, `${round(loadBefore, 2)} before, ${round(os.loadavg()[0], 2)} now`);
     printFirstFinding(firstFinding);
     printLearningRateBench(learningRate);
     printDataParallel(dataParallel, pytorchBest(torch));
@@ -194,14 +194,6 @@ function measureTorch() {
 // ──── The PyTorch trainer and the time to the first finding ────
 
 
-function measureTorchTrainer() {
-  const { findTorch, runTorchScript } = require(path.join(compiled, 'reference', 'torchPeer.js'));
-  const peer = findTorch();
-  if (!peer) return { missing: 'no PyTorch' };
-  const steps = flags.quick ? '15' : '40';
-  return JSON.parse(runTorchScript(peer, root, 'bench_trainer.py', [...networkNames, '--steps', steps, '--batch-size', String(BATCH_SIZE)]));
-}
-
 async function timeToFirstFinding(sample) {
   const { EngineProcess } = require(path.join(compiled, 'runner.js'));
   const started = performance.now();
@@ -218,16 +210,6 @@ async function timeToFirstFinding(sample) {
   const result = await engine.start(path.join(root, sample), { steps: 100, seed: SEED });
   await engine.dispose();
   return { sample, readyMs: ready ?? null, firstFindingMs: first?.ms ?? null, code: first?.code ?? null, step: first?.step ?? null, ended: result.kind };
-}
-
-function printTrainer(trainer) {
-  if (trainer.missing) return;
-  console.log(`\nPyTorch trainer (python/gradient_lens, torch ${trainer.torch}, 1 thread): instrumented step / plain step, interleaved; medians`);
-  console.log('| network | plain ms | instrumented ms | instrumented / plain | same, CPU time |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const [name, r] of Object.entries(trainer.networks)) {
-    console.log(`| ${name} | ${r.plainMs.toFixed(1)} | ${r.instrumentedMs.toFixed(1)} | ${r.overhead.toFixed(2)}× | ${r.cpuOverhead.toFixed(2)}× |`);
-  }
 }
 
 function printFirstFinding(rows) {

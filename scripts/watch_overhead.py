@@ -1,17 +1,22 @@
 """What `gradient_lens.watch()` adds to a training step: a plain loop against the same loop with
 watch(every=10) and watch(every=1), interleaved in blocks so machine noise hits all alike.
 
-    /usr/bin/python3 scripts/watch_overhead.py [--ranks 2] [--rounds 15] [--block 20] [--net small|lenet10]
+    /usr/bin/python3 scripts/watch_overhead.py [--ranks 2] [--rounds 15] [--block 20] [--nets small-cnn,lenet5] [--json]
 
-Prints one table row per configuration (a second plain copy shows the noise of the run): the median over blocks of the mean step time (so
-logged steps count in their real share) and its ratio to the plain loop.
-Each configuration trains its own copy of the net from the same initial weights on the same
-batches; `--ranks 2` runs 2 DDP ranks (gloo, CPU, 127.0.0.1) and reports rank 0.
+Per reference network (scripts/torch/networks.py) one table row per configuration (a second plain
+copy shows the noise of the run): the median over blocks of the mean step time (so logged steps
+count in their real share) and its ratio to the plain loop, in wall time and in the thread's CPU
+time (which other processes on the machine disturb less; under DDP the wall time includes the
+wait for the other rank). Each configuration trains its own copy of the net from the same initial
+weights on the same batches; `--ranks 2` runs 2 DDP ranks (gloo, CPU, 127.0.0.1) and reports
+rank 0. `--json` prints {"torch", "ranks", "rounds", "block", "networks": {name: {config: {"ms",
+"ratio", "cpuMs", "cpuRatio"}}}} instead (`npm run bench` reads it: scripts/bench-pytorch.mjs).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import random
 import socket
@@ -19,32 +24,63 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "torch"))
 from gradient_lens import watch  # noqa: E402
+from networks import build  # noqa: E402
+
+# "plain again" is a second uninstrumented copy: its ratio is the noise floor of this run.
+CONFIGS = (("plain", None), ("plain again", None), ("every=10", 10), ("every=1", 1))
 
 
-def small_cnn() -> nn.Module:
-    # FACTS.md's reference: conv8-pool-conv16-pool-dense10 on 1×28×28.
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
-
-
-def ten_conv() -> nn.Module:
-    layers: List[nn.Module] = []
-    channels = 1
-    for _ in range(10):
-        layers += [nn.Conv2d(channels, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True)]
-        channels = 16
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
-
-
-NETS = {"small": small_cnn, "lenet10": ten_conv}
+def measure_net(name: str, world: int, args: argparse.Namespace, run_dir: str) -> Dict[str, Dict[str, float]]:
+    configs: Dict[str, Dict[str, Any]] = {}
+    for label, every in CONFIGS:
+        torch.manual_seed(0)
+        net = build(name)
+        model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        run = watch(model, optimizer, every=every, run_dir=run_dir) if every else None
+        configs[label] = {"model": model, "optimizer": optimizer, "run": run, "times": [], "cpu": []}
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(args.batch, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (args.batch,), generator=generator)
+    order = list(configs)
+    shuffle = random.Random(2)
+    for round_index in range(args.rounds + 1):
+        shuffle.shuffle(order)  # same order on every rank: the seed is shared
+        for label in order:
+            config = configs[label]
+            model, optimizer, run = config["model"], config["optimizer"], config["run"]
+            block_started, cpu_started = time.perf_counter(), time.thread_time()
+            for _ in range(args.block):
+                optimizer.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                optimizer.step()
+                if run is not None:
+                    run.log(loss)
+            # A block's mean step: logged and unlogged steps in their real proportion (every=10: 2 of 20).
+            if round_index > 0:  # the first round warms up
+                config["times"].append((time.perf_counter() - block_started) / args.block)
+                config["cpu"].append((time.thread_time() - cpu_started) / args.block)
+    for config in configs.values():
+        if config["run"] is not None:
+            config["run"].close()
+    plain = statistics.median(configs["plain"]["times"])
+    plain_cpu = statistics.median(configs["plain"]["cpu"])
+    result: Dict[str, Dict[str, float]] = {}
+    for label, config in configs.items():
+        wall, cpu = statistics.median(config["times"]), statistics.median(config["cpu"])
+        result[label] = {"ms": wall * 1000, "ratio": wall / plain, "cpuMs": cpu * 1000, "cpuRatio": cpu / plain_cpu}
+    return result
 
 
 def measure(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
@@ -52,50 +88,21 @@ def measure(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
     if world > 1:
         os.environ["MASTER_ADDR"] = "127.0.0.1"
         os.environ["MASTER_PORT"] = str(port)
-        torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
+        torch.distributed.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=300))
     run_dir = tempfile.mkdtemp(prefix="gl-overhead-")
-    configs: Dict[str, Dict[str, object]] = {}
-    # "plain again" is a second uninstrumented copy: its ratio is the noise floor of this run.
-    for name, every in (("plain", None), ("plain again", None), ("watch every=10", 10), ("watch every=1", 1)):
-        torch.manual_seed(0)
-        net = NETS[args.net]()
-        model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        run = watch(model, optimizer, every=every, run_dir=run_dir) if every else None
-        configs[name] = {"model": model, "optimizer": optimizer, "run": run, "times": []}
-    generator = torch.Generator().manual_seed(1)
-    x = torch.randn(args.batch, 1, 28, 28, generator=generator)
-    y = torch.randint(0, 10, (args.batch,), generator=generator)
-    order = list(configs)
-    shuffle = random.Random(2)
-    for round_index in range(args.rounds + 1):
-        shuffle.shuffle(order)  # same order on every rank: the seed is shared
-        for name in order:
-            config = configs[name]
-            model, optimizer, run = config["model"], config["optimizer"], config["run"]
-            block_started = time.perf_counter()
-            for _ in range(args.block):
-                optimizer.zero_grad()  # type: ignore[attr-defined]
-                loss = F.cross_entropy(model(x), y)  # type: ignore[operator]
-                loss.backward()
-                optimizer.step()  # type: ignore[attr-defined]
-                if run is not None:
-                    run.log(loss)  # type: ignore[attr-defined]
-            # A block's mean step: logged and unlogged steps in their real proportion (every=10: 2 of 20).
-            if round_index > 0:  # the first round warms up
-                config["times"].append((time.perf_counter() - block_started) / args.block)  # type: ignore[attr-defined]
-    for config in configs.values():
-        if config["run"] is not None:
-            config["run"].close()  # type: ignore[attr-defined]
+    networks = {name: measure_net(name, world, args, run_dir) for name in args.nets.split(",")}
     if rank == 0:
-        plain = statistics.median(configs["plain"]["times"])  # type: ignore[arg-type]
-        print(f"net {args.net}, batch {args.batch}, {world} rank(s), torch {torch.__version__}, "
-              f"{args.rounds} rounds × {args.block} steps per configuration, interleaved")
-        print("| configuration | step (median of block means) | ratio to plain |")
-        print("|---|---|---|")
-        for name, config in configs.items():
-            median = statistics.median(config["times"])  # type: ignore[arg-type]
-            print(f"| {name} | {median * 1000:.2f} ms | {median / plain:.3f} |")
+        if args.json:
+            print(json.dumps({"torch": torch.__version__, "ranks": world, "rounds": args.rounds, "block": args.block,
+                              "batch": args.batch, "networks": networks}))
+        else:
+            print(f"batch {args.batch}, {world} rank(s), torch {torch.__version__}, "
+                  f"{args.rounds} rounds × {args.block} steps per configuration, interleaved")
+            print("| network | configuration | step (median of block means) | ratio to plain | CPU ms | CPU ratio |")
+            print("|---|---|---|---|---|---|")
+            for name, rows in networks.items():
+                for label, row in rows.items():
+                    print(f"| {name} | {label} | {row['ms']:.2f} ms | {row['ratio']:.3f} | {row['cpuMs']:.2f} | {row['cpuRatio']:.3f} |")
     if world > 1:
         torch.distributed.destroy_process_group()
 
@@ -106,7 +113,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--block", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--net", choices=sorted(NETS), default="small")
+    parser.add_argument("--nets", default="small-cnn,lenet5", help="reference networks of scripts/torch/networks.py, comma-separated")
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.ranks > 1:
         with socket.socket() as sock:

@@ -95,80 +95,105 @@ class StepRecorder:
 
     layers: Sequence[InstrumentedLayer]
     taps: Sequence[ActivationTap] = ()
-    # Every `activation_every` steps the forward hooks record; on other steps they return at once.
+    # Every `activation_every` steps the forward hooks record; on other steps no hook is installed.
     activation_every: int = 1
+    _copies: List[torch.Tensor] = field(default_factory=list)  # this step's gradients, then the weights as they were
     _pending: List[torch.Tensor] = field(default_factory=list)  # this step's gradient and weight figures, 0-d tensors
-    _before: List[torch.Tensor] = field(default_factory=list)
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
+    _attached: bool = False
     _record_activations: bool = True
-    _gradients: Optional[torch.Tensor] = None
+
+    def __post_init__(self) -> None:
+        self._weights = [layer.weight for layer in self.layers]
+        self._sizes = [weight.numel() for weight in self._weights]
 
     def attach(self) -> "StepRecorder":
-        for tap in self.taps:
-            self._handles.append(tap.source.register_forward_hook(self._hook_for(tap)))
+        self._attached = True
+        if self._record_activations:
+            self._install_hooks()
         return self
 
     def detach(self) -> None:
+        self._attached = False
+        self._remove_hooks()
+
+    def _install_hooks(self) -> None:
+        if not self._handles:
+            self._handles = [tap.source.register_forward_hook(self._hook_for(tap)) for tap in self.taps]
+
+    def _remove_hooks(self) -> None:
         for handle in self._handles:
             handle.remove()
-        self._handles.clear()
+        self._handles = []
 
     def start_step(self, step: int) -> None:
-        """Before the forward pass: whether this step's activations are recorded."""
+        """Before the forward pass: whether this step's activations are recorded. The hooks are
+        installed for recorded steps only: a module with a forward hook takes torch's slower call
+        path, and a hook that returns at once still costs a Python call per layer per step."""
         self._record_activations = step % max(1, self.activation_every) == 0
         self._activations = {}
+        if self._attached:
+            if self._record_activations:
+                self._install_hooks()
+            elif self._handles:
+                self._remove_hooks()
 
     def _hook_for(self, tap: ActivationTap) -> Callable[..., None]:
         measured = stats_kind(tap.kind)
+        relu = measured == "relu"
+        apply = tap.apply
+        layer = tap.layer
+        recorder = self
 
         def hook(_module: nn.Module, _inputs: Tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            if not self._record_activations or not isinstance(output, torch.Tensor) or output.dim() == 0:
+            if not recorder._record_activations or not isinstance(output, torch.Tensor) or output.dim() == 0:
                 return
-            with torch.no_grad():
-                # Kept now, reduced in after_update with every other layer's: an inplace operation after
-                # this module (ReLU(inplace=True), `x += residual`) would change `output` later.
-                self._activations[tap.layer] = sample_activation(output.detach(), measured, tap.apply)
+            output = output.detach()
+            # Kept now, reduced in after_update with every other layer's: an inplace operation after
+            # this module (ReLU(inplace=True), `x += residual`) would change `output` later. What is
+            # kept is the first examples as the module returned them: `apply` runs in after_update,
+            # once for every layer that applies the same function.
+            maxima = channel_maxima(output) if relu else None
+            recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES].clone(), maxima, apply)
 
         return hook
 
     def before_update(self) -> None:
         """After backward, before the optimizer step: gradient figures and the weights as they were.
 
-        A step's cost here is in the number of kernels and in the few that are not vectorised on CPU,
-        not in the values (LeNet's whole gradient is 60k values). Measured on one CPU thread, 61k
-        values: `isfinite` 330 µs, a comparison to a bool tensor 40–60 µs and its conversion to
-        float as much, ord-1/∞/0 norms 90–250 µs; but `abs`, `sqrt`, `sign` 6–8 µs, and the 2-norms
-        of every slice 20 µs in one `_foreach_norm` call. So every sum is a squared 2-norm of an
-        elementwise pass, and only the maximum costs one call per layer; non-finite values need no
-        pass of their own: a layer has one exactly where its Σ|g| is not finite, and only then are
-        they counted (see `after_update`). Seven reductions per layer and `isfinite` made LeNet's
-        step 1.29× the plain one.
+        A step's cost is in the number of torch calls and in the passes over memory, not in the
+        arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of
+        cache, and on a busy machine every call, a view included, costs 5–10 µs more than warm. So
+        the gradients and weights are copied in one `_foreach_mul(…, 1)` (exact; an optimizer may
+        change p.grad in place, and ΔW needs the weights as they were) into tensors shaped like the
+        parameters, which no view, split or concatenation ever touches, and every figure is a
+        reduction that only reads, in a fixed number of calls: ‖g‖ and ‖W‖ in one `_foreach_norm`,
+        Σ|g| (ord 1) and the non-zero count (ord 0) in one each; max|g| = max(−min g, max g) from
+        each layer's `aminmax`, the one call per layer (`_foreach_norm(ord=∞)` is not vectorised:
+        3 ns a value). Non-finite values need no pass of their own: a layer has one exactly where
+        its Σ|g| is not finite, and only then are they counted (see `after_update`).
         """
         if not self.layers:
             return
+        weights = self._weights
+        count = len(weights)
         with torch.no_grad():
-            weights = [layer.weight.detach() for layer in self.layers]
-            grads = [layer.weight.grad.detach() if layer.weight.grad is not None else torch.zeros_like(w) for layer, w in zip(self.layers, weights)]
-            sizes = [w.numel() for w in weights]
-            # A copy of the gradients as they were (an optimizer may change p.grad in place).
-            g = torch.cat([grad.reshape(-1) for grad in grads]).float()
-            magnitude = g.abs()
-            # The concatenation is the copy of the weights as they were: no clone per layer.
-            before = torch.cat([w.reshape(-1) for w in weights]).float()
-            # Σ|g| = ‖√|g|‖² and the non-zero count = ‖sign|g|‖²: with ‖g‖ and ‖W‖, every 2-norm in one call.
-            norms = slice_norms(torch.split(g, sizes) + torch.split(magnitude.sqrt(), sizes)
-                                + torch.split(torch.sign(magnitude), sizes) + torch.split(before, sizes), 2)
-            count = len(sizes)
-            maxima = [part.max() if part.numel() else part.sum() for part in torch.split(magnitude, sizes)]
-            self._pending = norms[:2 * count] + maxima + norms[2 * count:]
-            self._before = [before]
-            self._gradients = g
+            copies = exact_copies([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights] + weights)
+            grads = copies[:count]
+            norms = list(torch._foreach_norm(copies, 2))
+            sums = list(torch._foreach_norm(grads, 1))
+            non_zero = list(torch._foreach_norm(grads, 0))
+            extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in grads]
+            # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
+            self._pending = (norms[:count] + sums + [low for low, _ in extremes] + [high for _, high in extremes]
+                             + non_zero + norms[count:])
+            self._copies = copies
 
     def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
                      reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
-        """After the optimizer step: update ratios, then every figure of the step in one read-back
-        (a second one only in a step whose gradients hold inf or NaN, to count them).
+        """After the optimizer step: every figure of the step, then one read-back (a second one only
+        in a step whose gradients hold inf or NaN, to count them).
 
         `reduce` (watch() under torch.distributed) sums a 1-D float64 tensor over the ranks — one
         all-reduce, which every rank must call — and returns the sum. The figures then describe the
@@ -176,55 +201,64 @@ class StepRecorder:
         every rank's sample pooled, a channel is dead only where it is dead on every rank, and the
         gradient and weight figures (equal on every rank after DDP's all-reduce) stay as they are."""
         with torch.no_grad():
-            loss = loss.detach().float().reshape(())
-            figures_of_step: List[torch.Tensor] = [loss, accuracy.detach().float().reshape(()) if accuracy is not None else torch.zeros((), device=loss.device)]
-            sizes = [layer.weight.numel() for layer in self.layers]
+            loss = loss.detach().reshape(())
+            device = loss.device
+            head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
+            sizes = self._sizes
+            count = len(sizes)
+            copies, self._copies = self._copies, []
+            pending, self._pending = self._pending, []
             norm_inputs: List[torch.Tensor] = []
-            if self.layers:
-                delta = torch.cat([layer.weight.detach().reshape(-1) for layer in self.layers]).float().sub_(self._before[0])
-                figures_of_step += self._pending
-                norm_inputs += torch.split(delta, sizes)
+            gradients: List[torch.Tensor] = []
+            if count and copies:
+                gradients = copies[:count]
+                weights = self._weights
+                if all(w.dtype == torch.float32 for w in weights):
+                    norm_inputs = list(torch._foreach_sub(weights, copies[count:]))
+                else:
+                    norm_inputs = [w.float() - before for w, before in zip(weights, copies[count:])]
             activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
-            samples = [self._activations[name] for name in activation_layers]
-            sums, activation_norm_inputs = activation_terms(samples)
-            norms = slice_norms(norm_inputs + activation_norm_inputs, 2) if norm_inputs or activation_norm_inputs else []
-            figures_of_step += norms[:len(norm_inputs)] + sums + norms[len(norm_inputs):]
+            samples, groups = resolve_samples([self._activations[name] for name in activation_layers])
+            sums, activation_norm_inputs = activation_terms(samples, groups)
+            inputs = norm_inputs + activation_norm_inputs
+            norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
+            ordered = head + pending + norms[:len(norm_inputs)] + sums + norms[len(norm_inputs):]
+            vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
             layouts = [sample.layout() for sample in samples]
             if reduce is None:
-                figures = torch.stack([figure.to(loss.device) for figure in figures_of_step]).tolist()  # the one host sync
+                figures = vector.tolist()  # the one host sync
             else:
-                figures, layouts = self._reduced(figures_of_step, samples, 2 + 6 * len(sizes), reduce)
-            counts = self._count_non_finite(figures, sizes)
-        self._before = []
-        self._pending = []
-        self._gradients = None
+                figures, layouts = self._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce)
+            counts = self._count_non_finite(figures, sizes, gradients)
+        self._activations = {}
         return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
                               layouts, accuracy is not None, counts)
 
     @staticmethod
-    def _reduced(figures_of_step: List[torch.Tensor], samples: Sequence["ActivationSample"], per_layer_end: int,
+    def _reduced(vector: torch.Tensor, samples: Sequence["ActivationSample"], per_layer_end: int,
                  reduce: Callable[[torch.Tensor], torch.Tensor]) -> Tuple[List[float], List[Tuple[Optional[str], int, int]]]:
         """The step's figures summed over the ranks by `reduce` and turned back into the layout
         `decode_figures` reads: norms are sent squared (sums add up; norms do not), every sample's
         value count goes with it (ranks may have unequal batches), and each ReLU channel's 0/1 dead
         flag, so that after the sum a channel counts as dead only when it is dead on every rank."""
         recorded = len(samples)
-        activation_norms = figures_of_step[per_layer_end + recorded:]
         dead_flags = [(~(sample.channel_maxima > 0)).double() for sample in samples if sample.kind == "relu" and sample.channel_maxima is not None]
-        device = figures_of_step[0].device
+        device = vector.device
+        figures64 = vector.to(torch.float64)
         local = torch.cat([
-            torch.stack([figure.to(device=device, dtype=torch.float64) for figure in figures_of_step[:per_layer_end + recorded]]
-                        + [torch.ones((), dtype=torch.float64, device=device)]),
-            torch.stack([norm.to(device=device, dtype=torch.float64) for norm in activation_norms]).pow(2) if activation_norms else torch.zeros(0, dtype=torch.float64, device=device),
+            figures64[:per_layer_end + recorded],
+            torch.ones(1, dtype=torch.float64, device=device),
+            figures64[per_layer_end + recorded:].pow(2),
             torch.tensor([float(sample.values.numel()) for sample in samples], dtype=torch.float64, device=device),
             *[flags.to(device) for flags in dead_flags],
         ])
+        activation_norm_count = vector.numel() - per_layer_end - recorded
         summed = reduce(local).tolist()  # the one host sync
         world = summed[per_layer_end + recorded]
         figures = [value / world for value in summed[:per_layer_end]] + summed[per_layer_end:per_layer_end + recorded]
         position = per_layer_end + recorded + 1
-        squares = summed[position:position + len(activation_norms)]
-        position += len(activation_norms)
+        squares = summed[position:position + activation_norm_count]
+        position += activation_norm_count
         values = summed[position:position + recorded]
         position += recorded
         # The norms' layout: every sample's ‖a‖, then the saturated/dead flag norms in sample order.
@@ -246,24 +280,42 @@ class StepRecorder:
         figures += [math.sqrt(max(0.0, count)) for count in extras]
         return figures, layouts
 
-    def _count_non_finite(self, figures: List[float], sizes: List[int]) -> Optional[List[Tuple[float, float]]]:
+    @staticmethod
+    def _count_non_finite(figures: List[float], sizes: List[int], gradients: List[torch.Tensor]) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
         (its sign-sum non-zero count is NaN then); None in every ordinary step."""
         count = len(sizes)
-        if self._gradients is None or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
+        if not gradients or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
             return None
-        parts = torch.split(self._gradients, sizes)
-        bad = [(~torch.isfinite(part)).sum() for part in parts]
-        non_zero = [(part != 0).sum() for part in parts]
+        bad = [(~torch.isfinite(part)).sum() for part in gradients]
+        non_zero = [(part != 0).sum() for part in gradients]
         values = torch.stack(bad + non_zero).tolist()
         return list(zip(values[:count], values[count:]))
 
 
-def slice_norms(slices: Sequence[torch.Tensor], order: float) -> List[torch.Tensor]:
-    """The vector norm of each slice, in one call where torch has `_foreach_norm` (1.13 and 2.x do)."""
-    if hasattr(torch, "_foreach_norm"):
-        return list(torch._foreach_norm(list(slices), order))
-    return [torch.linalg.vector_norm(part, order) for part in slices]  # pragma: no cover
+def exact_copies(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """float32 copies of the tensors, in one call where they all are float32 already (×1 is exact,
+    inf and NaN included)."""
+    if all(t.dtype == torch.float32 for t in tensors):
+        return list(torch._foreach_mul(tensors, 1.0))
+    return [t.detach().to(torch.float32, copy=True) for t in tensors]
+
+
+def flatten(tensors: List[torch.Tensor]) -> torch.Tensor:
+    """The tensors' values one after the other as one float32 tensor, in one call where the dtypes agree."""
+    if all(t.dtype == tensors[0].dtype for t in tensors):
+        return torch._C._nn.flatten_dense_tensors(tensors).float()
+    return torch.cat([t.reshape(-1).float() for t in tensors])
+
+
+def channel_maxima(output: torch.Tensor) -> torch.Tensor:
+    """Each channel's maximum over the whole batch (channels are axis 1 in PyTorch: NCHW, or [N,
+    features]); a channel is dead if never positive. amax over every axis but the channels: no
+    transposed copy. For the ReLU family an output is positive exactly where its input is, so a
+    functional activation needs no pass over the whole batch."""
+    if output.dim() > 2:
+        return output.amax(dim=[0] + list(range(2, output.dim())))
+    return output.amax(dim=0) if output.dim() == 2 else output.amax().reshape(1)
 
 
 @dataclass
@@ -271,24 +323,56 @@ class ActivationSample:
     """What a forward hook keeps of one activation output until the step's read-back."""
 
     kind: Optional[str]  # what is measured: "relu", "sigmoid", "tanh", "softmax" or None
-    values: torch.Tensor  # the first examples, activated, flattened
+    values: torch.Tensor  # the first examples, activated and flattened (before `resolve_samples`: as the module returned them, with `apply` to run)
     channel_maxima: Optional[torch.Tensor] = None  # relu: each channel's maximum over the whole batch
+    apply: Optional[ActivationFunction] = None
 
     def layout(self) -> Tuple[Optional[str], int, int]:
         return self.kind, self.values.numel(), self.channel_maxima.numel() if self.channel_maxima is not None else 0
 
 
 def sample_activation(output: torch.Tensor, measured: Optional[str], apply: Optional[ActivationFunction]) -> ActivationSample:
+    """One layer's sample as the recorder reads it, at once (the recorder's hook defers `apply`)."""
     sample = output[:ACTIVATION_SAMPLE_EXAMPLES]
     # A function makes a new tensor; the module's own output must be copied (see the hook).
     values = (apply(sample) if apply is not None else sample.clone()).reshape(-1)
-    maxima = None
-    if measured == "relu":
-        # Channels are axis 1 in PyTorch (NCHW, or [N, features]); a channel is dead if never positive over
-        # the batch. amax over every axis but the channels: no transposed copy. For the ReLU family an output
-        # is positive exactly where its input is, so a functional activation needs no pass over the whole batch.
-        maxima = output.amax(dim=[0] + list(range(2, output.dim()))) if output.dim() > 1 else output.amax().reshape(1)
-    return ActivationSample(measured, values, maxima)
+    return ActivationSample(measured, values, channel_maxima(output) if measured == "relu" else None)
+
+
+def _tanh(values: torch.Tensor) -> torch.Tensor:
+    # tanh x = 2σ(2x) − 1: on one CPU thread torch's tanh takes 1.4× (1.13) to 2× (2.13) as long as
+    # this on a layer's sample; the figures agree to float32 rounding.
+    return torch.sigmoid(values * 2.0).mul_(2.0).sub_(1.0)
+
+
+# Functions of one value: every layer's sample that one of these activates goes through it in one call.
+ELEMENTWISE: Dict[Callable[..., torch.Tensor], Callable[[torch.Tensor], torch.Tensor]] = {
+    torch.sigmoid: torch.sigmoid, torch.tanh: _tanh, torch.relu: torch.relu, nn.functional.leaky_relu: nn.functional.leaky_relu,
+    nn.functional.elu: nn.functional.elu, nn.functional.gelu: nn.functional.gelu, nn.functional.selu: nn.functional.selu,
+}
+
+
+def resolve_samples(samples: List[ActivationSample]) -> Tuple[List[ActivationSample], Dict[Tuple[int, ...], torch.Tensor]]:
+    """The samples with their `apply` run and their values flat: one call per elementwise function
+    over every sample it activates, the others one by one; and those calls' flat results, by the
+    sample indices they hold (activation_terms reuses one that holds exactly a kind's samples)."""
+    resolved: List[ActivationSample] = list(samples)
+    groups: Dict[Callable[..., torch.Tensor], List[int]] = {}
+    for index, sample in enumerate(samples):
+        if sample.apply is None:
+            resolved[index] = ActivationSample(sample.kind, sample.values.reshape(-1), sample.channel_maxima)
+        elif sample.apply in ELEMENTWISE:
+            groups.setdefault(sample.apply, []).append(index)
+        else:
+            resolved[index] = ActivationSample(sample.kind, sample.apply(sample.values).reshape(-1), sample.channel_maxima)
+    flats: Dict[Tuple[int, ...], torch.Tensor] = {}
+    for function, indices in groups.items():
+        inputs = [samples[i].values for i in indices]
+        activated = ELEMENTWISE[function](flatten(inputs) if len(inputs) > 1 else inputs[0].reshape(-1).float())
+        flats[tuple(indices)] = activated
+        for i, part in zip(indices, activated.split([t.numel() for t in inputs])):
+            resolved[i] = ActivationSample(samples[i].kind, part, samples[i].channel_maxima)
+    return resolved, flats
 
 
 # A saturated value lies beyond these from the centre of the activation's range (sigmoid and softmax:
@@ -300,20 +384,24 @@ SATURATION_BANDS = {"sigmoid": (0.5, 0.49), "softmax": (0.5, 0.49), "tanh": (0.0
 _TINY = 2.0 ** -100
 
 
-def activation_terms(samples: Sequence[ActivationSample]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+def activation_terms(samples: Sequence[ActivationSample], flats: Optional[Dict[Tuple[int, ...], torch.Tensor]] = None) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
     """Every sample's Σa (0-d tensors), and what the 2-norms are taken of, in the caller's one norm
     call: every sample's values, then for saturating and ReLU kinds in sample order a 0/1 flag per
-    value or channel (the squared norm is the saturated or dead count)."""
+    value or channel (the squared norm is the saturated or dead count). `flats` holds flat tensors
+    that are exactly some samples' values one after the other (resolve_samples'), by their indices."""
     if not samples:
         return [], []
-    slices = [sample.values.float() for sample in samples]
+    flats = flats or {}
+    slices = [sample.values if sample.values.dtype == torch.float32 else sample.values.float() for sample in samples]
     flags: List[Optional[torch.Tensor]] = [None] * len(samples)
     for kind, (centre, half) in SATURATION_BANDS.items():
         indices = [i for i, sample in enumerate(samples) if sample.kind == kind]
         if not indices:
             continue
-        group = torch.cat([slices[i] for i in indices]) if len(indices) > 1 else slices[indices[0]]
-        beyond = (group - centre).abs_().sub_(half).clamp_(0.0, _TINY).mul_(1.0 / _TINY)
+        group = flats.get(tuple(indices))
+        if group is None:
+            group = torch.cat([slices[i] for i in indices]) if len(indices) > 1 else slices[indices[0]]
+        beyond = (group.abs() if centre == 0 else (group - centre).abs_()).sub_(half).clamp_(0.0, _TINY).mul_(1.0 / _TINY)
         for i, part in zip(indices, torch.split(beyond, [slices[i].numel() for i in indices])):
             flags[i] = part
     relu = [i for i, sample in enumerate(samples) if sample.kind == "relu" and sample.channel_maxima is not None]
@@ -326,23 +414,28 @@ def activation_terms(samples: Sequence[ActivationSample]) -> Tuple[List[torch.Te
     return [part.sum() for part in slices], slices + [flag for flag in flags if flag is not None]
 
 
+# Figures per layer in the read-back: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖.
+PER_LAYER_ROWS = 7
+
+
 def decode_figures(step: int, figures: List[float], layer_names: List[str], sizes: List[int], activation_layers: List[str],
                    activation_layouts: List[Tuple[Optional[str], int, int]], has_accuracy: bool,
                    non_finite_counts: Optional[List[Tuple[float, float]]] = None) -> StepStats:
     """Turns the one read-back list into StepStats: loss, accuracy, then per-layer rows of
-    [‖g‖, ‖√|g|‖, max|g|, ‖sign|g|‖, ‖W‖] (each row one value per layer), ‖ΔW‖ per layer, then the
+    [‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖] (each row one value per layer), then the
     recorded activations' Σa, their ‖a‖, and for saturating and ReLU kinds ‖flag‖ (its square is the
     saturated or dead count).
     `non_finite_counts` holds the (non-finite, non-zero) counts of a step whose gradients are not all finite."""
     loss, accuracy = figures[0], figures[1]
     count = len(layer_names)
-    rows = [figures[2 + row * count:2 + (row + 1) * count] for row in range(6)] if count else [[] for _ in range(6)]
+    rows = [figures[2 + row * count:2 + (row + 1) * count] for row in range(PER_LAYER_ROWS)] if count else [[] for _ in range(PER_LAYER_ROWS)]
     per_layer: Dict[str, LayerStepStats] = {}
     for index, name in enumerate(layer_names):
         n = float(sizes[index])
-        l2, root_l2, max_abs, sign_l2, weight_l2, update_l2 = (row[index] for row in rows)
-        sum_abs = root_l2 * root_l2
-        non_zeros = float(round(sign_l2 * sign_l2)) if math.isfinite(sign_l2) else sign_l2
+        l2, sum_abs, min_value, max_value, non_zeros, weight_l2, update_l2 = (row[index] for row in rows)
+        # Python's max() would drop a NaN: the largest magnitude is NaN where either end is.
+        max_abs = math.nan if math.isnan(min_value) or math.isnan(max_value) else max(-min_value, max_value)
+        non_zeros = float(round(non_zeros)) if math.isfinite(non_zeros) else non_zeros
         non_finite = 0.0
         if non_finite_counts is not None:
             non_finite, non_zeros = non_finite_counts[index]
@@ -357,7 +450,7 @@ def decode_figures(step: int, figures: List[float], layer_names: List[str], size
             "weightL2": weight_l2,
             "updateRatio": update_l2 / weight_l2 if weight_l2 > 0 else 0.0,
         }
-    position = 2 + 6 * count
+    position = 2 + PER_LAYER_ROWS * count
     recorded = len(activation_layers)
     extra = position + 2 * recorded
     for index, (name, (kind, values, channels)) in enumerate(zip(activation_layers, activation_layouts)):

@@ -14,8 +14,9 @@ Why it is built this way (FACTS.md, "Python on these machines"):
   1.13 has no step hooks), so they are the ones the optimizer uses: after gradient accumulation,
   after DDP's all-reduce, unscaled under `GradScaler` (its `step` unscales before calling ours).
   Parameter hooks would see per-micro-batch, per-rank, scaled values.
-- Activations come from forward hooks on logged steps only (the `StepRecorder` of the short
-  run, unchanged); full backward hooks break on Conv → BN → ReLU(inplace=True).
+- Activations come from forward hooks installed for logged steps only (the `StepRecorder` of the
+  short run, unchanged): a step that is not logged runs no hook of ours but the model's one
+  forward pre-hook that counts steps; full backward hooks break on Conv → BN → ReLU(inplace=True).
 - One host sync per logged step (the recorder's read-back) and none on the other steps.
 - Under torch.distributed every rank computes and takes part in one all-reduce of the step's
   figures on every logged step, at the same point of the step on every rank; rank 0 writes.

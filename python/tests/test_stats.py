@@ -119,6 +119,14 @@ class Figures(unittest.TestCase):
         self.assertNotIn("deadFraction", stats["fc"])
         self.assertNotIn("saturatedFraction", stats["fc"])
 
+    def test_functional_tanh_figures(self):
+        """torch.tanh in forward: the recorder applies it itself, after the step, as 2σ(2x) − 1."""
+        stats, _, _, _, outputs, _ = self.step(STYLES, "BatchNormTanhNet", [1, 8, 8])
+        sample = torch.tanh(outputs["bn1"][:4]).double()
+        self.assertClose(stats["conv1"]["activationMean"], float(sample.mean()), rel=1e-5, msg="mean")
+        self.assertClose(stats["conv1"]["activationStd"], float(sample.std(unbiased=False)), rel=1e-4, msg="std")
+        self.assertEqual(stats["conv1"]["saturatedFraction"], float((sample.abs() > 0.99).double().mean()))
+
     def test_activation_figures_read_what_the_activation_reads(self):
         cases = [  # net, layer, the module whose output the activation receives
             ("ReluThenBatchNormNet", "conv1", "conv1"),  # F.relu(self.conv1(x)); then self.bn1(x)
@@ -173,6 +181,9 @@ class Figures(unittest.TestCase):
         for step in range(3):
             inputs, targets = batch([1, 8, 8], seed=step)
             recorder.start_step(step)
+            # A step that records no activations runs no hook at all (a hooked module takes torch's slower call path).
+            hooked = sum(len(module._forward_hooks) for module in model.modules())
+            self.assertEqual(hooked, len(recorder.taps) if step % 2 == 0 else 0)
             optimizer.zero_grad()
             loss = F.cross_entropy(model(inputs), targets)
             loss.backward()
@@ -182,6 +193,7 @@ class Figures(unittest.TestCase):
             seen.append("activationMean" in stats["layers"][0])
             self.assertNotIn("accuracy", stats)
         recorder.detach()
+        self.assertEqual(sum(len(module._forward_hooks) for module in model.modules()), 0)
         self.assertEqual(seen, [True, False, True])
 
     def test_non_finite_gradient(self):
