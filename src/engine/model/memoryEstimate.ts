@@ -254,22 +254,33 @@ function layerShape(layer: LayerConfig, inputs: Shape[], tally: Tally): Shape {
   }
   tally.trainable += config.trainable === false ? 0 : counted.trainable ?? 0;
   tally.frozen += (counted.frozen ?? 0) + (config.trainable === false ? counted.trainable ?? 0 : 0);
-  tally.activations += known(counted.output) * forwardTensors(className, config);
+  tally.activations += known(counted.output) * forwardTensors(className, config, counted.output.length + 1);
   return counted.output;
 }
 
 const NORMALISATION_TEMPORARIES = 6;
+/** The project's closed-form BatchNormalization (kernels/batchNormTraining.ts) keeps x̂ and the output. */
+const CLOSED_FORM_BATCH_NORM_TEMPORARIES = 2;
 
 /**
  * Full-size tensors a layer's forward pass leaves on the tape, per output value: a conv or
  * Dense makes its product, then the bias add, then the activation; a normalisation in
- * training mode makes the centred input, its square, the normalised, scaled and shifted values.
+ * training mode through TF.js's own ops makes the centred input, its square, the normalised,
+ * scaled and shifted values. `rank` counts the batch axis.
  */
-function forwardTensors(className: string, config: Record<string, unknown>): number {
+function forwardTensors(className: string, config: Record<string, unknown>, rank: number): number {
+  if (className === 'BatchNormalization' && takesClosedForm(config, rank)) return CLOSED_FORM_BATCH_NORM_TEMPORARIES;
   if (className === 'BatchNormalization' || className === 'LayerNormalization') return NORMALISATION_TEMPORARIES;
   const biasAdd = 'use_bias' in config && config.use_bias !== false ? 1 : 0;
   const activation = typeof config.activation === 'string' && config.activation !== 'linear' ? 1 : 0;
   return 1 + biasAdd + activation;
+}
+
+/** The case the closed-form kernel takes over: channels last, centre and scale on (`installBatchNormTraining`). */
+function takesClosedForm(config: Record<string, unknown>, rank: number): boolean {
+  const axes = Array.isArray(config.axis) ? config.axis : [config.axis ?? -1];
+  const last = axes.length === 1 && typeof axes[0] === 'number' && (axes[0] === -1 || axes[0] === rank - 1);
+  return last && rank >= 2 && config.center !== false && config.scale !== false;
 }
 
 interface Counted {
