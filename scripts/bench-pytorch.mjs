@@ -84,13 +84,14 @@ export function printPytorchOverhead(result, loadAverage) {
       const trainer = entry.trainer?.networks?.[name];
       const single = entry.watch?.networks?.[name];
       const ddp = entry.watchDdp?.networks?.[name];
-      const pair = (row) => (row ? `${times(row.ratio)} / ${times(row.cpuRatio)}` : '–');
+      const pair = (row) => (row ? `${times(row.ratio)} / ${times(row.cpuRatio)}${typeof row.stepRatio === 'number' ? ` (per step ${times(row.stepRatio)})` : ''}` : '–');
       console.log(`| ${name} | ${entry.torch} | ${trainer ? `${times(trainer.overhead)} / ${times(trainer.cpuOverhead)}` : '–'} | ${pair(single?.['every=10'])} | ${pair(single?.['every=1'])} | ${pair(ddp?.['every=10'])} | ${pair(ddp?.['every=1'])} | ${pair(single?.['plain again'])} |`);
     }
   }
   for (const entry of result.interpreters) {
     for (const key of ['trainer', 'watch', 'watchDdp']) if (entry[key]?.error) console.log(`  ${entry.label}: ${entry[key].error}`);
   }
+  console.log('watch "per step": the median logged and unlogged steps (CPU time) weighted as watch() runs them, against the median plain step (block means hold one logged step in ten: their noise exceeds a 3 % bound).');
   console.log('Targets (issues 10, 12): trainer ≤ 1.10×; watch every=10 ≤ 1.03×, every=1 ≤ 1.10×, one process and 2 DDP ranks.');
 }
 
