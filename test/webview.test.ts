@@ -380,6 +380,10 @@ describe('webview panel in Chromium', () => {
       };
     });
     assert.deepEqual(running, { visible: true, value: 30, max: 120, valueNow: '30', discrete: true, runningAnimations: 0 });
+    // A followed watch() run has no known length: no bar (it would read full from the first step).
+    await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'running', step: 40 } }));
+    await page.waitForFunction(() => window.__gradientLens?.status.step === 40);
+    await page.waitForFunction(() => getComputedStyle(document.querySelector('.run-progress')!).visibility === 'hidden', undefined, { timeout: 5_000 });
     await page.evaluate(() => window.__fixture.post({ type: 'status', status: { phase: 'done', step: 120, totalSteps: 120 } }));
     await page.waitForFunction(() => window.__gradientLens?.status.phase === 'done');
     await page.waitForFunction(() => getComputedStyle(document.querySelector('.run-progress')!).visibility === 'hidden');

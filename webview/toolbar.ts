@@ -66,8 +66,9 @@ export class Toolbar {
     this.title.title = modelPath ?? '';
     this.status.textContent = describeStatus(status);
     this.status.classList.toggle('failed', status.phase === 'failed');
-    // visibility rather than hidden: the header keeps its height when the run ends
-    this.progress.style.visibility = running ? 'visible' : 'hidden';
+    // visibility rather than hidden: the header keeps its height when the run ends. A run of unknown
+    // length (a followed watch() run) has no fraction to show: a bar would sit full from its first step.
+    this.progress.style.visibility = running && status.totalSteps ? 'visible' : 'hidden';
     this.progress.max = status.totalSteps ?? 1;
     this.progress.value = status.step ?? 0;
     setDisabled(this.stop, !running);
