@@ -42,7 +42,7 @@ export class Toolbar {
     this.rerun = button('Re-run', true, () => post({ type: 'rerun' }));
     this.findLr = button('Find learning rate', true, () => post({ type: 'findLearningRate' }));
     this.compare = button('Compare fixes', true, () => post({ type: 'compareFixes' }));
-    this.findLr.title = 'Re-run with the learning-rate range test: the loss at rates from 1e-7 to 10, and the rate it suggests';
+    this.findLr.title = 'Re-run with the learning-rate range test: the loss at rates from 1e-6 to 10, and the rate it suggests';
     this.compare.title = 'Re-run, then try every fix of the top finding with the same seed and steps, and rank them by the loss they reach';
     this.exports = [
       button('Export Markdown', true, () => post({ type: 'exportReport', format: 'markdown' })),
