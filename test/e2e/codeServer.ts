@@ -1,10 +1,35 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS } from './workbench';
+
+/** User settings every suite starts from: a workbench that asks nothing and spawns nothing of its own. */
+export const WORKBENCH_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'security.workspace.trust.enabled': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  // VS Code's own extension-host work that desktop VS Code does not do or that has nothing to do
+  // with the extension: code-server's remote host scans for ports to forward by spawning
+  // processes, and the git extension runs git on every file change (the run folder sits inside
+  // this repository). Each spawn blocks the host's main thread for 20-50 ms, which would be
+  // counted in the event-loop maximum the extension suite reports for its runs.
+  'remote.autoForwardPorts': false,
+  'git.enabled': false,
+} as const;
+
+/** Why `python` cannot import torch (the suite then says so and runs nothing), or undefined when it can. */
+export function torchImportProblem(python: string): string | undefined {
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+  return probe.status === 0 ? undefined : `${python} cannot import torch (apt-get install python3-torch): ${(probe.stderr || String(probe.error ?? '')).trim().split('\n').pop()}`;
+}
 
 /**
  * A real VS Code (code-server) for the end-to-end test, installed into a cache outside the

@@ -13,6 +13,7 @@ import {
   processAlive,
   repoRoot,
   openWorkbench,
+  WORKBENCH_SETTINGS,
   writeUserSettings,
   type RunFolders,
   type Workbench,
@@ -28,21 +29,7 @@ const ANALYSIS_STEPS = 200;
 /** The Stop test's run: far longer than any machine takes to press Stop. */
 const LONG_RUN_STEPS = 100_000;
 const baseSettings = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'security.workspace.trust.enabled': false,
-  'extensions.ignoreRecommendations': true,
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
-  'chat.disableAIFeatures': true,
-  'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  // VS Code's own extension-host work that desktop VS Code does not do or that has nothing to do
-  // with the extension: code-server's remote host scans for ports to forward by spawning
-  // processes, and the git extension runs git on every file change (the run folder sits inside
-  // this repository). Each spawn blocks the host's main thread for 20-50 ms, which would be
-  // counted in the event-loop maximum this test reports for the extension's runs.
-  'remote.autoForwardPorts': false,
-  'git.enabled': false,
+  ...WORKBENCH_SETTINGS,
   'gradientLens.steps': ANALYSIS_STEPS,
   'gradientLens.batchSize': 16,
 };

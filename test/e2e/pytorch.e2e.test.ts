@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -12,6 +11,8 @@ import {
   makeRunFolders,
   openWorkbench,
   repoRoot,
+  torchImportProblem,
+  WORKBENCH_SETTINGS,
   writeUserSettings,
   type RunFolders,
   type Workbench,
@@ -34,16 +35,7 @@ const PYTHON = '/usr/bin/python3';
 const ANALYSIS_STEPS = 100;
 
 const baseSettings = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'security.workspace.trust.enabled': false,
-  'extensions.ignoreRecommendations': true,
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
-  'chat.disableAIFeatures': true,
-  'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  'remote.autoForwardPorts': false,
-  'git.enabled': false,
+  ...WORKBENCH_SETTINGS,
   'gradientLens.steps': ANALYSIS_STEPS,
   'gradientLens.batchSize': 32,
 };
@@ -54,10 +46,7 @@ const workspaceSettings = {
   'files.associations': { '**/as-plaintext/*.py': 'plaintext' },
 };
 
-const torchMissing = (() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-  return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch): ${(probe.stderr || String(probe.error ?? '')).trim().split('\n').pop()}`;
-})();
+const torchMissing = torchImportProblem(PYTHON);
 if (torchMissing) console.log(`skipping the PyTorch e2e: ${torchMissing}`);
 
 let folders: RunFolders;

@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -12,6 +11,8 @@ import {
   findExtensionLog,
   makeRunFolders,
   openWorkbench,
+  torchImportProblem,
+  WORKBENCH_SETTINGS,
   writeUserSettings,
   type RunFolders,
   type Workbench,
@@ -39,16 +40,7 @@ const RUN_STEPS = 120;
 const PAUSE_S = 0.1;
 
 const baseSettings = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'security.workspace.trust.enabled': false,
-  'extensions.ignoreRecommendations': true,
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
-  'chat.disableAIFeatures': true,
-  'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  'remote.autoForwardPorts': false,
-  'git.enabled': false,
+  ...WORKBENCH_SETTINGS,
   // The terminal starts no shell integration and asks nothing: what is typed is what runs.
   'terminal.integrated.shellIntegration.enabled': false,
   'terminal.integrated.defaultProfile.linux': 'bash',
@@ -56,10 +48,7 @@ const baseSettings = {
   'terminal.integrated.gpuAcceleration': 'off',
 };
 
-const torchMissing = (() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-  return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch): ${(probe.stderr || String(probe.error ?? '')).trim().split('\n').pop()}`;
-})();
+const torchMissing = torchImportProblem(PYTHON);
 if (torchMissing) console.log(`skipping the watch e2e: ${torchMissing}`);
 
 let folders: RunFolders;
