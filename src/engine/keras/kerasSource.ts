@@ -37,16 +37,17 @@ export function findKerasSourceBeside(modelPath: string): SourceBeside {
   } catch {
     return { why: `${folder} cannot be listed` };
   }
-  const builders = names.filter((name) => {
+  const builds = (name: string): boolean => {
     const file = path.join(folder, name);
     try {
       return statSync(file).size <= MAX_SOURCE_BYTES && buildsKerasModel(readFileSync(file, 'utf8'));
     } catch {
       return false;
     }
-  });
-  const sameStem = builders.find((name) => name === `${stem}.py`);
-  if (sameStem) return { file: path.join(folder, sameStem), why: 'it has the same name' };
+  };
+  const sameStem = `${stem}.py`;
+  if (names.includes(sameStem) && builds(sameStem)) return { file: path.join(folder, sameStem), why: 'it has the same name' };
+  const builders = names.filter(builds);
   if (builders.length === 1) return { file: path.join(folder, builders[0]), why: `it is the only Keras model source in ${folder}` };
   if (builders.length === 0) return { why: `no .py beside it builds a Keras model` };
   return { ambiguous: true, why: `${builders.length} .py files beside it build Keras models (${builders.slice(0, 4).join(', ')}${builders.length > 4 ? ', …' : ''}); name one with --source` };
