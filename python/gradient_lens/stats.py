@@ -7,6 +7,11 @@ knows nothing of the loop around it. The loop calls, per step:
     optimizer.step()
     stats = recorder.after_update(step, loss, accuracy)   # one host sync for everything
 
+or, to have the figures computed on another thread while the next step runs (the short run):
+
+    figures.wait()             # the previous step's StepStats, before this step's optimizer.step()
+    figures.submit(recorder.collect(step, loss, accuracy))
+
 Figures mean what the TF.js trainer's mean (src/engine/train/gradientStats.ts and
 activationStats.ts): gradients of the layer's weight (kernel, or BatchNorm's gamma), never the
 bias; RMS = L2/√n; update ratio = ‖ΔW‖/‖W‖ of this step's update; activation figures over the
@@ -19,8 +24,9 @@ come from forward hooks only: a full backward hook breaks on Conv → BN → ReL
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -97,8 +103,16 @@ class StepRecorder:
     taps: Sequence[ActivationTap] = ()
     # Every `activation_every` steps the forward hooks record; on other steps no hook is installed.
     activation_every: int = 1
+    # True where the loop is the short run's (trainer.train_steps): zero_grad(set_to_none=True) gives
+    # each step new gradient tensors, which its torch.optim optimizers only read, and nothing but
+    # optimizer.step() changes the weights; each step's figures are computed (on a FigureThread)
+    # before the next step's update. Then nothing is copied in the loop: the figures read p.grad
+    # itself, and the weights as they were before an update are copied by the previous step's
+    # figures, after the previous update. watch() copies both: a user's zero_grad() may zero the
+    # gradients in place, and a user's loop may change the weights between steps.
+    pipelined: bool = False
     _copies: List[torch.Tensor] = field(default_factory=list)  # this step's gradients, then the weights as they were
-    _pending: List[torch.Tensor] = field(default_factory=list)  # this step's gradient and weight figures, 0-d tensors
+    _weights_before: Optional[List[torch.Tensor]] = None  # pipelined: the weights as the next update finds them
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
     _attached: bool = False
@@ -117,6 +131,7 @@ class StepRecorder:
     def detach(self) -> None:
         self._attached = False
         self._remove_hooks()
+        self._weights_before = None  # steps taken while detached change the weights unseen
 
     def _install_hooks(self) -> None:
         if not self._handles:
@@ -160,79 +175,40 @@ class StepRecorder:
         return hook
 
     def before_update(self) -> None:
-        """After backward, before the optimizer step: gradient figures and the weights as they were.
-
-        A step's cost is in the number of torch calls and in the passes over memory, not in the
-        arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of
-        cache, and on a busy machine every call, a view included, costs 5–10 µs more than warm. So
-        the gradients and weights are copied in one `_foreach_mul(…, 1)` (exact; an optimizer may
-        change p.grad in place, and ΔW needs the weights as they were) into tensors shaped like the
-        parameters, which no view, split or concatenation ever touches, and every figure is a
-        reduction that only reads, in a fixed number of calls: ‖g‖ and ‖W‖ in one `_foreach_norm`,
-        Σ|g| (ord 1) and the non-zero count (ord 0) in one each; max|g| = max(−min g, max g) from
-        each layer's `aminmax`, the one call per layer (`_foreach_norm(ord=∞)` is not vectorised:
-        3 ns a value). Non-finite values need no pass of their own: a layer has one exactly where
-        its Σ|g| is not finite, and only then are they counted (see `after_update`).
-        """
+        """After backward, before the optimizer step: exact copies of the gradients and of the
+        weights as they were, in one `_foreach_mul(…, 1)` (×1 is exact, inf and NaN included). The
+        loop may change p.grad in place (zero_grad without set_to_none), the step changes the
+        weights, and ΔW needs them as they were; nothing else is done here, so that every figure
+        can be computed later, on another thread (FigureThread). Pipelined, nothing is copied here
+        (see `pipelined`); the previous step's figures must have been computed (FigureThread.wait)."""
         if not self.layers:
             return
         weights = self._weights
-        count = len(weights)
         with torch.no_grad():
-            copies = exact_copies([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights] + weights)
-            grads = copies[:count]
-            norms = list(torch._foreach_norm(copies, 2))
-            sums = list(torch._foreach_norm(grads, 1))
-            non_zero = list(torch._foreach_norm(grads, 0))
-            extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in grads]
-            # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
-            self._pending = (norms[:count] + sums + [low for low, _ in extremes] + [high for _, high in extremes]
-                             + non_zero + norms[count:])
-            self._copies = copies
+            gradients = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
+            if not self.pipelined:
+                self._copies = exact_copies(gradients + weights)
+                return
+            before, self._weights_before = self._weights_before, None
+            if before is None:  # the first step, or one after a step whose figures were not computed
+                before = exact_copies(weights)
+            self._copies = [g.detach() if g.dtype == torch.float32 else g.detach().float() for g in gradients] + before
+
+    def collect(self, step: int, loss: torch.Tensor,
+                accuracy: Union[torch.Tensor, Callable[[], torch.Tensor], None] = None) -> "StepFigures":
+        """After the optimizer step, on the loop's thread: what the step's figures are made of, taken
+        from the recorder so the next step can begin. The figures' `compute` reads the weights (for
+        ΔW): it must run before the next optimizer step changes them. `accuracy` may be a function
+        (of tensors the loop does not change), then evaluated in `compute` too."""
+        figures = StepFigures(self, step, loss.detach(), accuracy.detach() if isinstance(accuracy, torch.Tensor) else accuracy,
+                              self._copies, self._activations)
+        self._copies, self._activations = [], {}
+        return figures
 
     def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
                      reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
-        """After the optimizer step: every figure of the step, then one read-back (a second one only
-        in a step whose gradients hold inf or NaN, to count them).
-
-        `reduce` (watch() under torch.distributed) sums a 1-D float64 tensor over the ranks — one
-        all-reduce, which every rank must call — and returns the sum. The figures then describe the
-        whole world's step: the loss and accuracy are the ranks' mean, activation figures those of
-        every rank's sample pooled, a channel is dead only where it is dead on every rank, and the
-        gradient and weight figures (equal on every rank after DDP's all-reduce) stay as they are."""
-        with torch.no_grad():
-            loss = loss.detach().reshape(())
-            device = loss.device
-            head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
-            sizes = self._sizes
-            count = len(sizes)
-            copies, self._copies = self._copies, []
-            pending, self._pending = self._pending, []
-            norm_inputs: List[torch.Tensor] = []
-            gradients: List[torch.Tensor] = []
-            if count and copies:
-                gradients = copies[:count]
-                weights = self._weights
-                if all(w.dtype == torch.float32 for w in weights):
-                    norm_inputs = list(torch._foreach_sub(weights, copies[count:]))
-                else:
-                    norm_inputs = [w.float() - before for w, before in zip(weights, copies[count:])]
-            activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
-            samples, groups = resolve_samples([self._activations[name] for name in activation_layers])
-            sums, activation_norm_inputs = activation_terms(samples, groups)
-            inputs = norm_inputs + activation_norm_inputs
-            norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
-            ordered = head + pending + norms[:len(norm_inputs)] + sums + norms[len(norm_inputs):]
-            vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
-            layouts = [sample.layout() for sample in samples]
-            if reduce is None:
-                figures = vector.tolist()  # the one host sync
-            else:
-                figures, layouts = self._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce)
-            counts = self._count_non_finite(figures, sizes, gradients)
-        self._activations = {}
-        return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
-                              layouts, accuracy is not None, counts)
+        """After the optimizer step: every figure of the step, at once (see StepFigures.compute)."""
+        return self.collect(step, loss, accuracy).compute(reduce)
 
     @staticmethod
     def _reduced(vector: torch.Tensor, samples: Sequence["ActivationSample"], per_layer_end: int,
@@ -291,6 +267,114 @@ class StepRecorder:
         non_zero = [(part != 0).sum() for part in gradients]
         values = torch.stack(bad + non_zero).tolist()
         return list(zip(values[:count], values[count:]))
+
+
+@dataclass
+class StepFigures:
+    """One step's figures before they are computed: the recorder's copies and activation samples,
+    the loss and accuracy. `compute` turns them into StepStats; the short run calls it on a
+    FigureThread while the next step runs, watch() in the loop (its collective must be taken in
+    the loop's order on every rank).
+
+    A step's cost is in the number of torch calls and in the passes over memory, not in the
+    arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of cache,
+    and on a busy machine every call, a view included, costs 5–10 µs more than warm. So every
+    figure is a reduction that only reads the copies, in a fixed number of calls: ‖g‖, ‖W‖, ‖ΔW‖
+    and the activation norms in one `_foreach_norm`, Σ|g| (ord 1) and the non-zero count (ord 0)
+    in one each; max|g| = max(−min g, max g) from each layer's `aminmax`, the one call per layer
+    (`_foreach_norm(ord=∞)` is not vectorised: 3 ns a value). Non-finite values need no pass of
+    their own: a layer has one exactly where its Σ|g| is not finite, and only then are they
+    counted (StepRecorder._count_non_finite)."""
+
+    recorder: StepRecorder
+    step: int
+    loss: torch.Tensor
+    accuracy: Union[torch.Tensor, Callable[[], torch.Tensor], None]
+    copies: List[torch.Tensor]  # the step's gradients, then the weights as they were
+    activations: Dict[str, "ActivationSample"]
+
+    def compute(self, reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
+        """Every figure of the step, then one read-back (a second one only in a step whose gradients
+        hold inf or NaN, to count them).
+
+        `reduce` (watch() under torch.distributed) sums a 1-D float64 tensor over the ranks — one
+        all-reduce, which every rank must call — and returns the sum. The figures then describe the
+        whole world's step: the loss and accuracy are the ranks' mean, activation figures those of
+        every rank's sample pooled, a channel is dead only where it is dead on every rank, and the
+        gradient and weight figures (equal on every rank after DDP's all-reduce) stay as they are."""
+        recorder = self.recorder
+        with torch.no_grad():
+            loss = self.loss.reshape(())
+            device = loss.device
+            accuracy = self.accuracy() if callable(self.accuracy) else self.accuracy
+            head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
+            sizes = recorder._sizes
+            count = len(sizes)
+            copies = self.copies
+            gradients: List[torch.Tensor] = []
+            norm_inputs: List[torch.Tensor] = []
+            gradient_rows: List[torch.Tensor] = []
+            if count and copies:
+                gradients, before = copies[:count], copies[count:]
+                weights = recorder._weights
+                # ΔW first: the one read of the live weights, which the loop's next optimizer step changes.
+                if all(w.dtype == torch.float32 for w in weights):
+                    deltas = list(torch._foreach_sub(weights, before))
+                else:
+                    deltas = [w.float() - was for w, was in zip(weights, before)]
+                if recorder.pipelined:
+                    recorder._weights_before = exact_copies(weights)  # as the next update will find them
+                sums = list(torch._foreach_norm(gradients, 1))
+                non_zero = list(torch._foreach_norm(gradients, 0))
+                extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in gradients]
+                gradient_rows = sums + [low for low, _ in extremes] + [high for _, high in extremes] + non_zero
+                norm_inputs = copies + deltas
+            activation_layers = [layer.name for layer in recorder.layers if layer.name in self.activations]
+            samples, groups = resolve_samples([self.activations[name] for name in activation_layers])
+            activation_sums, activation_norm_inputs = activation_terms(samples, groups)
+            inputs = norm_inputs + activation_norm_inputs
+            norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
+            per_layer = norms[:len(norm_inputs)]
+            # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖.
+            ordered = (head + per_layer[:count] + gradient_rows + per_layer[count:] + activation_sums
+                       + norms[len(norm_inputs):])
+            vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
+            layouts = [sample.layout() for sample in samples]
+            if reduce is None:
+                figures = vector.tolist()  # the one host sync
+            else:
+                figures, layouts = StepRecorder._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce)
+            counts = StepRecorder._count_non_finite(figures, sizes, gradients)
+        return decode_figures(self.step, figures, [layer.name for layer in recorder.layers], sizes, activation_layers,
+                              layouts, accuracy is not None, counts)
+
+
+class FigureThread:
+    """Computes each step's figures on one worker thread while the loop runs the next step's
+    forward and backward: the short run trains on one torch thread, so the machine's other core
+    does the figures' dozen passes over gradients and weights instead of the step waiting for
+    them. torch releases the GIL inside its kernels, so both threads run at once. One step at a
+    time, in order: `wait` returns the previous step's figures and must be called before the next
+    optimizer step, whose update the previous figures' ΔW must not see."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradient-lens-figures")
+        self._running: Optional["Future[StepStats]"] = None
+
+    def submit(self, figures: StepFigures) -> None:
+        if self._running is not None:
+            raise RuntimeError("FigureThread.submit before the previous step's figures were taken with wait()")
+        self._running = self._executor.submit(figures.compute)
+
+    def wait(self) -> Optional[StepStats]:
+        """The figures submitted last (their computation's exception re-raised here), None if none is pending."""
+        running, self._running = self._running, None
+        return running.result() if running is not None else None
+
+    def close(self) -> None:
+        """Lets a running computation end and stops the thread; its figures are dropped."""
+        self._running = None
+        self._executor.shutdown(wait=True)
 
 
 def exact_copies(tensors: List[torch.Tensor]) -> List[torch.Tensor]:

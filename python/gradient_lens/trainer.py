@@ -13,9 +13,12 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from .protocol import PROTOCOL_VERSION, MessageChannel
+from .protocol import PROTOCOL_VERSION, MessageChannel, StepStats
+
+if TYPE_CHECKING:  # torch is imported in run(), where its absence is reported
+    from .stats import FigureThread, StepRecorder
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -74,7 +77,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
     from .model_file import (ModelFileError, construct, describe_exception, import_model_file, input_shape_of,
                              num_classes_of, pick_entry, user_frame_line)
     from .source_map import ConstructionRecorder, optimizer_site
-    from .stats import StepRecorder
+    from .stats import FigureThread, StepRecorder
 
     path = os.path.abspath(request["modelPath"])
     try:
@@ -135,7 +138,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             optimizer = build_optimizer(torch, model.parameters(), "adam", 1e-3)
 
         model_map = ModelMap(model, recorder, path, order, shapes)
-        stats = StepRecorder(model_map.instrumented(), model_map.taps(), int(request.get("activationEvery", 1))).attach()
+        stats = StepRecorder(model_map.instrumented(), model_map.taps(), int(request.get("activationEvery", 1)), pipelined=True).attach()
         ready: Dict[str, Any] = {
             "type": "ready", "protocolVersion": PROTOCOL_VERSION, "torchVersion": torch.__version__,
             "pythonVersion": sys.version.split()[0], "entry": entry_name, "inputShape": shape, "numClasses": classes,
@@ -165,26 +168,17 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             channel.send({"type": "done", "cancelled": cancellation.requested, "stepsCompleted": 0})
             return 0
         completed = 0
-        for step in range(steps):
-            if cancellation.requested:
-                break
-            inputs, targets = sampler.next()
-            stats.start_step(step)
-            optimizer.zero_grad(set_to_none=True)
-            try:
-                output = model(inputs)
-                loss = loss_of(output, targets)
-                loss.backward()
-            except (Exception, SystemExit) as error:
-                line = user_frame_line(error, path)
-                raise ModelFileError(f"{path}: training step {step} failed: {describe_exception(error)}" + (f" on line {line}" if line else ""),
-                                     detail=traceback.format_exc()) from None
-            stats.before_update()
-            optimizer.step()
-            with torch.no_grad():
-                accuracy = (output.argmax(dim=1) == targets).float().mean()
-            channel.send({"type": "step", "stats": stats.after_update(step, loss, accuracy)})
-            completed = step + 1
+        figures = FigureThread()
+
+        def send_figures(stats_of_step: Optional[StepStats]) -> None:
+            if stats_of_step is not None:
+                channel.send({"type": "step", "stats": stats_of_step})
+
+        try:
+            completed = train_steps(steps, sampler, model, loss_of, optimizer, stats, figures, send_figures, cancellation, path)
+            send_figures(figures.wait())
+        finally:
+            figures.close()
         stats.detach()
         channel.send({"type": "done", "cancelled": completed < steps, "stepsCompleted": completed})
         return 0
@@ -202,6 +196,37 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         channel.send({"type": "error", "code": "internal", "message": f"{path}: the PyTorch trainer failed: {describe_exception(error)}",
                       "detail": traceback.format_exc()})
         return EXIT_INTERNAL
+
+
+def train_steps(steps: int, sampler: Any, model: Any, loss_of: Callable[[Any, Any], Any], optimizer: Any,
+                recorder: StepRecorder, figures: FigureThread, send: Callable[[Optional[StepStats]], None],
+                cancellation: "Cancellation", path: str) -> int:
+    """The instrumented run's steps; returns how many completed. Step t's figures are computed on
+    `figures`' thread during step t+1's forward and backward, and sent before step t+1's update."""
+    from .model_file import ModelFileError, describe_exception, user_frame_line
+
+    completed = 0
+    for step in range(steps):
+        if cancellation.requested:
+            break
+        inputs, targets = sampler.next()
+        recorder.start_step(step)
+        optimizer.zero_grad(set_to_none=True)
+        try:
+            output = model(inputs)
+            loss = loss_of(output, targets)
+            loss.backward()
+        except (Exception, SystemExit) as error:
+            send(figures.wait())  # the steps that completed are reported before the failure
+            line = user_frame_line(error, path)
+            raise ModelFileError(f"{path}: training step {step} failed: {describe_exception(error)}" + (f" on line {line}" if line else ""),
+                                 detail=traceback.format_exc()) from None
+        send(figures.wait())
+        recorder.before_update()
+        optimizer.step()
+        figures.submit(recorder.collect(step, loss, lambda output=output, targets=targets: (output.argmax(dim=1) == targets).float().mean()))
+        completed = step + 1
+    return completed
 
 
 def main() -> int:

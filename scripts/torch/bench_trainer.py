@@ -2,9 +2,13 @@
 StepRecorder: per-layer gradient, update and activation figures, one read-back) against the
 plain step (forward, cross-entropy, backward, Adam step, loss read back), on the reference
 networks, one thread (the trainer's default), plain and instrumented steps interleaved in
-blocks so a busy machine bends both alike; wall time and the thread's CPU time (which other
-processes on the machine disturb far less). Prints JSON
-{"torch", "networks": {name: {"plainMs", "instrumentedMs", "overhead", "plainCpuMs", "instrumentedCpuMs", "cpuOverhead"}}}."""
+blocks so a busy machine bends both alike. Wall time per step is a block's mean (the trainer's
+figures are computed on a second thread during the next step, so a step's own time would not
+hold them: the block's last figures are waited for inside its time), the medians over the
+blocks; beside it the loop thread's CPU time per step (which other processes on the machine
+disturb far less) and the whole process's (the figure thread's work included). Prints JSON
+{"torch", "networks": {name: {"plainMs", "instrumentedMs", "overhead", "plainCpuMs", "instrumentedCpuMs", "cpuOverhead",
+"plainProcessCpuMs", "instrumentedProcessCpuMs", "processCpuOverhead"}}}."""
 import argparse
 import json
 import os
@@ -17,7 +21,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
 from gradient_lens.layers import ModelMap, execution_order  # noqa: E402
-from gradient_lens.stats import StepRecorder  # noqa: E402
+from gradient_lens.stats import FigureThread, StepRecorder  # noqa: E402
 from networks import build  # noqa: E402
 
 
@@ -28,18 +32,21 @@ def measure(name, steps, warmup, batch_size, block=5):
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model_map = ModelMap(model, None, '', order, shapes)
-    recorder = StepRecorder(model_map.instrumented(), model_map.taps())
+    recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True, activation_every=int(os.environ.get('AE','1')))
     batches = [(torch.rand(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))) for _ in range(4)]
-    times = {False: [], True: []}
-    cpu = {False: [], True: []}
+    blocks = {False: [], True: []}  # mean step ms of each block, its last figures included
+    cpu = {False: [], True: []}  # the loop thread's CPU ms per step
+    process_cpu = {False: [], True: []}  # the process's CPU ms per block step, the figure thread included
+    figures = FigureThread()
     step = 0
     for round_ in range((warmup + steps) // block + 1):
         for instrumented in (False, True):
             if instrumented:
                 recorder.attach()
-            for _ in range(block):
+            block_start = time.perf_counter()
+            process_start = time.process_time()
+            for index in range(block):
                 x, labels = batches[step % len(batches)]
-                start = time.perf_counter()
                 cpu_start = time.thread_time()
                 if instrumented:
                     recorder.start_step(step)
@@ -48,22 +55,34 @@ def measure(name, steps, warmup, batch_size, block=5):
                 loss = F.cross_entropy(output, labels)
                 loss.backward()
                 if instrumented:
+                    # As trainer.train_steps: the previous step's figures, computed on the figure
+                    # thread during this step's forward and backward, are taken before the update.
+                    figures.wait()
                     recorder.before_update()
                 optimizer.step()
                 if instrumented:
-                    recorder.after_update(step, loss, (output.argmax(dim=1) == labels).float().mean())
+                    figures.submit(recorder.collect(step, loss, lambda output=output, labels=labels: (output.argmax(dim=1) == labels).float().mean()))
+                    if index == block - 1 and not os.environ.get('NOTAIL'):
+                        figures.wait()  # the block's last figures count in its time
                 else:
                     loss.item()
                 if round_ * block >= warmup:
-                    times[instrumented].append((time.perf_counter() - start) * 1000)
                     cpu[instrumented].append((time.thread_time() - cpu_start) * 1000)
                 step += 1
+            if round_ * block >= warmup:
+                blocks[instrumented].append((time.perf_counter() - block_start) * 1000 / block)
+                process_cpu[instrumented].append((time.process_time() - process_start) * 1000 / block)
+            figures.wait()
             if instrumented:
                 recorder.detach()
-    plain, instrumented = statistics.median(times[False]), statistics.median(times[True])
+    figures.close()
+    plain, instrumented = statistics.median(blocks[False]), statistics.median(blocks[True])
     plain_cpu, instrumented_cpu = statistics.median(cpu[False]), statistics.median(cpu[True])
-    return {'plainMs': plain, 'instrumentedMs': instrumented, 'overhead': instrumented / plain, 'steps': len(times[True]),
-            'plainCpuMs': plain_cpu, 'instrumentedCpuMs': instrumented_cpu, 'cpuOverhead': instrumented_cpu / plain_cpu}
+    plain_process, instrumented_process = statistics.median(process_cpu[False]), statistics.median(process_cpu[True])
+    return {'plainMs': plain, 'instrumentedMs': instrumented, 'overhead': instrumented / plain, 'steps': len(cpu[True]),
+            'plainCpuMs': plain_cpu, 'instrumentedCpuMs': instrumented_cpu, 'cpuOverhead': instrumented_cpu / plain_cpu,
+            'plainProcessCpuMs': plain_process, 'instrumentedProcessCpuMs': instrumented_process,
+            'processCpuOverhead': instrumented_process / plain_process}
 
 
 def main():
