@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -349,6 +349,12 @@ class StepFigures:
                               layouts, accuracy is not None, counts)
 
 
+class Computable(Protocol):
+    """What a FigureThread runs: a StepFigures, or something that computes one and does more with it."""
+
+    def compute(self) -> StepStats: ...
+
+
 class FigureThread:
     """Computes each step's figures on one worker thread while the loop runs the next step's
     forward and backward: the short run trains on one torch thread, so the machine's other core
@@ -361,7 +367,7 @@ class FigureThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradient-lens-figures")
         self._running: Optional["Future[StepStats]"] = None
 
-    def submit(self, figures: StepFigures) -> None:
+    def submit(self, figures: "Computable") -> None:
         if self._running is not None:
             raise RuntimeError("FigureThread.submit before the previous step's figures were taken with wait()")
         self._running = self._executor.submit(figures.compute)
