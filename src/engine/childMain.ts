@@ -1,4 +1,4 @@
-import { assertNever, ENGINE_PROTOCOL_VERSION, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
+import { assertNever, ENGINE_PROTOCOL_VERSION, SIGTERM_EXIT_CODE, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
 import type { EngineSink } from './analyze';
 import { isKerasSourceFile } from './keras/kerasSource';
 import { isPytorchModelPath } from './pytorch/modelPath';
@@ -86,7 +86,7 @@ if (process.env.GRADIENT_LENS_PRELOAD_TFJS === '1') {
 
 // The host went away (window closed, extension host crashed): nobody wants the result.
 process.on('disconnect', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(143));
+process.on('SIGTERM', () => process.exit(SIGTERM_EXIT_CODE));
 // The CLI's engine shares its terminal, so Ctrl+C reaches both: the CLI sends `cancel`, and
 // the run ends after the current step with its report.
 process.on('SIGINT', () => undefined);

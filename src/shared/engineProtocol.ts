@@ -9,6 +9,8 @@ import type { RunOptions, ResolvedRunOptions } from './runOptions';
  * channel (`process.send`). Bump the version when a message changes shape.
  */
 export const ENGINE_PROTOCOL_VERSION = 2;
+/** The engine's exit code when its SIGTERM handler ends it (128 + SIGTERM's 15, as a shell reports it). */
+export const SIGTERM_EXIT_CODE = 143;
 
 // ──── host → engine ────
 
