@@ -406,6 +406,32 @@ describe('webview panel in Chromium', () => {
     assert.equal(await page.getByRole('button', { name: 'conv2d_8', exact: true }).getAttribute('aria-pressed'), 'true');
   });
 
+  test('in a narrow side bar the header shows the whole file name and status, the status on a line of its own', async () => {
+    await page.setViewportSize({ width: 260, height: 900 });
+    try {
+      await sendSnapshot(page, {
+        ...doneRun(200, 10, 0.2),
+        status: { phase: 'done', step: 200, totalSteps: 200, message: 'backend wasm' },
+        modelPath: '/workspace/samples/vanishing-sigmoid-10conv/keras2.json',
+      });
+      const header = await page.evaluate(() => {
+        const box = (selector: string) => {
+          const element = document.querySelector(selector) as HTMLElement;
+          const rect = element.getBoundingClientRect();
+          return { text: element.textContent, top: rect.top, cut: element.scrollWidth > element.clientWidth };
+        };
+        return { title: box('.run-title'), status: box('.run-status') };
+      });
+      assert.equal(header.title.text, 'keras2.json');
+      assert.equal(header.title.cut, false, 'the file name is not cut');
+      assert.match(header.status.text ?? '', /^Done, 200 steps/);
+      assert.equal(header.status.cut, false, 'the status is not cut');
+      assert.ok(header.status.top > header.title.top, `the status wraps below the name (${header.status.top} vs ${header.title.top})`);
+    } finally {
+      await page.setViewportSize({ width: 420, height: 900 });
+    }
+  });
+
   test('a theme change recolours the charts; screenshots in dark and light', async () => {
     await page.setViewportSize({ width: 420, height: 1500 });
     // Ten layers read better in a screenshot than a hundred.
