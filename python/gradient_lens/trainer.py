@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 from .protocol import PROTOCOL_VERSION, MessageChannel, StepStats
 
 if TYPE_CHECKING:  # torch is imported in run(), where its absence is reported
-    from .stats import FigureThread, StepRecorder
+    from .stats import FigureThread, StepFigures, StepRecorder
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -169,14 +169,9 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             return 0
         completed = 0
         figures = FigureThread()
-
-        def send_figures(stats_of_step: Optional[StepStats]) -> None:
-            if stats_of_step is not None:
-                channel.send({"type": "step", "stats": stats_of_step})
-
         try:
-            completed = train_steps(steps, sampler, model, loss_of, optimizer, stats, figures, send_figures, cancellation, path)
-            send_figures(figures.wait())
+            completed = train_steps(steps, sampler, model, loss_of, optimizer, stats, figures, channel, cancellation, path)
+            figures.wait()
         finally:
             figures.close()
         stats.detach()
@@ -198,11 +193,25 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         return EXIT_INTERNAL
 
 
+class SentStep:
+    """A step's figures, computed and sent as a `step` message on the figure thread (the channel
+    is locked per message; the loop's own messages follow only after FigureThread.wait)."""
+
+    def __init__(self, figures: StepFigures, channel: MessageChannel) -> None:
+        self.figures, self.channel = figures, channel
+
+    def compute(self) -> StepStats:
+        stats = self.figures.compute()
+        self.channel.send({"type": "step", "stats": stats})
+        return stats
+
+
 def train_steps(steps: int, sampler: Any, model: Any, loss_of: Callable[[Any, Any], Any], optimizer: Any,
-                recorder: StepRecorder, figures: FigureThread, send: Callable[[Optional[StepStats]], None],
+                recorder: StepRecorder, figures: FigureThread, channel: MessageChannel,
                 cancellation: "Cancellation", path: str) -> int:
-    """The instrumented run's steps; returns how many completed. Step t's figures are computed on
-    `figures`' thread during step t+1's forward and backward, and sent before step t+1's update."""
+    """The instrumented run's steps; returns how many completed. Step t's figures are computed and
+    sent on `figures`' thread during step t+1's forward and backward, and waited for before step
+    t+1's update (whose change to the weights they must not see)."""
     from .model_file import ModelFileError, describe_exception, user_frame_line
 
     completed = 0
@@ -217,14 +226,14 @@ def train_steps(steps: int, sampler: Any, model: Any, loss_of: Callable[[Any, An
             loss = loss_of(output, targets)
             loss.backward()
         except (Exception, SystemExit) as error:
-            send(figures.wait())  # the steps that completed are reported before the failure
+            figures.wait()  # the steps that completed are reported before the failure
             line = user_frame_line(error, path)
             raise ModelFileError(f"{path}: training step {step} failed: {describe_exception(error)}" + (f" on line {line}" if line else ""),
                                  detail=traceback.format_exc()) from None
-        send(figures.wait())
+        figures.wait()
         recorder.before_update()
         optimizer.step()
-        figures.submit(recorder.collect(step, loss, lambda output=output, targets=targets: (output.argmax(dim=1) == targets).float().mean()))
+        figures.submit(SentStep(recorder.collect(step, loss, lambda output=output, targets=targets: (output.argmax(dim=1) == targets).float().mean()), channel))
         completed = step + 1
     return completed
 

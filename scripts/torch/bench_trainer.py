@@ -21,7 +21,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
 from gradient_lens.layers import ModelMap, execution_order  # noqa: E402
+from gradient_lens.protocol import MessageChannel  # noqa: E402
 from gradient_lens.stats import FigureThread, StepRecorder  # noqa: E402
+from gradient_lens.trainer import SentStep  # noqa: E402
 from networks import build  # noqa: E402
 
 
@@ -38,6 +40,8 @@ def measure(name, steps, warmup, batch_size, block):
     cpu = {False: [], True: []}  # the loop thread's CPU ms per step
     process_cpu = {False: [], True: []}  # the process's CPU ms per block step, the figure thread included
     figures = FigureThread()
+    # The trainer sends each step as a JSON line to the engine: encoded and written here too, to nowhere.
+    channel = MessageChannel(open(os.devnull, 'w'))
     step = 0
     for round_ in range((warmup + steps) // block + 1):
         for instrumented in (False, True):
@@ -61,7 +65,7 @@ def measure(name, steps, warmup, batch_size, block):
                     recorder.before_update()
                 optimizer.step()
                 if instrumented:
-                    figures.submit(recorder.collect(step, loss, lambda output=output, labels=labels: (output.argmax(dim=1) == labels).float().mean()))
+                    figures.submit(SentStep(recorder.collect(step, loss, lambda output=output, labels=labels: (output.argmax(dim=1) == labels).float().mean()), channel))
                     if index == block - 1:
                         figures.wait()  # the block's last figures count in its time
                 else:
