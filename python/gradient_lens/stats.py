@@ -113,6 +113,7 @@ class StepRecorder:
     pipelined: bool = False
     _copies: List[torch.Tensor] = field(default_factory=list)  # this step's gradients, then the weights as they were
     _weights_before: Optional[List[torch.Tensor]] = None  # pipelined: the weights as the next update finds them
+    _owned: Optional[List[int]] = None  # the layers whose gradient and weight figures this rank computes (None: all)
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
     _attached: bool = False
@@ -121,6 +122,23 @@ class StepRecorder:
     def __post_init__(self) -> None:
         self._weights = [layer.weight for layer in self.layers]
         self._sizes = [weight.numel() for weight in self._weights]
+
+    def share_with_ranks(self, rank: int, world: int) -> None:
+        """Under torch.distributed the gradients and weights are the same on every rank after DDP's
+        all-reduce, so each rank computes the figures of its share of the layers only, and the
+        step's one all-reduce (which sums) fills in the rest: adding the other ranks' zeros is
+        exact. Shares are balanced by size, largest layer first, the same on every rank."""
+        loads = [0] * world
+        shares: List[List[int]] = [[] for _ in range(world)]
+        for index in sorted(range(len(self._sizes)), key=lambda i: (-self._sizes[i], i)):
+            least = min(range(world), key=lambda r: (loads[r], r))
+            shares[least].append(index)
+            loads[least] += self._sizes[index]
+        self._owned = sorted(shares[rank])
+        self._weights_before = None
+
+    def _owned_indices(self) -> List[int]:
+        return self._owned if self._owned is not None else list(range(len(self._weights)))
 
     def attach(self) -> "StepRecorder":
         self._attached = True
@@ -183,7 +201,7 @@ class StepRecorder:
         (see `pipelined`); the previous step's figures must have been computed (FigureThread.wait)."""
         if not self.layers:
             return
-        weights = self._weights
+        weights = [self._weights[i] for i in self._owned_indices()]
         with torch.no_grad():
             gradients = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
             if not self.pipelined:
@@ -212,7 +230,7 @@ class StepRecorder:
 
     @staticmethod
     def _reduced(vector: torch.Tensor, samples: Sequence["ActivationSample"], per_layer_end: int,
-                 reduce: Callable[[torch.Tensor], torch.Tensor]) -> Tuple[List[float], List[Tuple[Optional[str], int, int]]]:
+                 reduce: Callable[[torch.Tensor], torch.Tensor], shared_layers: bool = False) -> Tuple[List[float], List[Tuple[Optional[str], int, int]]]:
         """The step's figures summed over the ranks by `reduce` and turned back into the layout
         `decode_figures` reads: norms are sent squared (sums add up; norms do not), every sample's
         value count goes with it (ranks may have unequal batches), and each ReLU channel's 0/1 dead
@@ -231,7 +249,10 @@ class StepRecorder:
         activation_norm_count = vector.numel() - per_layer_end - recorded
         summed = reduce(local).tolist()  # the one host sync
         world = summed[per_layer_end + recorded]
-        figures = [value / world for value in summed[:per_layer_end]] + summed[per_layer_end:per_layer_end + recorded]
+        # Loss and accuracy are the ranks' mean; each layer's figures came from one rank (shared_layers) or, equal, from all.
+        figures = ([value / world for value in summed[:2]]
+                   + (summed[2:per_layer_end] if shared_layers else [value / world for value in summed[2:per_layer_end]])
+                   + summed[per_layer_end:per_layer_end + recorded])
         position = per_layer_end + recorded + 1
         squares = summed[position:position + activation_norm_count]
         position += activation_norm_count
@@ -257,15 +278,26 @@ class StepRecorder:
         return figures, layouts
 
     @staticmethod
-    def _count_non_finite(figures: List[float], sizes: List[int], gradients: List[torch.Tensor]) -> Optional[List[Tuple[float, float]]]:
+    def _count_non_finite(figures: List[float], sizes: List[int], gradients: List[torch.Tensor], owned: List[int],
+                          reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
-        (its sign-sum non-zero count is NaN then); None in every ordinary step."""
+        (its sign-sum non-zero count is NaN then); None in every ordinary step. `gradients` are the
+        `owned` layers'; with `reduce` (layers shared between ranks) the other ranks' counts are
+        summed in — every rank takes this branch, the figures being the same on all after the step's sum."""
         count = len(sizes)
-        if not gradients or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
+        if count == 0 or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
             return None
-        bad = [(~torch.isfinite(part)).sum() for part in gradients]
-        non_zero = [(part != 0).sum() for part in gradients]
-        values = torch.stack(bad + non_zero).tolist()
+        if not gradients and reduce is None:
+            return None
+        # A rank that owns no layer counts zeros on the CPU: watch()'s reduce moves them to the model's device.
+        device = gradients[0].device if gradients else torch.device("cpu")
+        bad = [torch.zeros((), device=device)] * count
+        non_zero = [torch.zeros((), device=device)] * count
+        for position, index in enumerate(owned):
+            bad[index] = (~torch.isfinite(gradients[position])).sum().float()
+            non_zero[index] = (gradients[position] != 0).sum().float()
+        vector = torch.stack(bad + non_zero).double()
+        values = (reduce(vector) if reduce is not None else vector).tolist()
         return list(zip(values[:count], values[count:]))
 
 
@@ -310,13 +342,15 @@ class StepFigures:
             head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
             sizes = recorder._sizes
             count = len(sizes)
+            owned = recorder._owned_indices()
+            mine = len(owned)
             copies = self.copies
             gradients: List[torch.Tensor] = []
             norm_inputs: List[torch.Tensor] = []
-            gradient_rows: List[torch.Tensor] = []
-            if count and copies:
-                gradients, before = copies[:count], copies[count:]
-                weights = recorder._weights
+            gradient_rows: List[List[torch.Tensor]] = [[], [], [], []]
+            if mine and copies:
+                gradients, before = copies[:mine], copies[mine:]
+                weights = [recorder._weights[i] for i in owned]
                 # ΔW first: the one read of the live weights, which the loop's next optimizer step changes.
                 if all(w.dtype == torch.float32 for w in weights):
                     deltas = list(torch._foreach_sub(weights, before))
@@ -327,7 +361,7 @@ class StepFigures:
                 sums = list(torch._foreach_norm(gradients, 1))
                 non_zero = list(torch._foreach_norm(gradients, 0))
                 extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in gradients]
-                gradient_rows = sums + [low for low, _ in extremes] + [high for _, high in extremes] + non_zero
+                gradient_rows = [sums, [low for low, _ in extremes], [high for _, high in extremes], non_zero]
                 norm_inputs = copies + deltas
             activation_layers = [layer.name for layer in recorder.layers if layer.name in self.activations]
             samples, groups = resolve_samples([self.activations[name] for name in activation_layers])
@@ -335,16 +369,28 @@ class StepFigures:
             inputs = norm_inputs + activation_norm_inputs
             norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
             per_layer = norms[:len(norm_inputs)]
-            # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖.
-            ordered = (head + per_layer[:count] + gradient_rows + per_layer[count:] + activation_sums
-                       + norms[len(norm_inputs):])
+            rows: List[torch.Tensor] = []
+            if norm_inputs or recorder._owned is not None:
+                zero = torch.zeros((), device=device)
+                # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖; 0 for another
+                # rank's layers (a rank may own none: its rows are all 0, the same length as every rank's).
+                for row in [per_layer[:mine], *gradient_rows, per_layer[mine:2 * mine], per_layer[2 * mine:]]:
+                    if recorder._owned is None:
+                        rows += row
+                    else:
+                        spread = [zero] * count
+                        for position, index in enumerate(owned):
+                            if position < len(row):
+                                spread[index] = row[position]
+                        rows += spread
+            ordered = head + rows + activation_sums + norms[len(norm_inputs):]
             vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
             layouts = [sample.layout() for sample in samples]
             if reduce is None:
                 figures = vector.tolist()  # the one host sync
             else:
-                figures, layouts = StepRecorder._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce)
-            counts = StepRecorder._count_non_finite(figures, sizes, gradients)
+                figures, layouts = StepRecorder._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce, recorder._owned is not None)
+            counts = StepRecorder._count_non_finite(figures, sizes, gradients, owned, reduce if recorder._owned is not None else None)
         return decode_figures(self.step, figures, [layer.name for layer in recorder.layers], sizes, activation_layers,
                               layouts, accuracy is not None, counts)
 

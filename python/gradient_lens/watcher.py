@@ -161,7 +161,9 @@ class WatchedRun:
         instrumented = model_map.instrumented()
         self._layer_names = [layer.name for layer in instrumented]
         self._recorder = StepRecorder(instrumented, model_map.taps(), self.every).attach()
-        if not (self.distributed and self.world_size > 1):
+        if self.distributed and self.world_size > 1:
+            self._recorder.share_with_ranks(self.rank, self.world_size)
+        else:
             # Under torch.distributed the figures' all-reduce must be taken in the loop, at the same
             # point on every rank; in one process they are computed while the loop goes on.
             self._figures = FigureThread()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import unittest
 from contextlib import contextmanager
-from typing import Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List
 
 import torch
 import torch.nn.functional as F
@@ -237,6 +237,101 @@ class Figures(unittest.TestCase):
                 if key != "layer":
                     self.assertTrue(math.isclose(value, other[key], rel_tol=1e-6, abs_tol=1e-12), f"{one['layer']}.{key}: {value} != {other[key]}")
         self.assertTrue(any("deadFraction" in entry for entry in reduced["layers"]))
+
+    def shared_step(self, world: int, poison: bool):
+        """One SGD step of `world` identical "ranks" (threads, same model copy and batch) whose
+        recorders share the layers (share_with_ranks), with a reduce that sums over them at a
+        barrier, as the all-reduce does; each rank's StepStats. `poison`: an inf in one gradient."""
+        import threading
+
+        barrier = threading.Barrier(world)
+        lock = threading.Lock()
+        rounds: List[Dict[int, torch.Tensor]] = []
+
+        def all_reduce(rank: int, calls: List[int]) -> Callable[[torch.Tensor], torch.Tensor]:
+            def reduce(tensor: torch.Tensor) -> torch.Tensor:
+                index = calls[0]
+                calls[0] += 1
+                with lock:
+                    while len(rounds) <= index:
+                        rounds.append({})
+                    rounds[index][rank] = tensor.clone()
+                barrier.wait()
+                total = sum(rounds[index].values())
+                barrier.wait()
+                return total
+            return reduce
+
+        results: Dict[int, dict] = {}
+        errors: List[BaseException] = []
+
+        # Built one after the other: torch's global generator is not for two threads at once.
+        built = [build_mapped(STYLES, "BlockNet", [1, 8, 8])[:2] for _ in range(world)]
+
+        def run(rank: int) -> None:
+            try:
+                model, model_map = built[rank]
+                recorder = recorder_for(model_map)
+                recorder.share_with_ranks(rank, world)
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+                inputs, targets = batch([1, 8, 8])
+                recorder.start_step(0)
+                loss = F.cross_entropy(model(inputs), targets)
+                loss.backward()
+                if poison:
+                    model_map.instrumented()[1].weight.grad.view(-1)[0] = math.inf
+                recorder.before_update()
+                optimizer.step()
+                results[rank] = recorder.after_update(0, loss, reduce=all_reduce(rank, [0]))
+                recorder.detach()
+            except BaseException as error:  # noqa: B902 — reported by the test
+                errors.append(error)
+                barrier.abort()
+
+        threads = [threading.Thread(target=run, args=(rank,)) for rank in range(world)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual(errors, [])
+        return results
+
+    def test_ranks_sharing_the_layers_read_as_ranks_each_computing_all(self):
+        """Each rank computes its share of the layers' gradient and weight figures, the sum fills in
+        the rest: the same StepStats as every rank computing every layer (the reduce before this)."""
+        for poison in (False, True):
+            with self.subTest(poison=poison):
+                reference_model, reference_map, _ = build_mapped(STYLES, "BlockNet", [1, 8, 8])
+                recorder = recorder_for(reference_map)
+                optimizer = torch.optim.SGD(reference_model.parameters(), lr=0.01)
+                inputs, targets = batch([1, 8, 8])
+                recorder.start_step(0)
+                loss = F.cross_entropy(reference_model(inputs), targets)
+                loss.backward()
+                if poison:
+                    reference_map.instrumented()[1].weight.grad.view(-1)[0] = math.inf
+                recorder.before_update()
+                optimizer.step()
+                reference = recorder.after_update(0, loss, reduce=lambda t: t * 2)
+                recorder.detach()
+                shared = self.shared_step(2, poison)
+                self.assertEqual(set(shared), {0, 1})
+                for rank in (0, 1):
+                    same_figures(self, reference, shared[rank], f"rank {rank}")
+                if poison:
+                    self.assertEqual(reference["layers"][1]["gradNonFinite"], 1.0)
+
+    def test_shares_are_balanced_by_size_and_cover_every_layer_once(self):
+        model, model_map, _ = build_mapped(STYLES, "BlockNet", [1, 8, 8])
+        sizes = [layer.weight.numel() for layer in model_map.instrumented()]
+        shares = []
+        for rank in range(3):
+            recorder = StepRecorder(model_map.instrumented(), model_map.taps())
+            recorder.share_with_ranks(rank, 3)
+            shares.append(recorder._owned)
+        self.assertEqual(sorted(i for share in shares for i in share), list(range(len(sizes))))
+        loads = [sum(sizes[i] for i in share) for share in shares]
+        self.assertLessEqual(max(loads) - min(loads), max(sizes))
 
     def test_reduced_dead_only_where_dead_on_every_rank(self):
         """A channel dead here but alive on the other rank is alive in the world's step."""
