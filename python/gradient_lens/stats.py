@@ -15,8 +15,8 @@ run (the short run, and watch() in one process):
     optimizer.step()
     figures.submit(recorder.collect(step, loss, accuracy))
 
-Measured in one process, interleaved, at real-time priority on this 2-core machine (scripts/torch/
-bench_trainer.py and a harness beside it): computing the figures in the loop costs the small
+Measured in one process, interleaved, at real-time priority on this 2-core machine
+(scripts/torch/bench_figures.py): computing the figures in the loop costs the small
 reference nets 13–26 % a step, mostly passes over gradients and weights just evicted from the
 cache by backward (each 2–8× its warm cost); on the second thread 3–16 %, depending on what else
 runs on that core, for 20–40 % more CPU time in all.
