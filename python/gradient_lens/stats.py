@@ -44,6 +44,9 @@ from .protocol import LayerStepStats, StepStats
 
 # The TF.js side samples the first examples of a batch: enough for mean/spread, cheap.
 ACTIVATION_SAMPLE_EXAMPLES = 4
+# Outputs read late (pipelined) stay alive until the figure thread reads them, during the next
+# step's forward: at most this much of them a step, so a large net's peak memory stays its own.
+LATE_READ_BUDGET_BYTES = 64 * 1024 * 1024
 
 ActivationFunction = Callable[[torch.Tensor], torch.Tensor]
 
@@ -124,6 +127,10 @@ class StepRecorder:
     _weights_before: Optional[List[torch.Tensor]] = None  # pipelined: the weights as the next update finds them
     _owned: Optional[List[int]] = None  # the layers whose gradient and weight figures this rank computes (None: all)
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
+    # Pipelined: per tap, whether its output may be read late (True: nothing changed it in place after
+    # its module when it was first read in the hook; False: something did). Unknown taps are read in the hook.
+    _read_late: Dict[str, bool] = field(default_factory=dict)
+    _late_bytes: int = 0  # this step's outputs kept to be read late
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
     _attached: bool = False
     _record_activations: bool = True
@@ -175,6 +182,7 @@ class StepRecorder:
         path, and a hook that returns at once still costs a Python call per layer per step."""
         self._record_activations = step % max(1, self.activation_every) == 0
         self._activations = {}
+        self._late_bytes = 0
         if self._attached:
             if self._record_activations:
                 self._install_hooks()
@@ -192,12 +200,27 @@ class StepRecorder:
             if not recorder._record_activations or not isinstance(output, torch.Tensor) or output.dim() == 0:
                 return
             output = output.detach()
+            late = recorder._read_late.get(layer) if recorder.pipelined else False
+            if late and recorder._late_bytes + output.numel() * output.element_size() > LATE_READ_BUDGET_BYTES:
+                late = False  # a large net's outputs are read here rather than all kept alive into the next step
+            if late:
+                recorder._late_bytes += output.numel() * output.element_size()
+                # The short run reads this output when the figures are computed, on the figure thread:
+                # the loop pays no pass over the activation. Its version counter tells whether something
+                # changed it in place meanwhile. Not for watch(): the outputs would stay alive past
+                # backward, on a user's GPU too.
+                recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES], None, apply,
+                                                                whole=output, version=output._version, late=True)
+                return
             # Kept now, reduced in after_update with every other layer's: an inplace operation after
             # this module (ReLU(inplace=True), `x += residual`) would change `output` later. What is
             # kept is the first examples as the module returned them: `apply` runs in after_update,
-            # once for every layer that applies the same function.
+            # once for every layer that applies the same function. Pipelined, a tap seen for the first
+            # time also keeps the whole output, to learn whether it may be read late from now on.
             maxima = channel_maxima(output) if relu else None
-            recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES].clone(), maxima, apply)
+            probe = output if late is None else None
+            recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES].clone(), maxima, apply,
+                                                            whole=probe, version=output._version)
 
         return hook
 
@@ -372,8 +395,8 @@ class StepFigures:
                 extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in gradients]
                 gradient_rows = [sums, [low for low, _ in extremes], [high for _, high in extremes], non_zero]
                 norm_inputs = copies + deltas
-            activation_layers = [layer.name for layer in recorder.layers if layer.name in self.activations]
-            samples, groups = resolve_samples([self.activations[name] for name in activation_layers])
+            activation_layers, kept = read_late_samples(recorder, self.activations)
+            samples, groups = resolve_samples(kept)
             activation_sums, activation_norm_inputs = activation_terms(samples, groups)
             inputs = norm_inputs + activation_norm_inputs
             norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
@@ -471,9 +494,39 @@ class ActivationSample:
     values: torch.Tensor  # the first examples, activated and flattened (before `resolve_samples`: as the module returned them, with `apply` to run)
     channel_maxima: Optional[torch.Tensor] = None  # relu: each channel's maximum over the whole batch
     apply: Optional[ActivationFunction] = None
+    whole: Optional[torch.Tensor] = None  # pipelined: the module's whole output, to be read late or checked
+    version: int = 0  # `whole`'s version counter when the hook saw it
+    late: bool = False  # `values` and `channel_maxima` are still to be read from `whole`
 
     def layout(self) -> Tuple[Optional[str], int, int]:
         return self.kind, self.values.numel(), self.channel_maxima.numel() if self.channel_maxima is not None else 0
+
+
+def read_late_samples(recorder: StepRecorder, activations: Dict[str, ActivationSample]) -> Tuple[List[str], List[ActivationSample]]:
+    """The step's recorded layers in layer order and their samples, those read late read now. A
+    tap's first sample (read in the hook) tells whether its output stays as its module returned
+    it until now; where it does not, the tap is read in the hook for good, and a late sample
+    whose output changed after all (another path through `forward`) is left out of its step."""
+    names: List[str] = []
+    samples: List[ActivationSample] = []
+    for layer in recorder.layers:
+        sample = activations.get(layer.name)
+        if sample is None:
+            continue
+        if sample.whole is not None:
+            unchanged = sample.whole._version == sample.version
+            if sample.late:
+                if not unchanged:
+                    recorder._read_late[layer.name] = False
+                    continue
+                maxima = channel_maxima(sample.whole) if sample.kind == "relu" else None
+            else:
+                recorder._read_late[layer.name] = unchanged
+                maxima = sample.channel_maxima
+            sample = ActivationSample(sample.kind, sample.values, maxima, sample.apply)  # the whole output let go
+        names.append(layer.name)
+        samples.append(sample)
+    return names, samples
 
 
 def sample_activation(output: torch.Tensor, measured: Optional[str], apply: Optional[ActivationFunction]) -> ActivationSample:

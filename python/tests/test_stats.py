@@ -554,6 +554,66 @@ class ThreadedFigures(unittest.TestCase):
     def test_batchnorm_tanh(self):
         self.check(STYLES, "BatchNormTanhNet", [1, 8, 8])
 
+    def test_an_output_changed_in_place_after_its_module_is_read_in_the_hook(self):
+        """Pipelined, a tap's output is read late once its first step showed nothing changes it in
+        place after the module; if it is changed after all, that step leaves the layer's activation
+        figures out (never figures of the changed values) and the tap is read in the hook from then on."""
+        model, model_map, _ = build_mapped(NETS, "SometimesInplaceNet", [1, 6, 6])
+        recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True).attach()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        tap = next(t.layer for t in model_map.taps() if t.kind == "leaky_relu")
+
+        def step(index: int) -> dict:
+            inputs, targets = batch([1, 6, 6], seed=index)
+            recorder.start_step(index)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                expected = F.leaky_relu(model.conv(inputs), 0.1)
+            loss = F.cross_entropy(model(inputs), targets)
+            loss.backward()
+            recorder.before_update()
+            optimizer.step()
+            entry = {e["layer"]: e for e in recorder.after_update(index, loss)["layers"]}[tap]
+            entry["expectedMean"] = float(expected[:4].mean())
+            return entry
+
+        first, second = step(0), step(1)
+        self.assertIs(recorder._read_late.get(tap), True)
+        for entry in (first, second):
+            self.assertAlmostEqual(entry["activationMean"], entry["expectedMean"], places=5)
+        model.bump = True
+        changed = step(2)
+        self.assertNotIn("activationMean", changed, "figures of values changed after the module")
+        self.assertIs(recorder._read_late.get(tap), False)
+        after = step(3)
+        self.assertAlmostEqual(after["activationMean"], after["expectedMean"], places=5, msg="read in the hook, before the change")
+        recorder.detach()
+
+    def test_outputs_beyond_the_budget_are_read_in_the_hook(self):
+        from gradient_lens import stats as stats_module
+
+        model, model_map, _ = build_mapped(STYLES, "AttributeNet", [1, 8, 8])
+        recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True).attach()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        saved = stats_module.LATE_READ_BUDGET_BYTES
+        kinds = []
+        try:
+            for index, budget in enumerate((saved, saved, 0)):
+                stats_module.LATE_READ_BUDGET_BYTES = budget
+                inputs, targets = batch([1, 8, 8], seed=index)
+                recorder.start_step(index)
+                optimizer.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(inputs), targets)
+                kinds.append({sample.late for sample in recorder._activations.values()})
+                loss.backward()
+                recorder.before_update()
+                optimizer.step()
+                recorder.after_update(index, loss)
+        finally:
+            stats_module.LATE_READ_BUDGET_BYTES = saved
+            recorder.detach()
+        self.assertEqual(kinds, [{False}, {True}, {False}], "first step probes, then late, then over the budget")
+
     def test_one_read_back_per_step_on_the_figure_thread(self):
         model, model_map, _ = build_mapped(STYLES, "BlockNet")
         recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True).attach()
