@@ -133,6 +133,7 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
     : undefined;
   const newTenth = fractionCrossings(10);
   const newLoadingQuarter = fractionCrossings(4);
+  let stepsDone = 0;
   return (msg) => {
     if (msg.type === 'loading') {
       // Before training: decoding a folder of images can take seconds.
@@ -147,8 +148,14 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
     } else if (msg.type === 'step') {
       const last = msg.steps[msg.steps.length - 1];
       const done = last.step + 1;
+      stepsDone = done;
       bar?.update(done, { loss: last.loss.toPrecision(4) });
       if (!bar && newTenth(done, total())) process.stderr.write(`step ${done}/${total()} loss ${last.loss.toPrecision(4)}\n`);
+    } else if (msg.type === 'finding' && stepsDone < total() && msg.finding.severity !== 'info') {
+      // Found while training: said now (the report, with its fixes, follows at the end).
+      const f = msg.finding;
+      const where = [f.layer, `after ${stepsDone} steps`].filter(Boolean).join(', ');
+      process.stderr.write(`${interactive ? '\r\x1b[2K' : ''}found ${f.severity} ${f.code} (${where}): ${f.message}\n`);
     } else if (msg.type === 'done' || msg.type === 'error') {
       bar?.stop();
     }
