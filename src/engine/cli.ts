@@ -6,12 +6,10 @@ import { BACKENDS, OPTIMIZERS, REPORT_FORMATS, type BackendChoice, type Optimize
 import type { EngineToHostMessage } from '../shared/engineProtocol';
 import type { Report } from '../shared/report';
 import type { RunOptions } from '../shared/runOptions';
-import { writeFixedKerasCopy } from './model/fixedCopy';
 import { UsageError } from './errors';
 import { formatReport } from './report/index';
 import { EngineProcess } from './runner';
 import { describeFailure } from './train/failure';
-import { analyzeRunFile } from './watch/analyzeRun';
 
 // The CLI runs the analysis in the engine child process, as the extension does: the same
 // memory limits apply (resources.ts), and an engine the system kills (out of memory) is one
@@ -202,6 +200,9 @@ function writeFixedCopy(modelFile: string, report: Report): void {
   }
   // A copy that cannot be written costs the user the copy, not the report.
   try {
+    // Loaded here: it reads .keras files with TF.js's help, which would add ~0.4 s to every CLI start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { writeFixedKerasCopy } = require('./model/fixedCopy') as typeof import('./model/fixedCopy');
     const written = writeFixedKerasCopy(modelFile, fix);
     process.stderr.write(`gradient-lens: wrote ${written} (${fix.title}); ${path.basename(modelFile)} is unchanged\n`);
   } catch (error) {
@@ -221,6 +222,9 @@ async function runReport(runFile: string, flags: ReportFlags): Promise<number> {
   // Ctrl+C while following: stop waiting for the run and report what it wrote so far.
   const onInterrupt = (): void => controller.abort();
   if (flags.follow) process.on('SIGINT', onInterrupt);
+  // Loaded for `report` only: `analyze` starts its engine sooner without it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { analyzeRunFile } = require('./watch/analyzeRun') as typeof import('./watch/analyzeRun');
   const report = await analyzeRunFile(runFile, (msg) => {
     if (!flags.follow) return;
     if (msg.type === 'ready') process.stderr.write(`following ${runFile}: ${msg.layers.filter((l) => l.instrumented).length} layers, ${msg.backend}\n`);
