@@ -4,7 +4,7 @@
 // scripts/build.mjs). Each backend runs in its own child process (a fresh TF.js engine, no
 // memory carried over); PyTorch runs as a python3 subprocess. Installs nothing.
 //
-//   node scripts/bench.mjs [--quick] [--json] [--profile] [--backends wasm,cpu] [--networks small-cnn,...]
+//   node scripts/bench.mjs [--quick] [--json] [--profile] [--backends wasm,cpu] [--networks small-cnn,...] [--only first-finding]
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { learningRateBench, printLearningRateBench } from './bench-lr.mjs';
 import { benchDataParallel, printDataParallel } from './bench-dataparallel.mjs';
 import { measurePytorchOverhead, printPytorchOverhead } from './bench-pytorch.mjs';
+import { benchFirstFinding, printFirstFinding } from './bench-first-finding.mjs';
 
 const scriptPath = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(scriptPath), '..');
@@ -31,8 +32,8 @@ const SLOW_ROUND = 2;
 const SLOW_STEP_MS = 500;
 const PROFILED_STEPS = 5;
 const ALL_BACKENDS = ['tensorflow', 'wasm', 'cpu'];
-/** Samples timed from Analyze to the first finding: the engine forked cold, as the CLI does it. */
-const FIRST_FINDING_SAMPLES = ['samples/vanishing-sigmoid-10conv/keras2.json', 'samples/pytorch/vanishing_sigmoid.py'];
+/** Sections `--only` can pick. */
+const SECTIONS = ['first-finding'];
 
 const { values: flags } = parseArgs({
   options: {
@@ -42,6 +43,7 @@ const { values: flags } = parseArgs({
     networks: { type: 'string' },
     worker: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -58,7 +60,8 @@ if (flags.help) {
               pytorchMs uses threads = cores; ratioToPytorch divides by the better of that and one thread
   --profile   also time each kernel over ${PROFILED_STEPS} plain and ${PROFILED_STEPS} instrumented steps (tf.profile) and print where the time goes
   --backends  default: every backend that initialises here
-  --networks  default: the benchmarked reference networks (src/engine/reference/networks.ts)`);
+  --networks  default: the benchmarked reference networks (src/engine/reference/networks.ts)
+  --only      one section: ${SECTIONS.join(', ')} (time to the first finding: scripts/bench-first-finding.mjs)`);
   process.exit(0);
 }
 
@@ -70,7 +73,16 @@ const { REFERENCE_NETWORKS, referenceNetwork } = require(path.join(compiled, 're
 const networkNames = flags.networks ? flags.networks.split(',') : REFERENCE_NETWORKS.filter((n) => n.benchmarked).map((n) => n.name);
 networkNames.forEach(referenceNetwork); // unknown names fail here, before any timing
 
-if (flags.worker) {
+if (flags.only !== undefined && !SECTIONS.includes(flags.only)) {
+  console.error(`bench: --only takes ${SECTIONS.join(', ')}, not ${flags.only}`);
+  process.exit(2);
+}
+
+if (flags.only === 'first-finding') {
+  const firstFinding = await benchFirstFinding({ repeats: flags.quick ? 1 : 3, progress });
+  if (flags.json) console.log(JSON.stringify({ firstFinding }, null, 2));
+  else printFirstFinding(firstFinding);
+} else if (flags.worker) {
   process.stdout.write(JSON.stringify(await runWorker(flags.worker, networkNames)));
 } else {
   await runBench();
@@ -100,8 +112,7 @@ async function runBench() {
   if (torch.missing) notes.push(torch.missing);
   const trainer = measurePytorchOverhead({ root, networks: networkNames, quick: flags.quick, progress });
   progress('time to first finding…');
-  const firstFinding = [];
-  for (const sample of FIRST_FINDING_SAMPLES) firstFinding.push(await timeToFirstFinding(sample));
+  const firstFinding = await benchFirstFinding({ repeats: flags.quick ? 1 : 3, progress });
   progress('learning rate: --compare-fixes and the range test against plain runs…');
   const learningRate = await learningRateBench({ quick: flags.quick });
   progress('one thread against data-parallel steps…');
@@ -189,37 +200,6 @@ function measureTorch() {
   // The engine's wasm backend is single-threaded in Node (FACTS.md): the one-thread figure is the like-for-like one.
   const single = JSON.parse(runTorchScript(peer, root, 'bench_step.py', [...args, '--threads', '1']));
   return { version: all.torch, threads: all.threads, networks: all.networks, singleThread: single.networks };
-}
-
-// ──── The PyTorch trainer and the time to the first finding ────
-
-
-async function timeToFirstFinding(sample) {
-  const { EngineProcess } = require(path.join(compiled, 'runner.js'));
-  const started = performance.now();
-  const engine = new EngineProcess({ enginePath: path.join(root, 'dist', 'engine.js') });
-  let ready;
-  let first;
-  engine.onMessage((msg) => {
-    if (msg.type === 'ready' && ready === undefined) ready = performance.now() - started;
-    if (msg.type === 'finding' && first === undefined) {
-      first = { ms: performance.now() - started, code: msg.finding.code, step: msg.finding.step ?? null };
-      void engine.cancel();
-    }
-  });
-  const result = await engine.start(path.join(root, sample), { steps: 100, seed: SEED });
-  await engine.dispose();
-  return { sample, readyMs: ready ?? null, firstFindingMs: first?.ms ?? null, code: first?.code ?? null, step: first?.step ?? null, ended: result.kind };
-}
-
-function printFirstFinding(rows) {
-  console.log('\nAnalyze → first finding, cold (engine forked, model loaded, data made, steps until a rule is sure)');
-  console.log('| sample | ready s | first finding s | finding (step) |');
-  console.log('|---|---:|---:|---|');
-  for (const r of rows) {
-    const fixed = (ms) => (ms === null ? '–' : (ms / 1000).toFixed(2));
-    console.log(`| ${r.sample} | ${fixed(r.readyMs)} | ${fixed(r.firstFindingMs)} | ${r.code ?? 'none'}${r.step === null ? '' : ` (${r.step})`} |`);
-  }
 }
 
 function printTable(rows, machine, notes) {

@@ -59,7 +59,7 @@ test('--compare-fixes reruns every fix of the top finding, ranks them by outcome
 });
 
 test('--compare-fixes starts its candidates once the run\'s top finding is live, before the run ends, and ranks them the same way', () => {
-  // The vanishing finding is live at step 50 (minStepsToJudgeProgress): 70 steps leave 20 to overlap.
+  // The vanishing finding is live at step 10 (vanishingEarlySteps, the sample vanishes far past both limits): 70 steps leave 60 to overlap.
   const result = runCli(['analyze', VANISHING, '--steps', '70', '--batch-size', '8', '--compare-fixes', '--format', 'json'], 300_000);
   const report = JSON.parse(result.stdout);
   const comparison = report.comparison;

@@ -93,21 +93,68 @@ test('10-conv sigmoid net (FACTS.md step-0 norms, loss at ln 10) → vanishing e
   assert.equal(vanishing.severity, 'error');
   assert.equal(vanishing.layer, 'conv2d');
   assert.ok((vanishing.evidence.ratioToLast as number) < 1e-3);
-  assert.match(vanishing.message, /conv2d gradient RMS .* of the last layer's \(conv2d_9\).*ln 10 after 50 steps/, 'decided live on the 50th step');
+  assert.match(vanishing.message, /conv2d gradient RMS .* of the last layer's \(conv2d_9\).*ln 10 after 10 steps/, 'decided live on the 10th step: 1e-6 of the last layer on every step is far past both limits');
   assert.ok(vanishing.relatedLayers?.includes('conv2d_9'));
   // The root cause explains the lack of progress: no separate slow-convergence or learning-rate finding.
   assert.deepEqual(problems(all).map((f) => f.code), ['vanishing-gradient']);
 });
 
-test('vanishing with the loss stuck at chance is reported live once progress can be judged (step 50), not only at the end', () => {
-  const diagnoser = createDiagnoser(context(sigmoidLayers));
-  const history = sigmoidHistory(60);
+/** The step indices at which the vanishing finding was emitted live. */
+function vanishingLiveAt(ctx: DiagnosisContext, history: StepStats[]): { liveAt: number[]; live: Finding[]; atEnd: Finding[] } {
+  const diagnoser = createDiagnoser(ctx);
   const liveAt: number[] = [];
+  const live: Finding[] = [];
   for (const step of history) {
-    for (const finding of diagnoser.observe(step)) if (finding.code === 'vanishing-gradient') liveAt.push(step.step);
+    for (const finding of diagnoser.observe(step)) {
+      if (finding.code !== 'vanishing-gradient') continue;
+      liveAt.push(step.step);
+      live.push(finding);
+    }
   }
-  assert.deepEqual(liveAt, [49], 'emitted once, on the 50th step');
-  assert.equal(diagnoser.finish().filter((f) => f.code === 'vanishing-gradient').length, 0, 'not again at the end');
+  return { liveAt, live, atEnd: diagnoser.finish().filter((f) => f.code === 'vanishing-gradient') };
+}
+
+/** The sigmoid net with its first layer's gradient scaled, so that its ratio to the last layer's is about `ratio`. */
+function sigmoidHistoryAtRatio(steps: number, ratio: (step: number) => number): StepStats[] {
+  const rmsOf = (i: number) => SIGMOID_L2[i] / Math.sqrt(sigmoidLayers[i].size);
+  return sigmoidHistory(steps).map((s) => ({
+    ...s,
+    layers: s.layers.map((l, i) => (i === 0 ? layerStats(sigmoidLayers[0], ratio(s.step) * (rmsOf(9) / rmsOf(0)) * SIGMOID_L2[0] * (1 + noise(s.step, 0.1)), { activationStd: 0.05, saturatedFraction: 0 }) : l)),
+  }));
+}
+
+test('a gradient vanished far past both limits on every step, with the loss stuck at chance, is reported live after 10 steps, once', () => {
+  const { liveAt, atEnd } = vanishingLiveAt(context(sigmoidLayers), sigmoidHistory(60));
+  assert.deepEqual(liveAt, [9], 'emitted once, on the 10th step');
+  assert.equal(atEnd.length, 0, 'not again at the end');
+});
+
+test('the early live vanishing finding names what the end of the run would: code, severity, layer, vanished layers', () => {
+  const history = sigmoidHistory(100);
+  const early = vanishingLiveAt(context(sigmoidLayers), history).live[0];
+  const ctx = context(sigmoidLayers);
+  // The same run judged only at step 50 and at its end: no early checkpoint.
+  const lateCtx = { ...ctx, options: { ...ctx.options, thresholds: { vanishingEarlySteps: 1e9 } as never } };
+  const late = vanishingLiveAt(lateCtx, history);
+  assert.deepEqual(late.liveAt, [49]);
+  const pick = (f: Finding) => ({ code: f.code, severity: f.severity, layer: f.layer, vanishedLayers: f.evidence.vanishedLayers, related: f.relatedLayers });
+  assert.deepEqual(pick(early), pick(late.live[0]));
+});
+
+test('vanishing only just past the ratio limit (5e-4 of the last layer) waits for step 50: not overwhelming evidence', () => {
+  const { liveAt } = vanishingLiveAt(context(sigmoidLayers), sigmoidHistoryAtRatio(60, () => 5e-4));
+  assert.deepEqual(liveAt, [49]);
+});
+
+test('one step on which the first layer looked alive keeps the early check quiet; step 50 decides on the medians', () => {
+  const { liveAt } = vanishingLiveAt(context(sigmoidLayers), sigmoidHistoryAtRatio(60, (step) => (step === 3 ? 2e-3 : 1e-6)));
+  assert.deepEqual(liveAt, [49]);
+});
+
+test('vanished gradients while the loss drifts below chance early wait for step 50 (the run may be learning)', () => {
+  const drifting = sigmoidHistory(60).map((s) => ({ ...s, loss: Math.log(10) * (0.95 + noise(s.step, 0.005)) }));
+  const { liveAt } = vanishingLiveAt(context(sigmoidLayers), drifting);
+  assert.deepEqual(liveAt, [49]);
 });
 
 test('vanishing while the loss still falls waits for the end of the run (info there), never live', () => {

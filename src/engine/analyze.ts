@@ -8,12 +8,14 @@ import type { LrRangeResult } from '../shared/lrRange';
 import { planFixes } from '../shared/fixes/index';
 import { rankFixesByComparison } from '../shared/fixes/comparison';
 import { selectBackend } from './backend';
-import { analyzeTorch, isPytorchModelPath } from './pytorch/analyzeTorch';
+import { markStartup, startupLog } from './startupPhases';
+import { analyzeTorch } from './pytorch/analyzeTorch';
+import { trainsWithTfjs } from './modelKind';
 import * as path from 'node:path';
 import { locateModel } from '../shared/locator';
 import { exportKerasPython } from './keras/kerasPython';
 import { loadModelFile, type LoadedModel } from './model/load';
-import { findKerasSourceBeside, isKerasSourceFile } from './keras/kerasSource';
+import { findKerasSourceBeside } from './keras/kerasSource';
 import { layerSummaryFrom } from './report/layerSummary';
 import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
@@ -66,7 +68,7 @@ async function mapOntoSource(loaded: LoadedModel, source: string, options: RunOp
 export async function analyze(modelPath: string, options: RunOptions, sink: EngineSink, signal?: AbortSignal): Promise<Report> {
   // A `.py` model trains in the user's own PyTorch; the rules, fixes and report below are shared.
   // (A `.py` that builds a Keras model is exported by the user's Keras and trained here with TF.js.)
-  if (isPytorchModelPath(modelPath) && !isKerasSourceFile(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
+  if (!trainsWithTfjs(modelPath)) return analyzeTorch(modelPath, options, sink, signal);
   // A run file of gradient_lens.watch(): a real run, recorded; the same rules judge it (cancel stops following).
   if (isRunFilePath(modelPath)) {
     return analyzeRunFile(modelPath, sink, { follow: options.followRunFile, signal, maxEventsPerSecond: options.maxEventsPerSecond, thresholds: options.thresholds });
@@ -74,6 +76,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   const started = Date.now();
   validateRunOptions(options);
   const backend = await selectBackend(options.backend ?? 'auto');
+  markStartup('backend');
   sink({ type: 'log', message: `backend: ${backend}` });
   const loaded = await loadModelFile(modelPath, {
     seed: options.seed ?? DEFAULT_RUN_OPTIONS.seed,
@@ -97,6 +100,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
       if (beside.ambiguous) warnings.push(`markers stay in the panel: ${beside.why}`);
     }
   }
+  markStartup('model');
   const resolved = resolveRunOptions(options, loaded.trainingConfig, loaded.path, backend, warnings);
   const batcher = new StepBatcher((steps) => sink({ type: 'step', steps }), options.maxEventsPerSecond);
   const findings: Finding[] = [];
@@ -135,6 +139,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     sink({ type: 'loading', what, done, total });
   };
   const dataset = await loadRunData(loaded, resolved, onLoading);
+  markStartup('data');
   const findLr = options.findLr ?? 'auto';
   // The range test starts from the run's initial weights: kept aside (a copy of the weights
   // only) until the run has shown whether the rate is suspected.
@@ -151,6 +156,9 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
       if (resolved.data === 'auto') resolved.data = dataName;
       diagnoser = createDiagnoser({ layers, options: resolved, numClasses: loaded.numClasses });
       sink({ type: 'log', message: `data: ${dataName}; ${resolved.steps} steps of ${resolved.batchSize}, ${resolved.optimizer} lr ${resolved.learningRate}, loss ${resolved.loss}` });
+      markStartup('ready');
+      const startup = startupLog();
+      if (startup) sink({ type: 'log', message: startup });
       sink({ type: 'ready', protocolVersion: ENGINE_PROTOCOL_VERSION, backend, modelPath: loaded.path, format: loaded.format, layers, options: resolved, warnings, ...(loaded.weightsSource ? { weights: loaded.weightsSource } : {}) });
     },
     onStep: (stats) => {

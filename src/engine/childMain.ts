@@ -1,11 +1,14 @@
 import { assertNever, ENGINE_PROTOCOL_VERSION, SIGTERM_EXIT_CODE, type EngineToHostMessage, type HostToEngineMessage, type StartMessage } from '../shared/engineProtocol';
 import type { EngineSink } from './analyze';
-import { isKerasSourceFile } from './keras/kerasSource';
-import { isPytorchModelPath } from './pytorch/modelPath';
+import { trainsWithTfjs } from './modelKind';
+import { markStartup, PRELOAD_TFJS_ENV } from './startupPhases';
 import { describeFailure } from './train/failure';
 
 // The engine child process (dist/engine.js), forked by EngineProcess. It runs one analysis per
 // process: memory from a big model goes back to the system when the process exits.
+
+// The process is up and the bundle parsed (TF.js not loaded yet: see analysisFor).
+markStartup('node');
 
 /**
  * The analysis for this model file, loaded when the start request names it: a PyTorch file never
@@ -13,17 +16,22 @@ import { describeFailure } from './train/failure';
  * module in a lazy initialiser, so nothing of the TF.js path runs until it is required).
  */
 function analysisFor(modelPath: string): (path: string, options: StartMessage['options'], sink: EngineSink, signal: AbortSignal) => Promise<unknown> {
-  // A `.py` that builds a Keras model is exported by the user's Keras and trained with TF.js (analyze).
-  if (isPytorchModelPath(modelPath) && !isKerasSourceFile(modelPath)) {
+  if (!trainsWithTfjs(modelPath)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('./pytorch/analyzeTorch') as typeof import('./pytorch/analyzeTorch')).analyzeTorch;
   }
+  return loadTfjsAnalysis();
+}
+
+function loadTfjsAnalysis(): typeof import('./analyze').analyze {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs');
   // TF.js's console notices ("install tfjs-node…") would only reach a log nobody reads.
   tf.env().set('PROD', true);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./analyze') as typeof import('./analyze')).analyze;
+  const { analyze } = require('./analyze') as typeof import('./analyze');
+  markStartup('tfjs');
+  return analyze;
 }
 
 const cancellation = new AbortController();
@@ -41,10 +49,12 @@ function peakMemoryLog(): EngineToHostMessage {
 }
 
 async function run(start: StartMessage): Promise<void> {
+  markStartup('request');
   try {
     if (start.protocolVersion !== ENGINE_PROTOCOL_VERSION) {
       throw new Error(`the extension speaks engine protocol ${start.protocolVersion}, this engine ${ENGINE_PROTOCOL_VERSION}; reinstall the extension`);
     }
+    await preloading;
     await analysisFor(start.modelPath)(start.modelPath, start.options, (msg) => void send(msg), cancellation.signal);
   } catch (error) {
     // Before the error: the host listens no further. A refused model shows it was never allocated.
@@ -72,16 +82,29 @@ process.on('message', (msg: HostToEngineMessage) => {
   }
 });
 
-// A comparison's candidate engine is forked while the previous candidate trains: it loads TF.js
-// then, not when its start arrives (0.6 s of the engine's start, see analysisFor).
-if (process.env.GRADIENT_LENS_PRELOAD_TFJS === '1') {
-  setImmediate(() => {
-    if (started) return;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    (require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs')).env().set('PROD', true);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('./analyze');
-  });
+/** A waiting engine's head start (below); `run` waits for it, so the two never initialise a backend at once. */
+let preloading: Promise<void> = Promise.resolve();
+
+// A waiting engine (a comparison's next candidate, forked while the previous one trains; the
+// extension's spare) loads TF.js, initialises the default backend, decodes the default data and
+// takes one throwaway training step before its start arrives: what a cold engine spends on them
+// after Analyze (`npm run bench`, first-finding phases).
+if (process.env[PRELOAD_TFJS_ENV] === '1') {
+  preloading = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(async () => {
+      if (started) return;
+      loadTfjsAnalysis();
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      await (require('./backend') as typeof import('./backend')).selectBackend('auto');
+      markStartup('backend');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      await (require('./data/fashionMnist') as typeof import('./data/fashionMnist')).prefetchFashionMnist();
+      if (started) return;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('./train/warmUp') as typeof import('./train/warmUp')).warmUpTraining();
+    })
+    // The run meets the same failure when it selects its backend, and reports it there.
+    .catch(() => undefined);
 }
 
 // The host went away (window closed, extension host crashed): nobody wants the result.

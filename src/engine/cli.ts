@@ -6,12 +6,10 @@ import { BACKENDS, OPTIMIZERS, REPORT_FORMATS, type BackendChoice, type Optimize
 import type { EngineToHostMessage } from '../shared/engineProtocol';
 import type { Report } from '../shared/report';
 import type { RunOptions } from '../shared/runOptions';
-import { writeFixedKerasCopy } from './model/fixedCopy';
 import { UsageError } from './errors';
 import { formatReport } from './report/index';
 import { EngineProcess } from './runner';
 import { describeFailure } from './train/failure';
-import { analyzeRunFile } from './watch/analyzeRun';
 
 // The CLI runs the analysis in the engine child process, as the extension does: the same
 // memory limits apply (resources.ts), and an engine the system kills (out of memory) is one
@@ -133,6 +131,7 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
     : undefined;
   const newTenth = fractionCrossings(10);
   const newLoadingQuarter = fractionCrossings(4);
+  let stepsDone = 0;
   return (msg) => {
     if (msg.type === 'loading') {
       // Before training: decoding a folder of images can take seconds.
@@ -147,8 +146,14 @@ function progressReporter(total: () => number): (msg: EngineToHostMessage) => vo
     } else if (msg.type === 'step') {
       const last = msg.steps[msg.steps.length - 1];
       const done = last.step + 1;
+      stepsDone = done;
       bar?.update(done, { loss: last.loss.toPrecision(4) });
       if (!bar && newTenth(done, total())) process.stderr.write(`step ${done}/${total()} loss ${last.loss.toPrecision(4)}\n`);
+    } else if (msg.type === 'finding' && stepsDone < total() && msg.finding.severity !== 'info') {
+      // Found while training: said now (the report, with its fixes, follows at the end).
+      const f = msg.finding;
+      const where = [f.layer, `after ${stepsDone} steps`].filter(Boolean).join(', ');
+      process.stderr.write(`${interactive ? '\r\x1b[2K' : ''}found ${f.severity} ${f.code} (${where}): ${f.message}\n`);
     } else if (msg.type === 'done' || msg.type === 'error') {
       bar?.stop();
     }
@@ -195,6 +200,9 @@ function writeFixedCopy(modelFile: string, report: Report): void {
   }
   // A copy that cannot be written costs the user the copy, not the report.
   try {
+    // Loaded here: it reads .keras files with TF.js's help, which would add ~0.4 s to every CLI start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { writeFixedKerasCopy } = require('./model/fixedCopy') as typeof import('./model/fixedCopy');
     const written = writeFixedKerasCopy(modelFile, fix);
     process.stderr.write(`gradient-lens: wrote ${written} (${fix.title}); ${path.basename(modelFile)} is unchanged\n`);
   } catch (error) {
@@ -214,6 +222,9 @@ async function runReport(runFile: string, flags: ReportFlags): Promise<number> {
   // Ctrl+C while following: stop waiting for the run and report what it wrote so far.
   const onInterrupt = (): void => controller.abort();
   if (flags.follow) process.on('SIGINT', onInterrupt);
+  // Loaded for `report` only: `analyze` starts its engine sooner without it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { analyzeRunFile } = require('./watch/analyzeRun') as typeof import('./watch/analyzeRun');
   const report = await analyzeRunFile(runFile, (msg) => {
     if (!flags.follow) return;
     if (msg.type === 'ready') process.stderr.write(`following ${runFile}: ${msg.layers.filter((l) => l.instrumented).length} layers, ${msg.backend}\n`);

@@ -18,6 +18,8 @@ import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './set
 import { activeInterpreter, asksForInputShape, choosePython, isBinaryKerasPath, isKerasModelText, isPythonDocument, isTorchModuleText, parseInputShape, torchModuleCandidates, type PythonExtensionApi } from './pythonModel';
 import type { LayerInfo } from '../shared/model';
 import { SpareEngineSlot } from './spareEngine';
+import { PRELOAD_TFJS_ENV } from '../engine/startupPhases';
+import { trainsWithTfjs } from '../engine/modelKind';
 import type { RunStatusBar } from './statusBar';
 
 interface ActiveRun {
@@ -60,7 +62,7 @@ export class AnalysisController implements vscode.Disposable {
   private readonly eventLoop = new EventLoopMonitor();
   private shuttingDown = false;
   private readonly spares = new SpareEngineSlot(
-    (execPath) => this.newEngine(execPath),
+    (execPath, waiting) => this.newEngine(execPath, ENGINE_NICE, waiting?.preloadTfjs),
     () => !this.active && !this.shuttingDown,
   );
 
@@ -372,15 +374,20 @@ export class AnalysisController implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.running, false);
     const delay = this.eventLoop.stop();
     this.log.info(describeEventLoopReport(delay));
-    this.prepareSpare();
+    this.prepareSpare(!run.runFile && trainsWithTfjs(run.modelPath));
   }
 
   private runtimeSetting(): string | undefined {
     return engineRuntime((key) => vscode.workspace.getConfiguration(SETTINGS_SECTION).get(key));
   }
 
-  private newEngine(execPath: string | undefined, nice = ENGINE_NICE): EngineProcess {
-    return new EngineProcess({ enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath, execPath, backgroundNice: nice });
+  private newEngine(execPath: string | undefined, nice = ENGINE_NICE, preloadTfjs = false): EngineProcess {
+    return new EngineProcess({
+      enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath,
+      execPath,
+      backgroundNice: nice,
+      ...(preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}),
+    });
   }
 
   /** The spare engine when it is alive and uses the runtime the settings name now; else a new one. */
@@ -388,9 +395,9 @@ export class AnalysisController implements vscode.Disposable {
     return this.spares.take(this.runtimeSetting());
   }
 
-  private prepareSpare(): void {
+  private prepareSpare(preloadTfjs: boolean): void {
     if (this.shuttingDown) return;
-    this.spares.replenish(this.runtimeSetting());
+    this.spares.replenish(this.runtimeSetting(), preloadTfjs);
   }
 
   /**

@@ -3,11 +3,17 @@ import type { EngineProcess } from '../engine/runner';
 /**
  * After a run, an engine is forked and waits for the next one (the fix-and-re-run loop): the
  * next Analyze skips the process start and module load (start → ready 0.2 s instead of 0.55 s
- * here). Unused for this long, it is stopped, giving back its ~80 MB.
+ * here). After a TF.js run it also loads TF.js, starts the wasm backend and decodes the
+ * Fashion-MNIST subset while it waits (childMain.ts), so the next Analyze goes straight to the
+ * model (`npm run bench`'s first-finding table). Unused for this long, it is stopped, giving
+ * back its memory (~80 MB, ~150 MB with TF.js loaded).
  */
 export const SPARE_ENGINE_IDLE_MS = 5 * 60_000;
 /** Forking blocks the host's main thread for 20–50 ms: not while the finished run's results arrive. */
 export const SPARE_ENGINE_DELAY_MS = 2_000;
+
+/** How the engine is made: for a run now, or to wait (`preloadTfjs`: ready for a TF.js model). */
+export type EngineFactory = (execPath: string | undefined, waiting?: { preloadTfjs: boolean }) => EngineProcess;
 
 interface Spare {
   engine: EngineProcess;
@@ -24,7 +30,7 @@ export class SpareEngineSlot {
   private spare: Spare | undefined;
 
   constructor(
-    private readonly create: (execPath: string | undefined) => EngineProcess,
+    private readonly create: EngineFactory,
     /** False while a run is active or the extension shuts down: the fork waits, or never happens. */
     private readonly mayFork: () => boolean,
     private readonly timing = { delayMs: SPARE_ENGINE_DELAY_MS, idleMs: SPARE_ENGINE_IDLE_MS },
@@ -38,10 +44,14 @@ export class SpareEngineSlot {
     return { engine: this.create(execPath), prepared: false };
   }
 
-  /** After a run: a new spare, forked after a short delay, stopped when unused for long. */
-  replenish(execPath: string | undefined): void {
+  /**
+   * After a run: a new spare, forked after a short delay, stopped when unused for long. With
+   * `preloadTfjs` (the run was a TF.js one, so the next most likely is too) it gets TF.js ready
+   * as it waits; a PyTorch run's spare does not load it (the next run would not use it).
+   */
+  replenish(execPath: string | undefined, preloadTfjs = false): void {
     void this.release()?.engine.dispose();
-    const spare: Spare = { engine: this.create(execPath), execPath, timers: [] };
+    const spare: Spare = { engine: this.create(execPath, { preloadTfjs }), execPath, timers: [] };
     spare.timers.push(
       setTimeout(() => {
         if (this.spare === spare && this.mayFork()) spare.engine.prepare();

@@ -1,5 +1,5 @@
 import type { StepStats } from '../stats';
-import { fmt, History, median, round } from './history';
+import { fmt, History, median, round, type LossProgress } from './history';
 import { describeProgress, gatedSeverity, progressEvidence, type Rule } from './rule';
 
 // ──── non-finite ────
@@ -165,13 +165,21 @@ function newlyBroken(h: History): boolean {
  * already the error the end of the run would report, so the user sees it half-way through a
  * 100-step run instead of at its end. Checking at doublings only keeps a long real run (watch)
  * at O(n log n) work in all; anything short of an error waits for the end.
+ *
+ * Sooner when the evidence is overwhelming: after `vanishingEarlySteps` (and its doublings
+ * below `minStepsToJudgeProgress`), when the layer was ten times past both limits on every
+ * step so far (`vanishingEarlyMargin`: no batch where it looked alive) and the loss sits at
+ * chance without falling. That is the time to the first finding on the 10-conv sigmoid sample
+ * (issue 14: 10 steps instead of 50).
  */
 export const vanishingRule: Rule = {
   code: 'vanishing-gradient',
   live: true,
   explainedBy: ['exploding-gradient', 'non-finite'],
   evaluate(h, final) {
-    if (!final && !atLiveCheckpoint(h.length, h.threshold('minStepsToJudgeProgress'))) return undefined;
+    const judgeAt = h.threshold('minStepsToJudgeProgress');
+    const early = !final && h.length < judgeAt && atLiveCheckpoint(h.length, h.threshold('vanishingEarlySteps'));
+    if (!final && !early && !atLiveCheckpoint(h.length, judgeAt)) return undefined;
     const layers = h.gradientLayers();
     const finite = h.finiteSteps();
     if (layers.length < 2 || finite.length === 0) return undefined;
@@ -198,6 +206,7 @@ export const vanishingRule: Rule = {
     const start = vanished[0];
     const severity = gatedSeverity(progress);
     if (!final && severity !== 'error') return undefined;
+    if (early && !(finite.length === h.length && learnsNothingYet(h, progress) && vanishedOnEveryStep(h, start.name, last))) return undefined;
     const more = vanished.length > 1 ? ` (${vanished.length} layers below ${fmt(h.threshold('vanishingRatio'))} of it)` : '';
     return {
       code: 'vanishing-gradient',
@@ -217,6 +226,23 @@ export const vanishingRule: Rule = {
     };
   },
 };
+
+/** Early, the loss has neither fallen by the learning margin nor gone below chance: no sign the run will learn after all. */
+function learnsNothingYet(h: History, progress: LossProgress): boolean {
+  return progress.relativeImprovement < h.threshold('minRelativeImprovement') && progress.finalLoss >= h.threshold('vanishingEarlyLossFloor') * progress.chanceLoss;
+}
+
+/** On every step, `layer`'s gradient RMS and its ratio to `last`'s are past the limits by `vanishingEarlyMargin`. */
+function vanishedOnEveryStep(h: History, layer: string, last: string): boolean {
+  const margin = h.threshold('vanishingEarlyMargin');
+  const ratioLimit = margin * h.threshold('vanishingRatio');
+  const rmsLimit = margin * h.threshold('vanishingAbsoluteRms');
+  return h.steps.every((s) => {
+    const own = s.layers.find((l) => l.layer === layer)?.gradRms;
+    const lastOwn = s.layers.find((l) => l.layer === last)?.gradRms;
+    return own !== undefined && lastOwn !== undefined && lastOwn > 0 && own < rmsLimit && own / lastOwn < ratioLimit;
+  });
+}
 
 /** `first`, 2·`first`, 4·`first`, …: the step counts at which a live check that needs the whole history runs. */
 function atLiveCheckpoint(steps: number, first: number): boolean {

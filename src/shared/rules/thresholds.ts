@@ -32,6 +32,15 @@ export const THRESHOLDS = {
   vanishingRatio: t(1e-3, 'AUTOTRAINER: ‖g_first‖/‖g_last‖ < 1e-3'),
   /** …and the layer's gradient RMS is tiny in absolute terms. */
   vanishingAbsoluteRms: t(1e-4, 'AUTOTRAINER: ‖g_first‖ < 1e-4; TheDeepChecker: mean |∂L/∂W| < 1e-6'),
+  /**
+   * Steps after which a vanishing gradient far past both limits (below) may be reported live,
+   * before progress can be judged at `minStepsToJudgeProgress` (checked at this count and its doublings).
+   */
+  vanishingEarlySteps: t(10, 'FACTS.md / samples/vanishing-sigmoid-10conv: first/last RMS 1.3e-7–6.6e-7 on every one of its first 50 steps (seed 42), loss within 5 % of ln 10 from step 3; 10 steps = two loss windows'),
+  /** …far past: on every step so far, the layer's ratio and RMS both below this fraction of `vanishingRatio` and `vanishingAbsoluteRms`. */
+  vanishingEarlyMargin: t(0.1, 'AUTOTRAINER\'s limits, ten times over; npm run eval (2026-12-04): every report of the 77 cases the same as with live checks from step 50 only (recall 100 %, 0 of 26 healthy alarmed); 8 of the 12 vanishing reports decided after 10 steps'),
+  /** …and the loss's last window no lower than this fraction of ln C: a net already falling below chance may be learning (the end would call it info). */
+  vanishingEarlyLossFloor: t(0.97, 'samples/vanishing-sigmoid-10conv (seed 42): 5-step medians 2.36 and 2.31 (1.02 and 1.00 ln 10) at steps 10 and 20; test/rules.test.ts: a vanished net whose loss falls 0.6 %/step reads 0.96 ln C at step 10 and ends as info'),
   /** First/last ratio above which the early layers' gradients have exploded. */
   explodingRatio: t(70, 'AUTOTRAINER: ratio > 70'),
   /** Growth of the largest layer gradient RMS over its step-0 value that counts as exploding. */
