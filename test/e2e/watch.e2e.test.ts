@@ -33,8 +33,9 @@ const MODEL = 'samples/pytorch/vanishing_sigmoid.py';
 const PYTHON = '/usr/bin/python3';
 /**
  * Logged steps of the run: every step logged, with a pause after each so the run lasts about
- * 15 s on an idle machine (longer under load). vanishing-gradient is a live rule at 50 logged
- * steps (minStepsToJudgeProgress), so its marker can appear while the run still writes.
+ * 15 s on an idle machine (longer under load). vanishing-gradient is a live rule, decided
+ * after 10 logged steps when overwhelming, else at 50 (minStepsToJudgeProgress), so its marker
+ * can appear while the run still writes.
  */
 const RUN_STEPS = 120;
 const PAUSE_S = 0.1;
