@@ -32,7 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
     panel,
     analysis,
     runs,
-    new ModelFileContext(),
+    new ModelFileContext((python) => analysis.prepareForModelFile(python)),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     // `.py` by name too: without a Python language (no grammar, or a files.associations override) the file is plaintext.
     vscode.languages.registerCodeActionsProvider(

@@ -191,7 +191,7 @@ export class AnalysisController implements vscode.Disposable {
     });
     const priority = engine.priority;
     this.log.info(
-      `engine process ${engine.pid ?? '?'} ${prepared ? 'started (prepared after the last run)' : 'started'}` +
+      `engine process ${engine.pid ?? '?'} ${prepared ? 'started (prepared before the request)' : 'started'}` +
         (priority ? ` (${[...priority.applied, ...priority.refused.map((r) => `not set: ${r}`)].join(', ') || 'priority unchanged'})` : ''),
     );
   }
@@ -393,6 +393,17 @@ export class AnalysisController implements vscode.Disposable {
   /** The spare engine when it is alive and uses the runtime the settings name now; else a new one. */
   private takeEngine(): { engine: EngineProcess; prepared: boolean } {
     return this.spares.take(this.runtimeSetting());
+  }
+
+  /**
+   * A model file came to the front: an engine waits for its first Analyze, as one does after
+   * every run, so the first run of a session starts warm too (TF.js loaded for a JSON or Keras
+   * file, not for a PyTorch one). Nothing when a run is active or an engine already waits; an
+   * unused one stops after SPARE_ENGINE_IDLE_MS.
+   */
+  prepareForModelFile(python: boolean): void {
+    if (this.shuttingDown || this.active || this.spares.waiting) return;
+    this.prepareSpare(!python);
   }
 
   private prepareSpare(preloadTfjs: boolean): void {

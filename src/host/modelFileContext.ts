@@ -23,13 +23,14 @@ const RECHECK_DELAY_MS = 300;
 /**
  * Keeps the `gradientLens.isModelFile` context key true while the active editor holds a model
  * file, so the editor-title button shows only there. Rechecked after typing pauses.
+ * `onModelFile` hears each time a model file comes to the front (`python`: a `.py` one).
  */
 export class ModelFileContext implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private recheckTimer: ReturnType<typeof setTimeout> | undefined;
   private lastValue: boolean | undefined;
 
-  constructor() {
+  constructor(private readonly onModelFile: (python: boolean) => void = () => undefined) {
     this.subscriptions.push(
       vscode.window.onDidChangeActiveTextEditor(() => this.update()),
       vscode.workspace.onDidChangeTextDocument((event) => {
@@ -48,6 +49,7 @@ export class ModelFileContext implements vscode.Disposable {
     if (value === this.lastValue) return;
     this.lastValue = value;
     void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.isModelFile, value);
+    if (value && document !== undefined) this.onModelFile(isPythonDocument(document));
   }
 
   dispose(): void {

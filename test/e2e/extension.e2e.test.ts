@@ -176,7 +176,7 @@ test('the run after the fix is drawn against the run before it', { timeout: 240_
   assert.equal(after.status.phase, 'done');
   assert.equal(after.stepCount, ANALYSIS_STEPS);
   // The engine forked after the first run waited for this one.
-  assert.match(extensionLogSince(mark), /engine process \d+ started \(prepared after the last run\)/);
+  assert.match(extensionLogSince(mark), /engine process \d+ started \(prepared before the request\)/);
   await screenshot('4-before-after');
 });
 
