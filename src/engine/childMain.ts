@@ -28,6 +28,8 @@ function analysisFor(modelPath: string): (path: string, options: StartMessage['o
 
 const cancellation = new AbortController();
 let started = false;
+/** A waiting candidate engine's warm-up (see below): its start runs after it. */
+let warmedUp: Promise<void> = Promise.resolve();
 
 function send(msg: EngineToHostMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -62,7 +64,7 @@ process.on('message', (msg: HostToEngineMessage) => {
     case 'start':
       if (started) return;
       started = true;
-      void run(msg);
+      void warmedUp.then(() => run(msg));
       return;
     case 'cancel':
       cancellation.abort();
@@ -81,6 +83,10 @@ if (process.env.GRADIENT_LENS_PRELOAD_TFJS === '1') {
     (require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs')).env().set('PROD', true);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('./analyze');
+    // A few steps of the run's model, so the candidate's first steps are not the engine's first (compareFixes.ts, WARM_UP_ENV).
+    const warmUp = process.env.GRADIENT_LENS_WARM_UP;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (warmUp) warmedUp = (require('./train/candidateWarmUp') as typeof import('./train/candidateWarmUp')).warmUpCandidateEngine(warmUp);
   });
 }
 
