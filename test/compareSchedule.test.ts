@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CandidateEngines, candidateOrder, PRELOAD_TFJS_ENV, startComparison, WARM_UP_ENV, WARM_UP_STEPS } from '../src/engine/train/compareFixes';
-import { EngineProcess } from '../src/engine/runner';
-import { repoRoot } from './cliHarness';
+import { CandidateEngines, candidateOrder, startComparison } from '../src/engine/train/compareFixes';
 import type { Finding } from '../src/shared/findings';
 import type { ResolvedRunOptions } from '../src/shared/runOptions';
 
@@ -190,29 +188,3 @@ test('engines forked ahead that no candidate takes are stopped when the comparis
     for (let tries = 0; pids.some(alive) && tries < 100; tries++) await sleep(20);
     assert.deepEqual(pids.filter(alive), [], 'the two spare engines are gone');
   }));
-
-test('an engine warmed up on the run\'s model (or on a file it cannot read) trains its candidate exactly as a cold engine does', async () => {
-  const enginePath = path.join(repoRoot, 'dist', 'engine.js');
-  const model = path.join(repoRoot, 'samples/vanishing-sigmoid-10conv/keras2.json');
-  const options = { steps: 12, batchSize: 8, seed: 3, backend: 'wasm' as const, findLr: 'never' as const, maxEventsPerSecond: 1 };
-  const runIn = async (env: NodeJS.ProcessEnv) => {
-    const engine = new EngineProcess({ enginePath, serialization: 'advanced', env: { ...process.env, ...env } });
-    try {
-      // Waiting, as a candidate engine does while the run trains: the warm-up begins before the start.
-      engine.prepare();
-      await sleep(1000);
-      const outcome = await engine.start(model, options);
-      assert.equal(outcome.kind, 'done', JSON.stringify(outcome));
-      if (outcome.kind !== 'done') throw new Error('no report');
-      const { history, layerSummary, findings, model: described } = outcome.report;
-      return { history, layerSummary, findings: findings.map((f) => [f.code, f.layer, f.step, f.message]), layers: described.layers.map((l) => l.name) };
-    } finally {
-      await engine.dispose();
-    }
-  };
-  const warmUp = (modelPath: string) => JSON.stringify({ modelPath, options: { ...options, steps: WARM_UP_STEPS } });
-  const cold = await runIn({});
-  assert.equal(cold.history.loss.length, 12);
-  assert.deepEqual(await runIn({ [PRELOAD_TFJS_ENV]: '1', [WARM_UP_ENV]: warmUp(model) }), cold);
-  assert.deepEqual(await runIn({ [PRELOAD_TFJS_ENV]: '1', [WARM_UP_ENV]: warmUp(path.join(os.tmpdir(), 'no-such-model.json')) }), cold);
-});

@@ -142,7 +142,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   // --compare-fixes starts its candidates as soon as the run's top finding is known (see below).
   let early: ComparisonRun | undefined;
   // Their engines are forked while the run trains, on the core it leaves idle until then.
-  const warm = options.compareFixes ? warmCandidateEngines(loaded.path, options, resolved) : undefined;
+  const warm = options.compareFixes ? warmCandidateEngines(loaded.path) : undefined;
   warm?.warmWhileTraining();
   const log = (message: string) => sink({ type: 'log', message });
   const training = trainLoadedModel(loaded, resolved, {

@@ -28,8 +28,6 @@ function analysisFor(modelPath: string): (path: string, options: StartMessage['o
 
 const cancellation = new AbortController();
 let started = false;
-/** A waiting candidate engine's warm-up (see below): its start runs after it. */
-let warmedUp: Promise<void> = Promise.resolve();
 
 function send(msg: EngineToHostMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -64,7 +62,7 @@ process.on('message', (msg: HostToEngineMessage) => {
     case 'start':
       if (started) return;
       started = true;
-      void warmedUp.then(() => run(msg));
+      void run(msg);
       return;
     case 'cancel':
       cancellation.abort();
@@ -83,10 +81,6 @@ if (process.env.GRADIENT_LENS_PRELOAD_TFJS === '1') {
     (require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs')).env().set('PROD', true);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('./analyze');
-    // A few steps of the run's model, so the candidate's first steps are not the engine's first (compareFixes.ts, WARM_UP_ENV).
-    const warmUp = process.env.GRADIENT_LENS_WARM_UP;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    if (warmUp) warmedUp = (require('./train/candidateWarmUp') as typeof import('./train/candidateWarmUp')).warmUpCandidateEngine(warmUp);
   });
 }
 

@@ -70,9 +70,9 @@ export function compareOutcomes(a: RunOutcome, b: RunOutcome): number {
   return finiteA ? a.finalLoss - b.finalLoss : 0;
 }
 
-/** The run's own options for a rerun, nothing of its analysis extras. */
-function rerunOptions(requested: RunOptions, resolved: ResolvedRunOptions): RunOptions {
-  return {
+/** Run options of a candidate: the run's own, the fix's setting where it is one, nothing of its own analysis extras. */
+function candidateOptions(requested: RunOptions, resolved: ResolvedRunOptions, fix: Fix): RunOptions | string {
+  const options: RunOptions = {
     ...requested,
     steps: resolved.steps,
     batchSize: resolved.batchSize,
@@ -83,11 +83,6 @@ function rerunOptions(requested: RunOptions, resolved: ResolvedRunOptions): RunO
     verifyFixes: false,
     maxEventsPerSecond: 1,
   };
-}
-
-/** Run options of a candidate: the run's own, the fix's setting where it is one. */
-function candidateOptions(requested: RunOptions, resolved: ResolvedRunOptions, fix: Fix): RunOptions | string {
-  const options = rerunOptions(requested, resolved);
   if (fix.setting) {
     if (fix.setting.key === 'gradientLens.learningRate' && typeof fix.setting.value === 'number') options.learningRate = fix.setting.value;
     else if (fix.setting.key === 'gradientLens.optimizer' && typeof fix.setting.value === 'string') options.optimizer = fix.setting.value as RunOptions['optimizer'];
@@ -105,25 +100,15 @@ export function sameCandidates(a: Finding, b: Finding): boolean {
 /** Set in a candidate engine's environment: it loads TF.js before its start arrives (childMain.ts). */
 export const PRELOAD_TFJS_ENV = 'GRADIENT_LENS_PRELOAD_TFJS';
 
-/**
- * Set in the environment of a candidate engine forked while the run trains: the run's model file
- * and options (JSON), which the engine trains for WARM_UP_STEPS steps before its start arrives
- * (candidateWarmUp.ts). A fresh engine's first steps cost about 0.5 s of CPU more than later
- * ones (V8 compiling TF.js's JavaScript and the wasm kernels); those are paid on the idle core
- * instead of the candidate's, and the kernels of the run's model are most of a candidate's.
- */
-export const WARM_UP_ENV = 'GRADIENT_LENS_WARM_UP';
-export const WARM_UP_STEPS = 3;
-
 /** No finding plans more than four fixes (`candidates` in shared/fixes/index.ts), so no comparison needs more engines. */
 export const MOST_CANDIDATES = 4;
 
 /**
- * A waiting engine's start (process, TF.js: about 0.35 s of CPU) and warm-up (about 0.6 s):
- * engines forked further apart than that while the run trains load one after the other on the
- * core the run leaves idle, instead of all at once taking turns with the run.
+ * An engine's start while it waits (process, TF.js) costs about 0.35 s of CPU: engines forked
+ * further apart than that while the run trains load one after the other on the core the run
+ * leaves idle, instead of all at once taking turns with the run.
  */
-const WARM_ENGINE_INTERVAL_MS = 1000;
+const WARM_ENGINE_INTERVAL_MS = 500;
 
 /** Engines forked before a comparison needs them, each waiting (TF.js loaded) for its candidate. */
 export class CandidateEngines {
@@ -136,8 +121,6 @@ export class CandidateEngines {
     private readonly preloadTfjs: boolean,
     /** How many to fork while the run trains (`warmWhileTraining`). */
     private warmTarget: number = 0,
-    /** What those engines warm up on (WARM_UP_ENV); engines forked once a comparison runs skip it, the cores are busy then. */
-    private warmUp?: string,
   ) {}
 
   get waitingCount(): number {
@@ -146,8 +129,7 @@ export class CandidateEngines {
 
   /** Forks one more engine to wait. */
   add(): void {
-    const env = { ...process.env, ...(this.preloadTfjs ? { [PRELOAD_TFJS_ENV]: '1' } : {}), ...(this.preloadTfjs && this.warmUp ? { [WARM_UP_ENV]: this.warmUp } : {}) };
-    const child = new EngineProcess({ enginePath: this.enginePath, serialization: 'advanced', env });
+    const child = new EngineProcess({ enginePath: this.enginePath, serialization: 'advanced', ...(this.preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}) });
     child.prepare();
     this.waiting.push(child);
     this.forked++;
@@ -159,12 +141,6 @@ export class CandidateEngines {
     if (this.forked < this.warmTarget && performance.now() - this.lastForkMs >= WARM_ENGINE_INTERVAL_MS) this.add();
   }
 
-  /** The comparison has begun: engines forked from now on start cold, as the cores are busy. */
-  stopWarming(): void {
-    this.warmTarget = 0;
-    this.warmUp = undefined;
-  }
-
   /** A waiting engine, or a new one. */
   take(): EngineProcess {
     if (this.waiting.length === 0) this.add();
@@ -173,7 +149,7 @@ export class CandidateEngines {
 
   /** Stops the engines nobody took. */
   async dispose(): Promise<void> {
-    this.stopWarming();
+    this.warmTarget = 0;
     await Promise.all(this.waiting.splice(0).map((child) => child.dispose()));
   }
 }
@@ -185,12 +161,10 @@ const defaultEnginePath = (): string => path.join(__dirname, 'engine.js');
  * (one per `warmWhileTraining` interval, up to MOST_CANDIDATES): until the top finding is live
  * the run leaves a core idle, and their start costs the comparison nothing there.
  */
-export function warmCandidateEngines(modelPath: string, requested: RunOptions, resolved: ResolvedRunOptions, enginePath: string = defaultEnginePath()): CandidateEngines | undefined {
+export function warmCandidateEngines(modelPath: string, enginePath: string = defaultEnginePath()): CandidateEngines | undefined {
   // A .py copy may be PyTorch, which must not load TF.js; such engines are forked when needed.
   if (path.extname(modelPath) === '.py' || !existsSync(enginePath)) return undefined;
-  // Only a JSON model warms up: a .keras/.h5 file may need the user's Python to load.
-  const warmUp = path.extname(modelPath) === '.json' ? JSON.stringify({ modelPath, options: { ...rerunOptions(requested, resolved), steps: WARM_UP_STEPS } }) : undefined;
-  return new CandidateEngines(enginePath, true, MOST_CANDIDATES, warmUp);
+  return new CandidateEngines(enginePath, true, MOST_CANDIDATES);
 }
 
 /**
@@ -289,7 +263,6 @@ export function startComparison(
   const parallelWhileTraining = Math.min(parallel, Math.max(0, (engine.parallel ?? cores) - 1));
   const ext = path.extname(modelPath);
   const engines = engine.engines ?? new CandidateEngines(enginePath, ext !== '.py');
-  engines.stopWarming();
   const results: FixCandidateResult[] = finding.fixes.map((fix) => ({ fixCode: fix.code, title: fix.title, rank: 0, remaining: [] }));
   const texts = finding.fixes.map((fix) => (fix.edits.length > 0 ? applyEdits(text, fix.edits) : text));
   const queue = candidateOrder(
