@@ -189,7 +189,7 @@ export function candidateOrder(costs: number[], runLeft: number, lanes: number):
   const permute = (prefix: number[], rest: number[]): void => {
     if (rest.length === 0) {
       const span = makespan(prefix);
-      // Not a strict win by a margin the estimate cannot tell apart: keep the earlier order.
+      // Only a shorter schedule replaces one found before, so among equals the fixes' own order stays.
       if (span < bestSpan * (1 - 1e-9)) {
         best = prefix;
         bestSpan = span;
