@@ -21,7 +21,7 @@ import { eventIntervalMs, median, StepBatcher } from './train/loop';
 import { resolveRunOptions, validateRunOptions } from './train/options';
 import { loadRunData, trainLoadedModel } from './train/trainLoaded';
 import { chanceLossFor, runLrRangeTest } from './train/lrRange';
-import { compareFixes, sameCandidates, startComparison, topFinding, type ComparisonRun } from './train/compareFixes';
+import { compareFixes, sameCandidates, startComparison, topFinding, warmCandidateEngines, type ComparisonRun } from './train/compareFixes';
 import * as tf from '@tensorflow/tfjs';
 import { verifyFixes } from './train/verifyFixes';
 import { isRunFilePath } from '../shared/runFile';
@@ -146,8 +146,11 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   const initialWeights = findLr === 'never' ? undefined : loaded.model.getWeights().map((w) => w.clone());
   // --compare-fixes starts its candidates as soon as the run's top finding is known (see below).
   let early: ComparisonRun | undefined;
+  // Their engines are forked while the run trains, on the core it leaves idle until then.
+  const warm = options.compareFixes ? warmCandidateEngines(loaded.path) : undefined;
+  warm?.warmWhileTraining();
   const log = (message: string) => sink({ type: 'log', message });
-  const run = await trainLoadedModel(loaded, resolved, {
+  const training = trainLoadedModel(loaded, resolved, {
     signal,
     dataset,
     onLog: (line) => sink({ type: 'log', message: line }),
@@ -163,6 +166,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     },
     onStep: (stats) => {
       batcher.add(stats);
+      warm?.warmWhileTraining();
       for (const finding of diagnoser?.observe(stats) ?? []) {
         batcher.flush();
         const complete = withFixes(finding);
@@ -172,13 +176,17 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
         // first found); the end of the run checks that it did and that its fixes held.
         if (options.compareFixes && !early && complete.severity === 'error' && complete.fixes.length > 1 && topFinding(findings) === complete) {
           try {
-            early = startComparison(loaded.path, loaded.text, options, resolved, complete, log, signal);
+            early = startComparison(loaded.path, loaded.text, options, resolved, complete, log, signal, { engines: warm, runStepsLeft: resolved.steps - stats.step - 1 });
           } catch (error) {
             log(`comparing fixes after the run: ${(error as Error).message}`);
           }
         }
       }
     },
+  });
+  const run = await training.catch(async (error: unknown) => {
+    await warm?.dispose();
+    throw error;
   });
   batcher.flush();
   const wantRange = findLr === 'always' || (findLr === 'auto' && suspectsLearningRate({ layers, options: resolved, numClasses: loaded.numClasses }, run.history));
@@ -237,12 +245,13 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
   }
   if (options.compareFixes && !run.cancelled) {
     const baselineMs = Date.now() - started;
-    const comparison = early ? await early.finish(run.history, baselineMs) : await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, log, signal, { baselineMs });
+    const comparison = early ? await early.finish(run.history, baselineMs) : await compareFixes(loaded.path, loaded.text, options, resolved, run.history, findings, log, signal, { baselineMs, engines: warm });
     if (comparison) {
       report.comparison = comparison;
       report.findings = rankFixesByComparison(report.findings, comparison);
     }
   }
+  await warm?.dispose();
   report.run.durationMs = Date.now() - started;
   sink({ type: 'done', report });
   return report;

@@ -100,6 +100,118 @@ export function sameCandidates(a: Finding, b: Finding): boolean {
 /** Set in a candidate engine's environment: it loads TF.js before its start arrives (childMain.ts). */
 export const PRELOAD_TFJS_ENV = 'GRADIENT_LENS_PRELOAD_TFJS';
 
+/** No finding plans more than four fixes (`candidates` in shared/fixes/index.ts), so no comparison needs more engines. */
+export const MOST_CANDIDATES = 4;
+
+/**
+ * An engine's start while it waits (process, TF.js) costs about 0.35 s of CPU: engines forked
+ * further apart than that while the run trains load one after the other on the core the run
+ * leaves idle, instead of all at once taking turns with the run.
+ */
+const WARM_ENGINE_INTERVAL_MS = 500;
+
+/** Engines forked before a comparison needs them, each waiting (TF.js loaded) for its candidate. */
+export class CandidateEngines {
+  private readonly waiting: EngineProcess[] = [];
+  private forked = 0;
+  private lastForkMs = -Infinity;
+
+  constructor(
+    private readonly enginePath: string,
+    private readonly preloadTfjs: boolean,
+    /** How many to fork while the run trains (`warmWhileTraining`). */
+    private warmTarget: number = 0,
+  ) {}
+
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  /** Forks one more engine to wait. */
+  add(): void {
+    const child = new EngineProcess({ enginePath: this.enginePath, serialization: 'advanced', ...(this.preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}) });
+    child.prepare();
+    this.waiting.push(child);
+    this.forked++;
+    this.lastForkMs = performance.now();
+  }
+
+  /** Called at each of the run's steps: forks the next engine of `warmTarget` once the last one has had time to load. */
+  warmWhileTraining(): void {
+    if (this.forked < this.warmTarget && performance.now() - this.lastForkMs >= WARM_ENGINE_INTERVAL_MS) this.add();
+  }
+
+  /** A waiting engine, or a new one. */
+  take(): EngineProcess {
+    if (this.waiting.length === 0) this.add();
+    return this.waiting.shift()!;
+  }
+
+  /** Stops the engines nobody took. */
+  async dispose(): Promise<void> {
+    this.warmTarget = 0;
+    await Promise.all(this.waiting.splice(0).map((child) => child.dispose()));
+  }
+}
+
+const defaultEnginePath = (): string => path.join(__dirname, 'engine.js');
+
+/**
+ * The engines a `--compare-fixes` run's candidates will train in, forked while the run trains
+ * (one per `warmWhileTraining` interval, up to MOST_CANDIDATES): until the top finding is live
+ * the run leaves a core idle, and their start costs the comparison nothing there.
+ */
+export function warmCandidateEngines(modelPath: string, enginePath: string = defaultEnginePath()): CandidateEngines | undefined {
+  // A .py copy may be PyTorch, which must not load TF.js; such engines are forked when needed.
+  if (path.extname(modelPath) === '.py' || !existsSync(enginePath)) return undefined;
+  return new CandidateEngines(enginePath, true, MOST_CANDIDATES);
+}
+
+/**
+ * The order to start candidates in so the last one ends soonest: `lanes` engines at once, the
+ * first lane busy with the run's own `runLeft` steps first. Costs are in the run's steps. Tried
+ * over every order (a finding has at most four fixes); list scheduling: the next candidate goes
+ * to the lane that frees first. Ties keep the fixes' own order.
+ */
+export function candidateOrder(costs: number[], runLeft: number, lanes: number): number[] {
+  const makespan = (order: number[]): number => {
+    const free = Array.from({ length: Math.max(1, lanes) }, (_, i) => (i === 0 ? runLeft : 0));
+    for (const job of order) {
+      const lane = free.indexOf(Math.min(...free));
+      free[lane] += costs[job];
+    }
+    return Math.max(...free);
+  };
+  const identity = costs.map((_, i) => i);
+  if (costs.length > 7) return identity.sort((a, b) => costs[b] - costs[a]);
+  let best = identity;
+  let bestSpan = makespan(identity);
+  const permute = (prefix: number[], rest: number[]): void => {
+    if (rest.length === 0) {
+      const span = makespan(prefix);
+      // Only a shorter schedule replaces one found before, so among equals the fixes' own order stays.
+      if (span < bestSpan * (1 - 1e-9)) {
+        best = prefix;
+        bestSpan = span;
+      }
+      return;
+    }
+    rest.forEach((job, i) => permute([...prefix, job], [...rest.slice(0, i), ...rest.slice(i + 1)]));
+  };
+  permute([], identity);
+  return best;
+}
+
+/**
+ * A candidate's training cost in the run's steps: its steps, scaled by how much longer its model
+ * text is than the run's. A step's cost on wasm grows with the model's layers and a fix that adds
+ * layers (BatchNormalization, a LeakyReLU layer after each conv) adds their config text; a fix
+ * that renames an activation leaves it the same.
+ */
+function estimatedCost(steps: number, runText: string, candidateText: string): number {
+  return steps * (candidateText.length / Math.max(1, runText.length));
+}
+
 /** A comparison under way: its candidates train while the caller goes on (the run itself may still be training). */
 export interface ComparisonRun {
   finding: Finding;
@@ -109,15 +221,26 @@ export interface ComparisonRun {
   cancel(): Promise<void>;
 }
 
+export interface ComparisonEngines {
+  enginePath?: string;
+  /** Candidates at once; default the machine's cores. */
+  parallel?: number;
+  /** Engines forked ahead (`warmCandidateEngines`); the comparison takes them over. */
+  engines?: CandidateEngines;
+  /** Steps the run still has to train: until `finish`, one core is left to it. */
+  runStepsLeft?: number;
+}
+
 /**
  * Starts comparing the candidate fixes of `finding`: every fix applied to the file text in
  * memory, each trained in its own engine process with the run's seed, steps, batch size and
- * backend, as many at once as there are cores (the machine's two, here). `analyze` starts it
- * as soon as the run's top finding is known — a live finding, usually halfway through the run —
- * so the candidates use the core the run leaves idle. Each worker forks its next engine while
- * its current candidate trains, and that engine loads TF.js before its start arrives, so a
- * candidate after the first pays no process start. The edited text is written next to the
- * model (so weight shards and Python imports resolve) under a hidden name, and removed afterwards.
+ * backend. `analyze` starts it as soon as the run's top finding is known — a live finding,
+ * usually halfway through the run. While the run trains, candidates take the cores it leaves
+ * idle (one, here); once it has ended (`finish`), every core. They start in the order that
+ * ends the last one soonest by their estimated cost (`candidateOrder`), so no core idles
+ * through a long candidate's tail. Each engine was forked and loaded TF.js before its start
+ * (`CandidateEngines`). The edited text is written next to the model (so weight shards and
+ * Python imports resolve) under a hidden name, and removed afterwards.
  */
 export function startComparison(
   modelPath: string,
@@ -127,43 +250,42 @@ export function startComparison(
   finding: Finding,
   log: (message: string) => void,
   signal?: AbortSignal,
-  engine: { enginePath?: string; parallel?: number } = {},
+  engine: ComparisonEngines = {},
 ): ComparisonRun {
   const started = Date.now();
-  const enginePath = engine.enginePath ?? path.join(__dirname, 'engine.js');
+  const enginePath = engine.enginePath ?? defaultEnginePath();
   if (!existsSync(enginePath)) throw new Error(`--compare-fixes needs the engine bundle at ${enginePath}`);
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const parallel = Math.max(1, Math.min(engine.parallel ?? cores, finding.fixes.length));
+  const fixCount = finding.fixes.length;
+  const parallel = Math.max(1, Math.min(engine.parallel ?? cores, fixCount));
+  let runTraining = (engine.runStepsLeft ?? 0) > 0;
+  // The run keeps a core while it trains: the candidates get the others.
+  const parallelWhileTraining = Math.min(parallel, Math.max(0, (engine.parallel ?? cores) - 1));
   const ext = path.extname(modelPath);
-  const preload = ext !== '.py';
+  const engines = engine.engines ?? new CandidateEngines(enginePath, ext !== '.py');
   const results: FixCandidateResult[] = finding.fixes.map((fix) => ({ fixCode: fix.code, title: fix.title, rank: 0, remaining: [] }));
-  log(`comparing ${finding.fixes.length} fixes for ${finding.code}, ${parallel} at once`);
+  const texts = finding.fixes.map((fix) => (fix.edits.length > 0 ? applyEdits(text, fix.edits) : text));
+  const queue = candidateOrder(
+    texts.map((edited) => estimatedCost(resolved.steps, text, edited)),
+    runTraining && parallelWhileTraining < parallel ? (engine.runStepsLeft ?? 0) : 0,
+    parallel,
+  );
+  log(`comparing ${fixCount} fixes for ${finding.code}, ${parallel} at once${runTraining ? ` (${parallelWhileTraining} while the run trains)` : ''}, in the order ${queue.map((i) => finding.fixes[i].code).join(', ')}`);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   signal?.addEventListener('abort', onAbort);
   const running = new Set<EngineProcess>();
-  const newEngine = (): EngineProcess => {
-    const child = new EngineProcess({ enginePath, serialization: 'advanced', ...(preload ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}) });
-    child.prepare();
-    running.add(child);
-    return child;
-  };
 
-  const runOne = async (index: number, child: EngineProcess): Promise<void> => {
+  const runOne = async (index: number, options: RunOptions, child: EngineProcess): Promise<void> => {
     const fix = finding.fixes[index];
     const result = results[index];
-    const options = candidateOptions(requested, resolved, fix);
-    if (typeof options === 'string') {
-      result.error = options;
-      return;
-    }
     // A Python copy needs a valid module name (the trainer may import it as a module of its own).
     const hidden = ext === '.py' ? `_gradient_lens_compare_${process.pid}_${index}_${path.basename(modelPath)}` : `.${path.basename(modelPath, ext)}.gradient-lens-compare-${process.pid}-${index}${ext}`;
     const editedPath = path.join(path.dirname(modelPath), hidden);
     const abort = () => void child.cancel();
     stop.signal.addEventListener('abort', abort);
     try {
-      writeFileSync(editedPath, fix.edits.length > 0 ? applyEdits(text, fix.edits) : text);
+      writeFileSync(editedPath, texts[index]);
       const outcome = await child.start(editedPath, options);
       if (outcome.kind === 'done') {
         result.outcome = outcomeOfReport(outcome.report);
@@ -186,28 +308,46 @@ export function startComparison(
     }
   };
 
-  // A small pool: each worker takes the next candidate until none is left, its next engine forked ahead.
-  let next = 0;
-  const done = Promise.all(
-    Array.from({ length: parallel }, async () => {
-      let child = next < finding.fixes.length ? newEngine() : undefined;
-      while (child && next < finding.fixes.length && !stop.signal.aborted) {
-        const index = next++;
-        const current = child;
-        child = next < finding.fixes.length ? newEngine() : undefined;
-        await runOne(index, current);
+  // Starts candidates in `queue` order while fewer than the cores allow are training.
+  let active = 0;
+  let settle: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (settle = resolve));
+  const pump = (): void => {
+    if (stop.signal.aborted) queue.length = 0;
+    while (queue.length > 0 && active < (runTraining ? parallelWhileTraining : parallel)) {
+      const index = queue.shift()!;
+      const options = candidateOptions(requested, resolved, finding.fixes[index]);
+      if (typeof options === 'string') {
+        results[index].error = options;
+        continue;
       }
-      if (child) {
-        await child.dispose();
-        running.delete(child);
-      }
-    }),
-  ).finally(() => signal?.removeEventListener('abort', onAbort));
+      const child = engines.take();
+      running.add(child);
+      active++;
+      void runOne(index, options, child).finally(() => {
+        active--;
+        pump();
+      });
+    }
+    // Each candidate still queued has an engine loading while others train; engines nobody
+    // will take are stopped at once (their memory is the candidates').
+    while (engines.waitingCount < queue.length) engines.add();
+    if (queue.length === 0 && engines.waitingCount > 0) void engines.dispose();
+    if (queue.length === 0 && active === 0) settle();
+  };
+  pump();
+  const finished = done.then(() => engines.dispose()).finally(() => signal?.removeEventListener('abort', onAbort));
+  const runEnded = (): void => {
+    if (!runTraining) return;
+    runTraining = false;
+    pump();
+  };
 
   return {
     finding,
     async finish(history, baselineMs) {
-      await done;
+      runEnded();
+      await finished;
       const ranked = results.filter((r) => r.outcome).sort((a, b) => compareOutcomes(a.outcome!, b.outcome!));
       ranked.forEach((r, i) => (r.rank = i + 1));
       return {
@@ -221,8 +361,10 @@ export function startComparison(
     },
     async cancel() {
       stop.abort();
+      runEnded();
+      pump();
       await Promise.all([...running].map((child) => child.dispose()));
-      await done;
+      await finished;
     },
   };
 }
@@ -237,7 +379,7 @@ export async function compareFixes(
   findings: Finding[],
   log: (message: string) => void,
   signal?: AbortSignal,
-  engine: { enginePath?: string; parallel?: number; baselineMs?: number } = {},
+  engine: ComparisonEngines & { baselineMs?: number } = {},
 ): Promise<FixComparison | undefined> {
   const finding = topFinding(findings);
   if (!finding) return undefined;
