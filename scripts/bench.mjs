@@ -33,7 +33,7 @@ const SLOW_STEP_MS = 500;
 const PROFILED_STEPS = 5;
 const ALL_BACKENDS = ['tensorflow', 'wasm', 'cpu'];
 /** Sections `--only` can pick. */
-const SECTIONS = ['first-finding'];
+const SECTIONS = ['first-finding', 'engine'];
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,14 +54,15 @@ const plan = flags.quick
   : { steps: 30, warmup: 10, budgetMs: 25_000, torchSteps: 40 };
 
 if (flags.help) {
-  console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...]
+  console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...] [--only engine]
   --quick     fewer steps (10 per kind instead of 30) and a 6 s budget per slow network
   --json      print { networks: [{ name, backend, engineMs, instrumentedMs, pytorchMs, ratioToPytorch, instrumentationOverhead, ... }] }
               pytorchMs uses threads = cores; ratioToPytorch divides by the better of that and one thread
   --profile   also time each kernel over ${PROFILED_STEPS} plain and ${PROFILED_STEPS} instrumented steps (tf.profile) and print where the time goes
   --backends  default: every backend that initialises here
   --networks  default: the benchmarked reference networks (src/engine/reference/networks.ts)
-  --only      one section: ${SECTIONS.join(', ')} (time to the first finding: scripts/bench-first-finding.mjs)`);
+  --only      one section: first-finding (time to the first finding: scripts/bench-first-finding.mjs), or engine
+              (just the engine/PyTorch step table, and --profile: no trainer, first-finding, learning-rate or data-parallel section)`);
   process.exit(0);
 }
 
@@ -110,6 +111,7 @@ async function runBench() {
   progress('PyTorch…');
   const torch = measureTorch();
   if (torch.missing) notes.push(torch.missing);
+  if (flags.only === 'engine') return printEngineOnly(engine, torch, notes, loadBefore);
   const trainer = measurePytorchOverhead({ root, networks: networkNames, quick: flags.quick, progress });
   progress('time to first finding…');
   const firstFinding = await benchFirstFinding({ repeats: flags.quick ? 1 : 3, progress });
@@ -119,7 +121,24 @@ async function runBench() {
   const dataParallel = benchDataParallel({ networks: networkNames, quick: flags.quick });
   const loadAfter = os.loadavg()[0];
 
-  const rows = engine.map((row) => {
+  const rows = engineRows(engine, torch);
+  const machine = machineInfo(torch, loadBefore, loadAfter);
+  const profiles = engine.filter((row) => row.profile).map((row) => ({ name: row.name, backend: row.backend, ...row.profile }));
+  if (flags.json) {
+    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, pytorchTrainer: trainer, firstFinding, learningRate, dataParallel, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
+  } else {
+    printTable(rows, machine, notes);
+    printPytorchOverhead(trainer, `${round(loadBefore, 2)} before, ${round(os.loadavg()[0], 2)} now`);
+    printFirstFinding(firstFinding);
+    printLearningRateBench(learningRate);
+    printDataParallel(dataParallel, pytorchBest(torch));
+    profiles.forEach(printProfile);
+  }
+}
+
+/** The engine's rows joined with PyTorch's figures for the same network. */
+function engineRows(engine, torch) {
+  return engine.map((row) => {
     const pytorch = torch.networks?.[row.name];
     const pytorchSingleThread = torch.singleThread?.[row.name];
     // The ratio is taken against PyTorch's better thread setting: on a busy machine its OpenMP
@@ -151,7 +170,10 @@ async function runBench() {
       capped: row.capped,
     };
   });
-  const machine = {
+}
+
+function machineInfo(torch, loadBefore, loadAfter) {
+  return {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
     node: process.version,
@@ -159,17 +181,19 @@ async function runBench() {
     pytorchThreads: torch.threads ?? null,
     loadAverage: { before: round(loadBefore, 2), after: round(loadAfter, 2) },
   };
+}
+
+/** `--only engine`: the step table and the kernel profiles, without the slower sections. */
+function printEngineOnly(engine, torch, notes, loadBefore) {
+  const rows = engineRows(engine, torch);
+  const machine = machineInfo(torch, loadBefore, os.loadavg()[0]);
   const profiles = engine.filter((row) => row.profile).map((row) => ({ name: row.name, backend: row.backend, ...row.profile }));
   if (flags.json) {
-    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, pytorchTrainer: trainer, firstFinding, learningRate, dataParallel, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
-  } else {
-    printTable(rows, machine, notes);
-    printPytorchOverhead(trainer, `${round(loadBefore, 2)} before, ${round(os.loadavg()[0], 2)} now`);
-    printFirstFinding(firstFinding);
-    printLearningRateBench(learningRate);
-    printDataParallel(dataParallel, pytorchBest(torch));
-    profiles.forEach(printProfile);
+    console.log(JSON.stringify({ batchSize: BATCH_SIZE, optimizer: 'adam', machine, networks: rows, notes, ...(flags.profile ? { profiles } : {}) }, null, 2));
+    return;
   }
+  printTable(rows, machine, notes);
+  profiles.forEach(printProfile);
 }
 
 /** Per network, the faster of PyTorch's 2- and 1-thread medians. */
@@ -232,7 +256,7 @@ function printProfile(profile) {
   console.log(`\n${profile.name} on ${profile.backend}: kernel time per step (tf.profile, mean of ${PROFILED_STEPS} steps; the rest of the step is JS: tape, tidy, allocation)`);
   for (const kind of ['plain', 'instrumented']) {
     const p = profile[kind];
-    const top = p.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(1)} (${Math.round(k.calls)}×)`).join(', ');
+    const top = p.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(1)} (${Math.round(k.calls)}×, ${Math.round((100 * k.ms) / p.stepMs)} %)`).join(', ');
     console.log(`  ${kind.padEnd(12)} step ${p.stepMs.toFixed(1)} ms, kernels ${p.kernelMs.toFixed(1)} ms in ${Math.round(p.kernelCalls)} calls: ${top}`);
   }
 }

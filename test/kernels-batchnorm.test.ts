@@ -95,6 +95,33 @@ for (const backendName of ['wasm', 'cpu'] as const) {
   });
 }
 
+for (const backendName of ['wasm', 'cpu'] as const) {
+  test(`${backendName}: the batch statistics stay exact in float64 terms when |mean| ≫ σ, at batch 1 and 32`, async () => {
+    await selectBackend(backendName);
+    for (const shape of [[32, 28, 28, 8], [1, 28, 28, 8], [1, 1, 1, 4]]) {
+      tf.tidy(() => {
+        const channels = shape[shape.length - 1];
+        // σ = 1e-3 around 1000 (float32 spacing there is 6e-5): Σx² − n·x̄² would cancel to noise.
+        const x = tf.randomNormal(shape, 1000, 1e-3, 'float32', 21);
+        const values = x.dataSync();
+        const [mean, variance] = tf.engine().runKernel(CHANNEL_MOMENTS, { x }) as tf.Tensor[];
+        const count = values.length / channels;
+        const expectedMean = new Float64Array(channels);
+        const expectedVariance = new Float64Array(channels);
+        for (let i = 0; i < values.length; i++) expectedMean[i % channels] += values[i] / count;
+        for (let i = 0; i < values.length; i++) expectedVariance[i % channels] += (values[i] - expectedMean[i % channels]) ** 2 / count;
+        assert.ok(relativeError(mean, expectedMean) <= 1e-7, `${shape}: mean`);
+        const varianceValues = variance.dataSync();
+        for (let c = 0; c < channels; c++) {
+          const err = Math.abs(varianceValues[c] - expectedVariance[c]) / Math.max(expectedVariance[c], 1e-30);
+          if (count === 1) assert.equal(varianceValues[c], 0, `${shape}: variance of one value`);
+          else assert.ok(err <= 1e-4, `${shape}: variance of channel ${c} off by ${err} relative`);
+        }
+      });
+    }
+  });
+}
+
 test('a training step with BatchNormalization leaks no tensors', async () => {
   await selectBackend('wasm');
   const model = tf.sequential({

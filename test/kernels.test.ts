@@ -158,6 +158,12 @@ for (const backendName of ['wasm', 'cpu'] as const) {
         { x: [2, 7, 9, 2], size: [3, 3], strides: [2, 2], pad: 'same' },
         { x: [3, 6, 6, 4], size: [3, 3], strides: [1, 1], pad: 'same' },
         { x: [2, 9, 7, 2], size: [2, 3], strides: [2, 1], pad: 'valid' },
+        // 2×2 stride 2 (the reference nets' pools): at batch 32 and 1, with an odd row and
+        // column left over, and 'same' on odd sizes (padded windows at the edge).
+        { x: [32, 28, 28, 8], size: [2, 2], strides: [2, 2], pad: 'valid' },
+        { x: [1, 12, 12, 16], size: [2, 2], strides: [2, 2], pad: 'valid' },
+        { x: [2, 9, 11, 3], size: [2, 2], strides: [2, 2], pad: 'valid' },
+        { x: [2, 9, 11, 3], size: [2, 2], strides: [2, 2], pad: 'same' },
       ];
       poolCases.forEach((c, n) => {
         // Rounded values make ties common, so the tie rule is checked too.
@@ -193,6 +199,44 @@ for (const backendName of ['wasm', 'cpu'] as const) {
         assert.ok(err <= TOLERANCE, `MaxPoolGrad ${JSON.stringify(c)}: relative error ${err}`);
         tf.dispose([x, y, dy, dx]);
       });
+    });
+
+    test('MaxPoolGrad keeps the first-maximum rule with NaN, −∞ and an output that is not the input\'s pool', async () => {
+      await tf.setBackend(backendName);
+      const shape: Shape4 = [2, 4, 6, 3];
+      const values = Float32Array.from({ length: 2 * 4 * 6 * 3 }, (_, i) => (i * 7919) % 13);
+      values[0] = NaN; // a window with one NaN: the largest of the others wins
+      for (const i of [at4(shape, 0, 0, 2, 1), at4(shape, 0, 0, 3, 1), at4(shape, 0, 1, 2, 1), at4(shape, 0, 1, 3, 1)]) values[i] = NaN; // all NaN: none
+      for (const i of [at4(shape, 1, 2, 0, 2), at4(shape, 1, 2, 1, 2), at4(shape, 1, 3, 0, 2), at4(shape, 1, 3, 1, 2)]) values[i] = -Infinity; // all −∞: none
+      const x = tf.tensor4d(values, shape);
+      const dy = tf.tensor4d(Float32Array.from({ length: 2 * 2 * 3 * 3 }, (_, i) => i + 1), [2, 2, 3, 3]);
+      const attrs = { filterSize: [2, 2], strides: [2, 2], pad: 'valid' };
+      const expected = new Float64Array(values.length);
+      const dyValues = dy.dataSync();
+      for (let b = 0; b < 2; b++)
+        for (let oy = 0; oy < 2; oy++)
+          for (let ox = 0; ox < 3; ox++)
+            for (let c = 0; c < 3; c++) {
+              let best = -Infinity;
+              let bestIndex = -1;
+              for (const [i, j] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+                const index = at4(shape, b, 2 * oy + i, 2 * ox + j, c);
+                if (values[index] > best) {
+                  best = values[index];
+                  bestIndex = index;
+                }
+              }
+              if (bestIndex >= 0) expected[bestIndex] += dyValues[at4([2, 2, 3, 3], b, oy, ox, c)];
+            }
+      const pooled = tf.maxPool(x, 2, 2, 'valid');
+      // A made-up output (every value 5) must not change where the gradient goes.
+      const madeUp = tf.fill(pooled.shape, 5);
+      for (const output of [pooled, madeUp]) {
+        const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output }, attrs) as tf.Tensor;
+        assert.deepEqual(Array.from(dx.dataSync()), Array.from(expected), output === pooled ? 'pooled output' : 'made-up output');
+        dx.dispose();
+      }
+      tf.dispose([x, dy, pooled, madeUp]);
     });
 
     test('Tile matches repeating the input along every axis', async () => {

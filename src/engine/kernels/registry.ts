@@ -32,6 +32,8 @@ export function wrappingStock(kernelName: string, backendName: string, wrap: (st
 }
 
 const ours = new WeakSet<tf.KernelFunc>();
+/** The stock kernel each of ours replaced, by backend and name: for benchmarks against it. */
+const replaced = new Map<string, tf.KernelFunc>();
 
 /**
  * Registers each kernel unless it already is: registering twice would wrap our own kernel as
@@ -44,6 +46,7 @@ export function registerProjectKernels(kernels: readonly ProjectKernel[]): void 
     if (existing) tf.unregisterKernel(kernel.kernelName, kernel.backendName);
     const kernelFunc = kernel.create(existing?.kernelFunc);
     ours.add(kernelFunc);
+    if (existing) replaced.set(`${kernel.backendName}/${kernel.kernelName}`, existing.kernelFunc);
     // The stock setup binds the wasm function our kernel may delegate to; TF.js reruns it on
     // every setBackend, so it must stay registered with the replacement.
     tf.registerKernel({
@@ -60,4 +63,9 @@ export function registerProjectKernels(kernels: readonly ProjectKernel[]): void 
 export function isProjectKernel(kernelName: string, backendName: string): boolean {
   const existing = tf.getKernel(kernelName, backendName);
   return existing !== undefined && ours.has(existing.kernelFunc);
+}
+
+/** The stock kernel one of ours replaced (undefined where TF.js had none). */
+export function replacedStockKernel(kernelName: string, backendName: string): tf.KernelFunc | undefined {
+  return replaced.get(`${backendName}/${kernelName}`);
 }

@@ -9,9 +9,9 @@ import { float32Values, type CpuBackend } from './cpuBackend';
  */
 function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const cpu = backend as CpuBackend;
-  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const { dy, input, output } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; output?: tf.TensorInfo };
   const dx = new Float32Array(float32Values(cpu, input).length);
-  maxPoolGradInto(float32Values(cpu, input), float32Values(cpu, dy), dx, input.shape as [number, number, number, number], attrs as unknown as tf.MaxPoolGradAttrs);
+  maxPoolGradInto(float32Values(cpu, input), output ? float32Values(cpu, output) : undefined, float32Values(cpu, dy), dx, input.shape as [number, number, number, number], attrs as unknown as tf.MaxPoolGradAttrs);
   return cpu.makeTensorInfo(input.shape, 'float32', dx);
 }
 

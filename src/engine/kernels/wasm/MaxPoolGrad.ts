@@ -10,13 +10,14 @@ import type { ProjectKernel } from '../registry';
  */
 function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const wasm = backend as BackendWasm;
-  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const { dy, input, output } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; output?: tf.TensorInfo };
   const out = wasm.makeOutput(input.shape, 'float32');
   // Views are taken after the allocation: a heap growth detaches views taken before it.
   const dx = wasm.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
   maxPoolGradInto(
     wasm.typedArrayFromHeap(input) as Float32Array,
+    output ? (wasm.typedArrayFromHeap(output) as Float32Array) : undefined,
     wasm.typedArrayFromHeap(dy) as Float32Array,
     dx,
     input.shape as [number, number, number, number],

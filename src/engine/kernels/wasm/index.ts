@@ -1,5 +1,6 @@
 import { registerProjectKernels, type ProjectKernel } from '../registry';
 import { adamUpdateKernel } from './AdamUpdate';
+import { avgPoolGradKernel } from './AvgPoolGrad';
 import { batchMatMulKernel } from './BatchMatMul';
 import { batchNormTrainingGradKernel } from './BatchNormTrainingGrad';
 import { broadcastingBinaryKernels } from './broadcastByTiling';
@@ -13,6 +14,7 @@ import { identityKernel } from './Identity';
 import { maxPoolGradKernel } from './MaxPoolGrad';
 import { sliceKernel } from './Slice';
 import { sumKernel } from './Sum';
+import { tanhKernel } from './Tanh';
 import { tileKernel } from './Tile';
 
 export const wasmKernels: readonly ProjectKernel[] = [
@@ -21,6 +23,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   conv2DBackpropFilterKernel,
   conv2DBackpropInputKernel,
   maxPoolGradKernel,
+  avgPoolGradKernel,
   tileKernel,
   ...broadcastingBinaryKernels,
   sliceKernel,
@@ -31,6 +34,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   identityKernel,
   adamUpdateKernel,
   sumKernel,
+  tanhKernel,
 ];
 
 export function registerWasmKernels(): void {
