@@ -54,7 +54,7 @@ const plan = flags.quick
   : { steps: 30, warmup: 10, budgetMs: 25_000, torchSteps: 40 };
 
 if (flags.help) {
-  console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...] [--only engine]
+  console.log(`usage: node scripts/bench.mjs [--quick] [--json] [--profile] [--backends ${ALL_BACKENDS.join(',')}] [--networks NAME,...] [--only first-finding|engine]
   --quick     fewer steps (10 per kind instead of 30) and a 6 s budget per slow network
   --json      print { networks: [{ name, backend, engineMs, instrumentedMs, pytorchMs, ratioToPytorch, instrumentationOverhead, ... }] }
               pytorchMs uses threads = cores; ratioToPytorch divides by the better of that and one thread
