@@ -71,13 +71,12 @@ export function measurePytorchOverhead({ root, networks, watchNetworks = network
 const times = (value) => (typeof value === 'number' ? `${value.toFixed(2)}×` : '–');
 
 export function printPytorchOverhead(result, loadAverage) {
-  console.log('\nPyTorch overhead (1 torch thread per process; ratios to the plain step)');
+  console.log('\nPyTorch overhead (1 thread per process; ratios to the plain step, wall time / CPU time of the thread)');
   if (loadAverage) console.log(`load average ${loadAverage}`);
   for (const note of result.notes) console.log(`  ${note}`);
   if (result.interpreters.length === 0) return;
   const networks = [...new Set(result.interpreters.flatMap((entry) => Object.keys(entry.trainer?.networks ?? {})))];
   const watchNetworks = [...new Set(result.interpreters.flatMap((entry) => Object.keys(entry.watch?.networks ?? {})))];
-  console.log('Each cell: wall / loop thread CPU / process CPU (the figure thread included; in one process the trainer and watch() compute a step\'s figures on a second thread).');
   console.log('| network | torch | trainer: instrumented / plain | watch every=10 | watch every=1 | 2 DDP ranks every=10 | 2 DDP ranks every=1 | watch: plain again (noise) |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const name of [...new Set([...networks, ...watchNetworks])]) {
@@ -85,18 +84,14 @@ export function printPytorchOverhead(result, loadAverage) {
       const trainer = entry.trainer?.networks?.[name];
       const single = entry.watch?.networks?.[name];
       const ddp = entry.watchDdp?.networks?.[name];
-      const pair = (row) =>
-        row
-          ? `${times(row.ratio)} / ${times(row.cpuRatio)} / ${times(row.processCpuRatio)}` +
-            (typeof row.processStepRatio === 'number' ? ` (per step ${times(row.processStepRatio)})` : '')
-          : '–';
-      console.log(`| ${name} | ${entry.torch} | ${trainer ? `${times(trainer.overhead)} / ${times(trainer.cpuOverhead)} / ${times(trainer.processCpuOverhead)}` : '–'} | ${pair(single?.['every=10'])} | ${pair(single?.['every=1'])} | ${pair(ddp?.['every=10'])} | ${pair(ddp?.['every=1'])} | ${pair(single?.['plain again'])} |`);
+      const pair = (row) => (row ? `${times(row.ratio)} / ${times(row.cpuRatio)}${typeof row.stepRatio === 'number' ? ` (per step ${times(row.stepRatio)})` : ''}` : '–');
+      console.log(`| ${name} | ${entry.torch} | ${trainer ? `${times(trainer.overhead)} / ${times(trainer.cpuOverhead)}` : '–'} | ${pair(single?.['every=10'])} | ${pair(single?.['every=1'])} | ${pair(ddp?.['every=10'])} | ${pair(ddp?.['every=1'])} | ${pair(single?.['plain again'])} |`);
     }
   }
   for (const entry of result.interpreters) {
     for (const key of ['trainer', 'watch', 'watchDdp']) if (entry[key]?.error) console.log(`  ${entry.label}: ${entry[key].error}`);
   }
-  console.log('watch "per step": the process CPU time of the median logged step, the step after it (when the figure thread works) and the others, weighted as watch() runs them, against the median plain step (block means hold one logged step in ten: their noise exceeds a 3 % bound).');
+  console.log('watch "per step": the median logged and unlogged steps (CPU time) weighted as watch() runs them, against the median plain step (block means hold one logged step in ten: their noise exceeds a 3 % bound).');
   console.log('Targets (issues 10, 12): trainer ≤ 1.10×; watch every=10 ≤ 1.03×, every=1 ≤ 1.10×, one process and 2 DDP ranks.');
 }
 

@@ -7,11 +7,10 @@ Per reference network (scripts/torch/networks.py) one table row per configuratio
 copy shows the noise of the run): the median over blocks of the mean step time (so logged steps
 count in their real share) and its ratio to the plain loop, in wall time and in the thread's CPU
 time (which other processes on the machine disturb less; under DDP the wall time includes the
-wait for the other rank) and in the process's CPU time (in one process watch() computes a logged
-step's figures on a second thread, which the thread's time does not see). Each configuration trains its own copy of the net from the same initial
+wait for the other rank). Each configuration trains its own copy of the net from the same initial
 weights on the same batches; `--ranks 2` runs 2 DDP ranks (gloo, CPU, 127.0.0.1) and reports
 rank 0. `--json` prints {"torch", "ranks", "rounds", "block", "networks": {name: {config: {"ms",
-"ratio", "cpuMs", "cpuRatio", "processCpuMs", "processCpuRatio", "stepRatio", "processStepRatio", …}}}} instead (`npm run bench` reads it: scripts/bench-pytorch.mjs).
+"ratio", "cpuMs", "cpuRatio"}}}} instead (`npm run bench` reads it: scripts/bench-pytorch.mjs).
 """
 from __future__ import annotations
 
@@ -50,7 +49,7 @@ def measure_net(name: str, world: int, args: argparse.Namespace, run_dir: str) -
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         run = watch(model, optimizer, every=every, run_dir=run_dir) if every else None
         configs[label] = {"model": model, "optimizer": optimizer, "run": run, "every": every or 1, "times": [], "cpu": [],
-                          "process": [], "steps": 0, "logged": [], "unlogged": [], "byPhase": {"logged": [], "after": [], "other": []}}
+                          "steps": 0, "logged": [], "unlogged": []}
     generator = torch.Generator().manual_seed(1)
     x = torch.rand(args.batch, 1, 28, 28, generator=generator)
     y = torch.randint(0, 10, (args.batch,), generator=generator)
@@ -61,9 +60,9 @@ def measure_net(name: str, world: int, args: argparse.Namespace, run_dir: str) -
         for label in order:
             config = configs[label]
             model, optimizer, run = config["model"], config["optimizer"], config["run"]
-            block_started, cpu_started, process_started = time.perf_counter(), time.thread_time(), time.process_time()
+            block_started, cpu_started = time.perf_counter(), time.thread_time()
             for _ in range(args.block):
-                step_cpu, step_process = time.thread_time(), time.process_time()
+                step_cpu = time.thread_time()
                 optimizer.zero_grad()
                 loss = F.cross_entropy(model(x), y)
                 loss.backward()
@@ -71,29 +70,23 @@ def measure_net(name: str, world: int, args: argparse.Namespace, run_dir: str) -
                 if run is not None:
                     run.log(loss)
                 if round_index > 0:  # a plain configuration counts every step as logged
-                    phase = step_phase(config["steps"], config["every"])
-                    config["logged" if phase == "logged" else "unlogged"].append(time.thread_time() - step_cpu)
-                    config["byPhase"][phase].append(time.process_time() - step_process)
+                    logged = config["steps"] % config["every"] == 0
+                    config["logged" if logged else "unlogged"].append(time.thread_time() - step_cpu)
                 config["steps"] += 1
             # A block's mean step: logged and unlogged steps in their real proportion (every=10: 2 of 20).
             if round_index > 0:  # the first round warms up
                 config["times"].append((time.perf_counter() - block_started) / args.block)
                 config["cpu"].append((time.thread_time() - cpu_started) / args.block)
-                config["process"].append((time.process_time() - process_started) / args.block)
     for config in configs.values():
         if config["run"] is not None:
             config["run"].close()
     plain = statistics.median(configs["plain"]["times"])
     plain_cpu = statistics.median(configs["plain"]["cpu"])
     plain_step = statistics.median(configs["plain"]["logged"])
-    plain_process = statistics.median(configs["plain"]["process"])
-    plain_process_step = statistics.median(configs["plain"]["byPhase"]["logged"])
     result: Dict[str, Dict[str, float]] = {}
     for label, config in configs.items():
-        wall, cpu, process = statistics.median(config["times"]), statistics.median(config["cpu"]), statistics.median(config["process"])
-        result[label] = {"ms": wall * 1000, "ratio": wall / plain, "cpuMs": cpu * 1000, "cpuRatio": cpu / plain_cpu,
-                         "processCpuMs": process * 1000, "processCpuRatio": process / plain_process,
-                         "processStepRatio": per_step_estimate(config["byPhase"], config["every"]) / plain_process_step}
+        wall, cpu = statistics.median(config["times"]), statistics.median(config["cpu"])
+        result[label] = {"ms": wall * 1000, "ratio": wall / plain, "cpuMs": cpu * 1000, "cpuRatio": cpu / plain_cpu}
         # A block's mean holds one logged step in `every`, so at every=10 a 3 % bound is below the
         # blocks' noise. Per step instead: the median logged and unlogged step (CPU time), weighted
         # as watch() runs them, against the median plain step — what a logged step costs, and that
@@ -104,25 +97,6 @@ def measure_net(name: str, world: int, args: argparse.Namespace, run_dir: str) -
         result[label].update({"stepRatio": (logged + (every_n - 1) * unlogged) / every_n / plain_step,
                               "loggedStepMs": logged * 1000, "unloggedStepMs": unlogged * 1000})
     return result
-
-
-def step_phase(step: int, every: int) -> str:
-    """A logged step; the step after it, during which (in one process) the figure thread computes
-    and writes the logged step's record; or another step."""
-    if step % every == 0:
-        return "logged"
-    return "after" if step % every == 1 else "other"
-
-
-def per_step_estimate(by_phase: Dict[str, List[float]], every: int) -> float:
-    """The process's CPU time per step (the figure thread's included), from the median step of each
-    phase weighted as watch() runs them: a logged step, the step after it, every-2 others."""
-    logged = statistics.median(by_phase["logged"])
-    if every == 1:
-        return logged
-    after = statistics.median(by_phase["after"])
-    other = statistics.median(by_phase["other"]) if by_phase["other"] else after
-    return (logged + after + (every - 2) * other) / every
 
 
 def measure(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
@@ -140,13 +114,12 @@ def measure(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
         else:
             print(f"batch {args.batch}, {world} rank(s), torch {torch.__version__}, "
                   f"{args.rounds} rounds × {args.block} steps per configuration, interleaved")
-            print("| network | configuration | step (median of block means) | ratio to plain | CPU ms | CPU ratio | process CPU ratio | per-step estimate (CPU) | per-step estimate (process CPU) | logged / unlogged step CPU ms |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
+            print("| network | configuration | step (median of block means) | ratio to plain | CPU ms | CPU ratio | per-step estimate (CPU) | logged / unlogged step CPU ms |")
+            print("|---|---|---|---|---|---|---|---|")
             for name, rows in networks.items():
                 for label, row in rows.items():
                     print(f"| {name} | {label} | {row['ms']:.2f} ms | {row['ratio']:.3f} | {row['cpuMs']:.2f} | {row['cpuRatio']:.3f} "
-                          f"| {row['processCpuRatio']:.3f} | {row['stepRatio']:.3f} | {row['processStepRatio']:.3f} "
-                          f"| {row['loggedStepMs']:.2f} / {row['unloggedStepMs']:.2f} |")
+                          f"| {row['stepRatio']:.3f} | {row['loggedStepMs']:.2f} / {row['unloggedStepMs']:.2f} |")
     if world > 1:
         torch.distributed.destroy_process_group()
 

@@ -7,20 +7,6 @@ knows nothing of the loop around it. The loop calls, per step:
     optimizer.step()
     stats = recorder.after_update(step, loss, accuracy)   # one host sync for everything
 
-or, to have the figures computed on a second thread while the next step's forward and backward
-run (the short run, and watch() in one process):
-
-    figures.wait()             # the previous step's StepStats, before this step's optimizer.step()
-    recorder.before_update()
-    optimizer.step()
-    figures.submit(recorder.collect(step, loss, accuracy))
-
-Measured in one process, interleaved, at real-time priority on this 2-core machine
-(scripts/torch/bench_figures.py): computing the figures in the loop costs the small
-reference nets 13–26 % a step, mostly passes over gradients and weights just evicted from the
-cache by backward (each 2–8× its warm cost); on the second thread 3–16 %, depending on what else
-runs on that core, for 20–40 % more CPU time in all.
-
 Figures mean what the TF.js trainer's mean (src/engine/train/gradientStats.ts and
 activationStats.ts): gradients of the layer's weight (kernel, or BatchNorm's gamma), never the
 bias; RMS = L2/√n; update ratio = ‖ΔW‖/‖W‖ of this step's update; activation figures over the
@@ -33,9 +19,8 @@ come from forward hooks only: a full backward hook breaks on Conv → BN → ReL
 from __future__ import annotations
 
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -44,9 +29,6 @@ from .protocol import LayerStepStats, StepStats
 
 # The TF.js side samples the first examples of a batch: enough for mean/spread, cheap.
 ACTIVATION_SAMPLE_EXAMPLES = 4
-# Outputs read late (pipelined) stay alive until the figure thread reads them, during the next
-# step's forward: at most this much of them a step, so a large net's peak memory stays its own.
-LATE_READ_BUDGET_BYTES = 64 * 1024 * 1024
 
 ActivationFunction = Callable[[torch.Tensor], torch.Tensor]
 
@@ -115,22 +97,10 @@ class StepRecorder:
     taps: Sequence[ActivationTap] = ()
     # Every `activation_every` steps the forward hooks record; on other steps no hook is installed.
     activation_every: int = 1
-    # True where the loop is the short run's (trainer.train_steps): zero_grad(set_to_none=True) gives
-    # each step new gradient tensors, which its torch.optim optimizers only read, and nothing but
-    # optimizer.step() changes the weights; each step's figures are computed (on a FigureThread)
-    # before the next step's update. Then nothing is copied in the loop: the figures read p.grad
-    # itself, and the weights as they were before an update are copied by the previous step's
-    # figures, after the previous update. watch() copies both: a user's zero_grad() may zero the
-    # gradients in place, and a user's loop may change the weights between steps.
-    pipelined: bool = False
     _copies: List[torch.Tensor] = field(default_factory=list)  # this step's gradients, then the weights as they were
-    _weights_before: Optional[List[torch.Tensor]] = None  # pipelined: the weights as the next update finds them
+    _pending: List[List[torch.Tensor]] = field(default_factory=list)  # this step's gradient and weight rows, 0-d tensors (before_update)
     _owned: Optional[List[int]] = None  # the layers whose gradient and weight figures this rank computes (None: all)
     _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
-    # Pipelined: per tap, whether its output may be read late (True: nothing changed it in place after
-    # its module when it was first read in the hook; False: something did). Unknown taps are read in the hook.
-    _read_late: Dict[str, bool] = field(default_factory=dict)
-    _late_bytes: int = 0  # this step's outputs kept to be read late
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
     _attached: bool = False
     _record_activations: bool = True
@@ -151,7 +121,6 @@ class StepRecorder:
             shares[least].append(index)
             loads[least] += self._sizes[index]
         self._owned = sorted(shares[rank])
-        self._weights_before = None
 
     def _owned_indices(self) -> List[int]:
         return self._owned if self._owned is not None else list(range(len(self._weights)))
@@ -165,7 +134,6 @@ class StepRecorder:
     def detach(self) -> None:
         self._attached = False
         self._remove_hooks()
-        self._weights_before = None  # steps taken while detached change the weights unseen
 
     def _install_hooks(self) -> None:
         if not self._handles:
@@ -182,7 +150,6 @@ class StepRecorder:
         path, and a hook that returns at once still costs a Python call per layer per step."""
         self._record_activations = step % max(1, self.activation_every) == 0
         self._activations = {}
-        self._late_bytes = 0
         if self._attached:
             if self._record_activations:
                 self._install_hooks()
@@ -200,65 +167,111 @@ class StepRecorder:
             if not recorder._record_activations or not isinstance(output, torch.Tensor) or output.dim() == 0:
                 return
             output = output.detach()
-            late = recorder._read_late.get(layer) if recorder.pipelined else False
-            if late and recorder._late_bytes + output.numel() * output.element_size() > LATE_READ_BUDGET_BYTES:
-                late = False  # a large net's outputs are read here rather than all kept alive into the next step
-            if late:
-                recorder._late_bytes += output.numel() * output.element_size()
-                # The short run reads this output when the figures are computed, on the figure thread:
-                # the loop pays no pass over the activation. Its version counter tells whether something
-                # changed it in place meanwhile. Not for watch(): the outputs would stay alive past
-                # backward, on a user's GPU too.
-                recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES], None, apply,
-                                                                whole=output, version=output._version, late=True)
-                return
             # Kept now, reduced in after_update with every other layer's: an inplace operation after
             # this module (ReLU(inplace=True), `x += residual`) would change `output` later. What is
             # kept is the first examples as the module returned them: `apply` runs in after_update,
-            # once for every layer that applies the same function. Pipelined, a tap seen for the first
-            # time also keeps the whole output, to learn whether it may be read late from now on.
+            # once for every layer that applies the same function.
             maxima = channel_maxima(output) if relu else None
-            probe = output if late is None else None
-            recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES].clone(), maxima, apply,
-                                                            whole=probe, version=output._version)
+            recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES].clone(), maxima, apply)
 
         return hook
 
     def before_update(self) -> None:
-        """After backward, before the optimizer step: exact copies of the gradients and of the
-        weights as they were, in one `_foreach_mul(…, 1)` (×1 is exact, inf and NaN included). The
-        loop may change p.grad in place (zero_grad without set_to_none), the step changes the
-        weights, and ΔW needs them as they were; nothing else is done here, so that every figure
-        can be computed later, on another thread (FigureThread). Pipelined, nothing is copied here
-        (see `pipelined`); the previous step's figures must have been computed (FigureThread.wait)."""
+        """After backward, before the optimizer step: gradient figures and the weights as they were.
+
+        A step's cost is in the number of torch calls and in the passes over memory, not in the
+        arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of
+        cache, and on a busy machine every call, a view included, costs 5–10 µs more than warm. So
+        the gradients and weights are copied in one `_foreach_mul(…, 1)` (exact; an optimizer may
+        change p.grad in place, and ΔW needs the weights as they were) into tensors shaped like the
+        parameters, which no view, split or concatenation ever touches, and every figure is a
+        reduction that only reads, in a fixed number of calls: ‖g‖ and ‖W‖ in one `_foreach_norm`,
+        Σ|g| (ord 1) and the non-zero count (ord 0) in one each; max|g| = max(−min g, max g) from
+        each layer's `aminmax`, the one call per layer (`_foreach_norm(ord=∞)` is not vectorised:
+        3 ns a value). Non-finite values need no pass of their own: a layer has one exactly where
+        its Σ|g| is not finite, and only then are they counted (see `after_update`). Under
+        torch.distributed only this rank's share of the layers (share_with_ranks).
+
+        Tried and not kept (scripts/torch/bench_trainer.py, 2026-12-04): these figures computed on a
+        second thread during the next step. The loop's thread then did nothing extra, yet its
+        backward ran 2 ms slower on the 10-conv sigmoid net beside the figure thread's passes over
+        memory (1.20–1.24× a plain step instead of 1.05–1.11×), for 20–40 % more CPU in all.
+        """
         if not self.layers:
             return
         weights = [self._weights[i] for i in self._owned_indices()]
         with torch.no_grad():
-            gradients = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
-            if not self.pipelined:
-                self._copies = exact_copies(gradients + weights)
-                return
-            before, self._weights_before = self._weights_before, None
-            if before is None:  # the first step, or one after a step whose figures were not computed
-                before = exact_copies(weights)
-            self._copies = [g.detach() if g.dtype == torch.float32 else g.detach().float() for g in gradients] + before
-
-    def collect(self, step: int, loss: torch.Tensor,
-                accuracy: Union[torch.Tensor, Callable[[], torch.Tensor], None] = None) -> "StepFigures":
-        """After the optimizer step, on the loop's thread: what the step's figures are made of, taken
-        from the recorder so the next step can begin. The figures' `compute` reads the weights (for
-        ΔW): it must run before the next optimizer step changes them. `accuracy` may be a function
-        (of tensors the loop does not change), then evaluated in `compute` too."""
-        figures = StepFigures(self, step, loss.detach(), accuracy.detach() if isinstance(accuracy, torch.Tensor) else accuracy,
-                              self._copies, self._activations)
-        self._copies, self._activations = [], {}
-        return figures
+            copies = exact_copies([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights] + weights)
+            mine = len(weights)
+            grads = copies[:mine]
+            norms = list(torch._foreach_norm(copies, 2))
+            sums = list(torch._foreach_norm(grads, 1))
+            non_zero = list(torch._foreach_norm(grads, 0))
+            extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in grads]
+            # decode_figures' rows but the last: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
+            self._pending = [norms[:mine], sums, [low for low, _ in extremes], [high for _, high in extremes], non_zero, norms[mine:]]
+            self._copies = copies
 
     def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
                      reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
-        """After the optimizer step: every figure of the step, at once (see StepFigures.compute)."""
-        return self.collect(step, loss, accuracy).compute(reduce)
+        """After the optimizer step: every figure of the step, then one read-back (a second one only
+        in a step whose gradients hold inf or NaN, to count them).
+
+        `reduce` (watch() under torch.distributed) sums a 1-D float64 tensor over the ranks — one
+        all-reduce, which every rank must call — and returns the sum. The figures then describe the
+        whole world's step: the loss and accuracy are the ranks' mean, activation figures those of
+        every rank's sample pooled, a channel is dead only where it is dead on every rank, and the
+        gradient and weight figures (equal on every rank after DDP's all-reduce) each come from the
+        rank that computed them."""
+        with torch.no_grad():
+            loss = loss.detach().reshape(())
+            device = loss.device
+            head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
+            sizes = self._sizes
+            count = len(sizes)
+            owned = self._owned_indices()
+            mine = len(owned)
+            copies, self._copies = self._copies, []
+            pending, self._pending = self._pending, []
+            gradients: List[torch.Tensor] = []
+            deltas: List[torch.Tensor] = []
+            if mine and copies:
+                gradients, before = copies[:mine], copies[mine:]
+                weights = [self._weights[i] for i in owned]
+                if all(w.dtype == torch.float32 for w in weights):
+                    deltas = list(torch._foreach_sub(weights, before))
+                else:
+                    deltas = [w.float() - was for w, was in zip(weights, before)]
+            activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
+            samples, groups = resolve_samples([self._activations[name] for name in activation_layers])
+            activation_sums, activation_norm_inputs = activation_terms(samples, groups)
+            inputs = deltas + activation_norm_inputs
+            norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
+            rows: List[torch.Tensor] = []
+            if pending or self._owned is not None:
+                zero = torch.zeros((), device=device)
+                rows_of_mine = (pending or [[] for _ in range(PER_LAYER_ROWS - 1)]) + [norms[:len(deltas)]]
+                for row in rows_of_mine:
+                    if self._owned is None:
+                        rows += row
+                    else:
+                        # Another rank's layers are 0 here (a rank may own none): every rank's vector has one length.
+                        spread = [zero] * count
+                        for position, index in enumerate(owned):
+                            if position < len(row):
+                                spread[index] = row[position]
+                        rows += spread
+            ordered = head + rows + activation_sums + norms[len(deltas):]
+            vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
+            layouts = [sample.layout() for sample in samples]
+            if reduce is None:
+                figures = vector.tolist()  # the one host sync
+            else:
+                figures, layouts = self._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce, self._owned is not None)
+            counts = self._count_non_finite(figures, sizes, gradients, owned, reduce if self._owned is not None else None)
+        self._activations = {}
+        return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
+                              layouts, accuracy is not None, counts)
 
     @staticmethod
     def _reduced(vector: torch.Tensor, samples: Sequence["ActivationSample"], per_layer_end: int,
@@ -333,134 +346,6 @@ class StepRecorder:
         return list(zip(values[:count], values[count:]))
 
 
-@dataclass
-class StepFigures:
-    """One step's figures before they are computed: the recorder's copies and activation samples,
-    the loss and accuracy. `compute` turns them into StepStats; the short run calls it on a
-    FigureThread while the next step runs, watch() in the loop (its collective must be taken in
-    the loop's order on every rank).
-
-    A step's cost is in the number of torch calls and in the passes over memory, not in the
-    arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of cache,
-    and on a busy machine every call, a view included, costs 5–10 µs more than warm. So every
-    figure is a reduction that only reads the copies, in a fixed number of calls: ‖g‖, ‖W‖, ‖ΔW‖
-    and the activation norms in one `_foreach_norm`, Σ|g| (ord 1) and the non-zero count (ord 0)
-    in one each; max|g| = max(−min g, max g) from each layer's `aminmax`, the one call per layer
-    (`_foreach_norm(ord=∞)` is not vectorised: 3 ns a value). Non-finite values need no pass of
-    their own: a layer has one exactly where its Σ|g| is not finite, and only then are they
-    counted (StepRecorder._count_non_finite)."""
-
-    recorder: StepRecorder
-    step: int
-    loss: torch.Tensor
-    accuracy: Union[torch.Tensor, Callable[[], torch.Tensor], None]
-    copies: List[torch.Tensor]  # the step's gradients, then the weights as they were
-    activations: Dict[str, "ActivationSample"]
-
-    def compute(self, reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
-        """Every figure of the step, then one read-back (a second one only in a step whose gradients
-        hold inf or NaN, to count them).
-
-        `reduce` (watch() under torch.distributed) sums a 1-D float64 tensor over the ranks — one
-        all-reduce, which every rank must call — and returns the sum. The figures then describe the
-        whole world's step: the loss and accuracy are the ranks' mean, activation figures those of
-        every rank's sample pooled, a channel is dead only where it is dead on every rank, and the
-        gradient and weight figures (equal on every rank after DDP's all-reduce) stay as they are."""
-        recorder = self.recorder
-        with torch.no_grad():
-            loss = self.loss.reshape(())
-            device = loss.device
-            accuracy = self.accuracy() if callable(self.accuracy) else self.accuracy
-            head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
-            sizes = recorder._sizes
-            count = len(sizes)
-            owned = recorder._owned_indices()
-            mine = len(owned)
-            copies = self.copies
-            gradients: List[torch.Tensor] = []
-            norm_inputs: List[torch.Tensor] = []
-            gradient_rows: List[List[torch.Tensor]] = [[], [], [], []]
-            if mine and copies:
-                gradients, before = copies[:mine], copies[mine:]
-                weights = [recorder._weights[i] for i in owned]
-                # ΔW first: the one read of the live weights, which the loop's next optimizer step changes.
-                if all(w.dtype == torch.float32 for w in weights):
-                    deltas = list(torch._foreach_sub(weights, before))
-                else:
-                    deltas = [w.float() - was for w, was in zip(weights, before)]
-                if recorder.pipelined:
-                    recorder._weights_before = exact_copies(weights)  # as the next update will find them
-                sums = list(torch._foreach_norm(gradients, 1))
-                non_zero = list(torch._foreach_norm(gradients, 0))
-                extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in gradients]
-                gradient_rows = [sums, [low for low, _ in extremes], [high for _, high in extremes], non_zero]
-                norm_inputs = copies + deltas
-            activation_layers, kept = read_late_samples(recorder, self.activations)
-            samples, groups = resolve_samples(kept)
-            activation_sums, activation_norm_inputs = activation_terms(samples, groups)
-            inputs = norm_inputs + activation_norm_inputs
-            norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
-            per_layer = norms[:len(norm_inputs)]
-            rows: List[torch.Tensor] = []
-            if norm_inputs or recorder._owned is not None:
-                zero = torch.zeros((), device=device)
-                # decode_figures' rows: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖; 0 for another
-                # rank's layers (a rank may own none: its rows are all 0, the same length as every rank's).
-                for row in [per_layer[:mine], *gradient_rows, per_layer[mine:2 * mine], per_layer[2 * mine:]]:
-                    if recorder._owned is None:
-                        rows += row
-                    else:
-                        spread = [zero] * count
-                        for position, index in enumerate(owned):
-                            if position < len(row):
-                                spread[index] = row[position]
-                        rows += spread
-            ordered = head + rows + activation_sums + norms[len(norm_inputs):]
-            vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
-            layouts = [sample.layout() for sample in samples]
-            if reduce is None:
-                figures = vector.tolist()  # the one host sync
-            else:
-                figures, layouts = StepRecorder._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce, recorder._owned is not None)
-            counts = StepRecorder._count_non_finite(figures, sizes, gradients, owned, reduce if recorder._owned is not None else None)
-        return decode_figures(self.step, figures, [layer.name for layer in recorder.layers], sizes, activation_layers,
-                              layouts, accuracy is not None, counts)
-
-
-class Computable(Protocol):
-    """What a FigureThread runs: a StepFigures, or something that computes one and does more with it."""
-
-    def compute(self) -> StepStats: ...
-
-
-class FigureThread:
-    """Computes each step's figures on one worker thread while the loop runs the next step's
-    forward and backward: the short run trains on one torch thread, so the machine's other core
-    does the figures' dozen passes over gradients and weights instead of the step waiting for
-    them. torch releases the GIL inside its kernels, so both threads run at once. One step at a
-    time, in order: `wait` returns the previous step's figures and must be called before the next
-    optimizer step, whose update the previous figures' ΔW must not see."""
-
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradient-lens-figures")
-        self._running: Optional["Future[StepStats]"] = None
-
-    def submit(self, figures: "Computable") -> None:
-        if self._running is not None:
-            raise RuntimeError("FigureThread.submit before the previous step's figures were taken with wait()")
-        self._running = self._executor.submit(figures.compute)
-
-    def wait(self) -> Optional[StepStats]:
-        """The figures submitted last (their computation's exception re-raised here), None if none is pending."""
-        running, self._running = self._running, None
-        return running.result() if running is not None else None
-
-    def close(self) -> None:
-        """Lets a running computation end and stops the thread; its figures are dropped."""
-        self._running = None
-        self._executor.shutdown(wait=True)
-
-
 def exact_copies(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
     """float32 copies of the tensors, in one call where they all are float32 already (×1 is exact,
     inf and NaN included)."""
@@ -494,39 +379,9 @@ class ActivationSample:
     values: torch.Tensor  # the first examples, activated and flattened (before `resolve_samples`: as the module returned them, with `apply` to run)
     channel_maxima: Optional[torch.Tensor] = None  # relu: each channel's maximum over the whole batch
     apply: Optional[ActivationFunction] = None
-    whole: Optional[torch.Tensor] = None  # pipelined: the module's whole output, to be read late or checked
-    version: int = 0  # `whole`'s version counter when the hook saw it
-    late: bool = False  # `values` and `channel_maxima` are still to be read from `whole`
 
     def layout(self) -> Tuple[Optional[str], int, int]:
         return self.kind, self.values.numel(), self.channel_maxima.numel() if self.channel_maxima is not None else 0
-
-
-def read_late_samples(recorder: StepRecorder, activations: Dict[str, ActivationSample]) -> Tuple[List[str], List[ActivationSample]]:
-    """The step's recorded layers in layer order and their samples, those read late read now. A
-    tap's first sample (read in the hook) tells whether its output stays as its module returned
-    it until now; where it does not, the tap is read in the hook for good, and a late sample
-    whose output changed after all (another path through `forward`) is left out of its step."""
-    names: List[str] = []
-    samples: List[ActivationSample] = []
-    for layer in recorder.layers:
-        sample = activations.get(layer.name)
-        if sample is None:
-            continue
-        if sample.whole is not None:
-            unchanged = sample.whole._version == sample.version
-            if sample.late:
-                if not unchanged:
-                    recorder._read_late[layer.name] = False
-                    continue
-                maxima = channel_maxima(sample.whole) if sample.kind == "relu" else None
-            else:
-                recorder._read_late[layer.name] = unchanged
-                maxima = sample.channel_maxima
-            sample = ActivationSample(sample.kind, sample.values, maxima, sample.apply)  # the whole output let go
-        names.append(layer.name)
-        samples.append(sample)
-    return names, samples
 
 
 def sample_activation(output: torch.Tensor, measured: Optional[str], apply: Optional[ActivationFunction]) -> ActivationSample:

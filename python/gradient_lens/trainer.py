@@ -13,12 +13,9 @@ import signal
 import sys
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from .protocol import PROTOCOL_VERSION, MessageChannel, StepStats
-
-if TYPE_CHECKING:  # torch is imported in run(), where its absence is reported
-    from .stats import FigureThread, StepFigures, StepRecorder
+from .protocol import PROTOCOL_VERSION, MessageChannel
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -77,7 +74,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
     from .model_file import (ModelFileError, construct, describe_exception, import_model_file, input_shape_of,
                              num_classes_of, pick_entry, user_frame_line)
     from .source_map import ConstructionRecorder, optimizer_site
-    from .stats import FigureThread, StepRecorder
+    from .stats import StepRecorder
 
     path = os.path.abspath(request["modelPath"])
     try:
@@ -138,7 +135,7 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             optimizer = build_optimizer(torch, model.parameters(), "adam", 1e-3)
 
         model_map = ModelMap(model, recorder, path, order, shapes)
-        stats = StepRecorder(model_map.instrumented(), model_map.taps(), int(request.get("activationEvery", 1)), pipelined=True).attach()
+        stats = StepRecorder(model_map.instrumented(), model_map.taps(), int(request.get("activationEvery", 1))).attach()
         ready: Dict[str, Any] = {
             "type": "ready", "protocolVersion": PROTOCOL_VERSION, "torchVersion": torch.__version__,
             "pythonVersion": sys.version.split()[0], "entry": entry_name, "inputShape": shape, "numClasses": classes,
@@ -168,12 +165,26 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             channel.send({"type": "done", "cancelled": cancellation.requested, "stepsCompleted": 0})
             return 0
         completed = 0
-        figures = FigureThread()
-        try:
-            completed = train_steps(steps, sampler, model, loss_of, optimizer, stats, figures, channel, cancellation, path)
-            figures.wait()
-        finally:
-            figures.close()
+        for step in range(steps):
+            if cancellation.requested:
+                break
+            inputs, targets = sampler.next()
+            stats.start_step(step)
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                output = model(inputs)
+                loss = loss_of(output, targets)
+                loss.backward()
+            except (Exception, SystemExit) as error:
+                line = user_frame_line(error, path)
+                raise ModelFileError(f"{path}: training step {step} failed: {describe_exception(error)}" + (f" on line {line}" if line else ""),
+                                     detail=traceback.format_exc()) from None
+            stats.before_update()
+            optimizer.step()
+            with torch.no_grad():
+                accuracy = (output.argmax(dim=1) == targets).float().mean()
+            channel.send({"type": "step", "stats": stats.after_update(step, loss, accuracy)})
+            completed = step + 1
         stats.detach()
         channel.send({"type": "done", "cancelled": completed < steps, "stepsCompleted": completed})
         return 0
@@ -191,51 +202,6 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
         channel.send({"type": "error", "code": "internal", "message": f"{path}: the PyTorch trainer failed: {describe_exception(error)}",
                       "detail": traceback.format_exc()})
         return EXIT_INTERNAL
-
-
-class SentStep:
-    """A step's figures, computed and sent as a `step` message on the figure thread (the channel
-    is locked per message; the loop's own messages follow only after FigureThread.wait)."""
-
-    def __init__(self, figures: StepFigures, channel: MessageChannel) -> None:
-        self.figures, self.channel = figures, channel
-
-    def compute(self) -> StepStats:
-        stats = self.figures.compute()
-        self.channel.send({"type": "step", "stats": stats})
-        return stats
-
-
-def train_steps(steps: int, sampler: Any, model: Any, loss_of: Callable[[Any, Any], Any], optimizer: Any,
-                recorder: StepRecorder, figures: FigureThread, channel: MessageChannel,
-                cancellation: "Cancellation", path: str) -> int:
-    """The instrumented run's steps; returns how many completed. Step t's figures are computed and
-    sent on `figures`' thread during step t+1's forward and backward, and waited for before step
-    t+1's update (whose change to the weights they must not see)."""
-    from .model_file import ModelFileError, describe_exception, user_frame_line
-
-    completed = 0
-    for step in range(steps):
-        if cancellation.requested:
-            break
-        inputs, targets = sampler.next()
-        recorder.start_step(step)
-        optimizer.zero_grad(set_to_none=True)
-        try:
-            output = model(inputs)
-            loss = loss_of(output, targets)
-            loss.backward()
-        except (Exception, SystemExit) as error:
-            figures.wait()  # the steps that completed are reported before the failure
-            line = user_frame_line(error, path)
-            raise ModelFileError(f"{path}: training step {step} failed: {describe_exception(error)}" + (f" on line {line}" if line else ""),
-                                 detail=traceback.format_exc()) from None
-        figures.wait()
-        recorder.before_update()
-        optimizer.step()
-        figures.submit(SentStep(recorder.collect(step, loss, lambda output=output, targets=targets: (output.argmax(dim=1) == targets).float().mean()), channel))
-        completed = step + 1
-    return completed
 
 
 def main() -> int:

@@ -39,11 +39,11 @@ import torch
 from torch import nn
 
 from .layers import ModelMap
-from .protocol import PROTOCOL_VERSION, StepStats
+from .protocol import PROTOCOL_VERSION
 from .run_file import RUN_FILE_FORMAT, RUN_FILE_VERSION, RunFileWriter, run_directory
 from .site_locator import CONTAINERS, container_root_site, locate_sites
 from .source_map import is_user_file, iter_named, optimizer_site
-from .stats import FigureThread, StepFigures, StepRecorder
+from .stats import StepRecorder
 
 __all__ = ["watch", "WatchedRun"]
 
@@ -89,7 +89,6 @@ class WatchedRun:
         self.skipped_steps = 0
         self._step_calls = 0
         self._recorder: Optional[StepRecorder] = None
-        self._figures: Optional[FigureThread] = None  # one process: the logged steps' figures are computed and written there
         self._layer_names: List[str] = []
         self._writer: Optional[RunFileWriter] = None
         self._started = False         # start_step() called for self.step
@@ -163,10 +162,6 @@ class WatchedRun:
         self._recorder = StepRecorder(instrumented, model_map.taps(), self.every).attach()
         if self.distributed and self.world_size > 1:
             self._recorder.share_with_ranks(self.rank, self.world_size)
-        else:
-            # Under torch.distributed the figures' all-reduce must be taken in the loop, at the same
-            # point on every rank; in one process they are computed while the loop goes on.
-            self._figures = FigureThread()
         if self.rank == 0:
             self._writer = RunFileWriter(run_directory(self._run_dir), self._name)
             self.path = self._writer.path
@@ -263,7 +258,6 @@ class WatchedRun:
     def _optimizer_step(self, original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._closed or self._recorder is None:
             return original(*args, **kwargs)
-        self._wait_for_figures()  # the last logged step's ΔW reads the weights this update changes
         if self._pending is not None:
             self._finish_step()
         logged = self.step % self.every == 0
@@ -322,19 +316,15 @@ class WatchedRun:
         loss = torch.stack([l.to(device).float().reshape(()) for l in self._losses]).mean() if self._losses else torch.full((), math.nan, device=device)
         accuracy = torch.stack([a.to(device).float().reshape(()) for a in self._accuracies]).mean() if self._accuracies else None
         self._losses, self._accuracies = [], []
+        stats = self._recorder.after_update(step, loss, accuracy, reduce=self._reduce if self.distributed and self.world_size > 1 else None)
         self.logged_steps += 1
-        group = self.optimizer.param_groups[0] if self.optimizer.param_groups else {}
-        record = _StepRecord(self._recorder.collect(step, loss, accuracy), self._writer, logged_loss, self.skipped_steps,
-                             float(group.get("lr", 0.0)), time.time())
-        if self._figures is not None:
-            self._wait_for_figures()
-            self._figures.submit(record)
-        else:
-            record.compute(self._reduce if self.distributed and self.world_size > 1 else None)
-
-    def _wait_for_figures(self) -> None:
-        if self._figures is not None:
-            self._figures.wait()
+        if self._writer is not None:
+            if not logged_loss:
+                # No run.log() this step: the reader must not take an unknown loss for a non-finite one.
+                stats.pop("loss", None)
+            group = self.optimizer.param_groups[0] if self.optimizer.param_groups else {}
+            self._writer.write({"type": "step", "stats": stats, "skippedSteps": self.skipped_steps,
+                                "learningRate": float(group.get("lr", 0.0)), "time": time.time()})
 
     def _figure_device(self) -> torch.device:
         for p in self.inner.parameters():
@@ -358,13 +348,6 @@ class WatchedRun:
         if self._closed:
             return
         try:
-            figures, self._figures = self._figures, None
-            if figures is not None:
-                # The figure thread's record first; the last one (below) is computed here.
-                try:
-                    figures.wait()
-                finally:
-                    figures.close()
             # The last logged step's record, if it waits for a loss: written now, unless that needs a
             # collective while failing (another rank may be gone).
             if self._pending is not None and (status == "completed" or not (self.distributed and self.world_size > 1)):
@@ -418,26 +401,6 @@ class WatchedRun:
             self.close()
         else:
             self.close("failed", f"{kind.__name__}: {value}")
-
-
-class _StepRecord:
-    """A logged step's record: its figures, computed (on the run's FigureThread or in the loop) and
-    written by rank 0 with what the loop knew at the step (skipped steps, learning rate, time)."""
-
-    def __init__(self, figures: StepFigures, writer: Optional[RunFileWriter], logged_loss: bool, skipped_steps: int,
-                 learning_rate: float, at: float) -> None:
-        self.figures, self.writer, self.logged_loss = figures, writer, logged_loss
-        self.skipped_steps, self.learning_rate, self.at = skipped_steps, learning_rate, at
-
-    def compute(self, reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
-        stats = self.figures.compute(reduce)
-        if self.writer is not None:
-            if not self.logged_loss:
-                # No run.log() this step: the reader must not take an unknown loss for a non-finite one.
-                stats.pop("loss", None)
-            self.writer.write({"type": "step", "stats": stats, "skippedSteps": self.skipped_steps,
-                               "learningRate": self.learning_rate, "time": self.at})
-        return stats
 
 
 def _as_tensor(value: Any) -> torch.Tensor:

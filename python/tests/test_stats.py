@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from gradient_lens.protocol import encode_message
-from gradient_lens.stats import FigureThread, StepRecorder
+from gradient_lens.stats import StepRecorder
 
 from .support import SAMPLES, build_mapped, model_path, parse_js_json
 import os
@@ -482,7 +482,7 @@ class BitExact(unittest.TestCase):
         self.compare(os.path.join(SAMPLES, "vanishing_sigmoid.py"), "VanishingCNN", [1, 12, 12], steps=2)
 
 
-# ──── figures computed on the figure thread (the short run) ────
+# ──── comparing StepStats ────
 
 def same_figures(test: unittest.TestCase, a, b, where: str) -> None:
     """Two StepStats equal figure for figure (NaN equal to NaN), layer by layer."""
@@ -496,163 +496,6 @@ def same_figures(test: unittest.TestCase, a, b, where: str) -> None:
         for key in x:
             same = x[key] == y[key] or (isinstance(x[key], float) and math.isnan(x[key]) and math.isnan(y[key]))
             test.assertTrue(same, f"{where} {x['layer']} {key}: {x[key]} != {y[key]}")
-
-
-class ThreadedFigures(unittest.TestCase):
-    """The trainer's loop (pipelined: figures of step t computed on a FigureThread during step t+1,
-    taken before its update; nothing copied in the loop) against the synchronous recorder: the
-    same StepStats, exactly, every step — ΔW and the weights' snapshot for the next step are read
-    before the next update changes the weights."""
-
-    def run_loop(self, path, cls, shape, threaded: bool, steps=4, optimizer=lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)):
-        model, model_map, _ = build_mapped(path, cls, shape, seed=5)
-        recorder = StepRecorder(model_map.instrumented(), model_map.taps(), 2, pipelined=threaded).attach()
-        opt = optimizer(model.parameters())
-        figures = FigureThread()
-        out: List[dict] = []
-        try:
-            for step in range(steps):
-                inputs, targets = batch(shape, seed=200 + step)
-                recorder.start_step(step)
-                opt.zero_grad(set_to_none=True)
-                output = model(inputs)
-                loss = F.cross_entropy(output, targets)
-                loss.backward()
-                if threaded:
-                    previous = figures.wait()
-                    if previous is not None:
-                        out.append(previous)
-                recorder.before_update()
-                opt.step()
-                if threaded:
-                    figures.submit(recorder.collect(step, loss, lambda output=output, targets=targets: (output.argmax(dim=1) == targets).float().mean()))
-                else:
-                    out.append(recorder.after_update(step, loss, (output.argmax(dim=1) == targets).float().mean()))
-            last = figures.wait()
-            if last is not None:
-                out.append(last)
-        finally:
-            figures.close()
-            recorder.detach()
-        return out
-
-    def check(self, path, cls, shape, **kwargs):
-        synchronous = self.run_loop(path, cls, shape, False, **kwargs)
-        threaded = self.run_loop(path, cls, shape, True, **kwargs)
-        self.assertEqual([s["step"] for s in threaded], list(range(len(synchronous))))
-        for a, b in zip(synchronous, threaded):
-            same_figures(self, a, b, f"{cls} step {a['step']}")
-        self.assertTrue(any("activationMean" in entry for entry in threaded[0]["layers"]), "activations recorded on step 0")
-        self.assertTrue(all(entry["updateRatio"] > 0 for entry in threaded[-1]["layers"]), "ΔW seen")
-
-    def test_conv_bn_inplace_relu_blocks(self):
-        self.check(STYLES, "BlockNet", [1, 8, 8])
-
-    def test_functional_sigmoid(self):
-        self.check(STYLES, "AttributeNet", [1, 8, 8], optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
-
-    def test_batchnorm_tanh(self):
-        self.check(STYLES, "BatchNormTanhNet", [1, 8, 8])
-
-    def test_an_output_changed_in_place_after_its_module_is_read_in_the_hook(self):
-        """Pipelined, a tap's output is read late once its first step showed nothing changes it in
-        place after the module; if it is changed after all, that step leaves the layer's activation
-        figures out (never figures of the changed values) and the tap is read in the hook from then on."""
-        model, model_map, _ = build_mapped(NETS, "SometimesInplaceNet", [1, 6, 6])
-        recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True).attach()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        tap = next(t.layer for t in model_map.taps() if t.kind == "leaky_relu")
-
-        def step(index: int) -> dict:
-            inputs, targets = batch([1, 6, 6], seed=index)
-            recorder.start_step(index)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.no_grad():
-                expected = F.leaky_relu(model.conv(inputs), 0.1)
-            loss = F.cross_entropy(model(inputs), targets)
-            loss.backward()
-            recorder.before_update()
-            optimizer.step()
-            entry = {e["layer"]: e for e in recorder.after_update(index, loss)["layers"]}[tap]
-            entry["expectedMean"] = float(expected[:4].mean())
-            return entry
-
-        first, second = step(0), step(1)
-        self.assertIs(recorder._read_late.get(tap), True)
-        for entry in (first, second):
-            self.assertAlmostEqual(entry["activationMean"], entry["expectedMean"], places=5)
-        model.bump = True
-        changed = step(2)
-        self.assertNotIn("activationMean", changed, "figures of values changed after the module")
-        self.assertIs(recorder._read_late.get(tap), False)
-        after = step(3)
-        self.assertAlmostEqual(after["activationMean"], after["expectedMean"], places=5, msg="read in the hook, before the change")
-        recorder.detach()
-
-    def test_outputs_beyond_the_budget_are_read_in_the_hook(self):
-        from gradient_lens import stats as stats_module
-
-        model, model_map, _ = build_mapped(STYLES, "AttributeNet", [1, 8, 8])
-        recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True).attach()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        saved = stats_module.LATE_READ_BUDGET_BYTES
-        kinds = []
-        try:
-            for index, budget in enumerate((saved, saved, 0)):
-                stats_module.LATE_READ_BUDGET_BYTES = budget
-                inputs, targets = batch([1, 8, 8], seed=index)
-                recorder.start_step(index)
-                optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(inputs), targets)
-                kinds.append({sample.late for sample in recorder._activations.values()})
-                loss.backward()
-                recorder.before_update()
-                optimizer.step()
-                recorder.after_update(index, loss)
-        finally:
-            stats_module.LATE_READ_BUDGET_BYTES = saved
-            recorder.detach()
-        self.assertEqual(kinds, [{False}, {True}, {False}], "first step probes, then late, then over the budget")
-
-    def test_one_read_back_per_step_on_the_figure_thread(self):
-        model, model_map, _ = build_mapped(STYLES, "BlockNet")
-        recorder = StepRecorder(model_map.instrumented(), model_map.taps(), pipelined=True).attach()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        figures = FigureThread()
-        try:
-            with counting_syncs() as counts:
-                for step in range(3):
-                    inputs, targets = batch([1, 8, 8], seed=step)
-                    recorder.start_step(step)
-                    optimizer.zero_grad(set_to_none=True)
-                    output = model(inputs)
-                    loss = F.cross_entropy(output, targets)
-                    loss.backward()
-                    figures.wait()
-                    recorder.before_update()
-                    optimizer.step()
-                    figures.submit(recorder.collect(step, loss, None))
-                figures.wait()
-        finally:
-            figures.close()
-            recorder.detach()
-        self.assertEqual(counts["tolist"], 3, counts)
-        self.assertEqual(sum(counts.values()), 3, counts)
-
-    def test_a_failing_computation_is_raised_by_wait(self):
-        figures = FigureThread()
-
-        class Broken:
-            def compute(self):
-                raise ValueError("broken figures")
-
-        try:
-            figures.submit(Broken())  # type: ignore[arg-type]
-            with self.assertRaisesRegex(ValueError, "broken figures"):
-                figures.wait()
-            self.assertIsNone(figures.wait())
-        finally:
-            figures.close()
 
 
 if __name__ == "__main__":

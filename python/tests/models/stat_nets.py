@@ -84,22 +84,3 @@ class ContainerThenReluNet(nn.Module):
     def forward(self, x):
         x = F.relu(self.block(x))
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
-
-
-class SometimesInplaceNet(nn.Module):
-    """1×6×6 → conv → LeakyReLU → linear; with `bump` set, forward adds 1 to the activation's output
-    in place after the module returned it (another path through forward, as a late-read tap may
-    meet). LeakyReLU keeps its input for backward, not its output, so autograd allows the change."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3)
-        self.relu = nn.LeakyReLU(0.1)
-        self.fc = nn.Linear(4 * 4 * 4, 10)
-        self.bump = False
-
-    def forward(self, x):
-        x = self.relu(self.conv(x))
-        if self.bump:
-            x.add_(1.0)
-        return self.fc(torch.flatten(x, 1))
