@@ -414,6 +414,8 @@ describe('webview panel in Chromium', () => {
         status: { phase: 'done', step: 200, totalSteps: 200, message: 'backend wasm' },
         modelPath: '/workspace/samples/vanishing-sigmoid-10conv/keras2.json',
       });
+      // The header is drawn on the panel's next frame, after the snapshot is posted.
+      await page.waitForFunction(() => document.querySelector('.run-title')?.textContent === 'keras2.json');
       const header = await page.evaluate(() => {
         const box = (selector: string) => {
           const element = document.querySelector(selector) as HTMLElement;
