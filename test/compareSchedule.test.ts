@@ -188,3 +188,20 @@ test('engines forked ahead that no candidate takes are stopped when the comparis
     for (let tries = 0; pids.some(alive) && tries < 100; tries++) await sleep(20);
     assert.deepEqual(pids.filter(alive), [], 'the two spare engines are gone');
   }));
+
+test('while no comparison is ahead only one engine is forked; once one is, the rest follow a half second apart', () =>
+  withStubEngines(async ({ enginePath, events }) => {
+    const engines = new CandidateEngines(enginePath, false, 4);
+    const forked = () => events().filter((e) => e.event === 'forked').length;
+    try {
+      // A healthy model's run: steps for 1.5 s, no finding with fixes to compare.
+      for (const end = performance.now() + 1_500; performance.now() < end; await sleep(25)) engines.warmWhileTraining(false);
+      for (let tries = 0; forked() < 1 && tries < 100; tries++) await sleep(20);
+      assert.equal(engines.waitingCount, 1, 'one engine waits for a comparison that may come');
+      // The top finding is live: the others are forked, one per interval, up to four.
+      for (const end = performance.now() + 2_000; performance.now() < end; await sleep(25)) engines.warmWhileTraining(true);
+      assert.equal(engines.waitingCount, 4);
+    } finally {
+      await engines.dispose();
+    }
+  }));

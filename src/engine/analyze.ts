@@ -166,7 +166,7 @@ export async function analyze(modelPath: string, options: RunOptions, sink: Engi
     },
     onStep: (stats) => {
       batcher.add(stats);
-      warm?.warmWhileTraining();
+      warm?.warmWhileTraining(early !== undefined);
       for (const finding of diagnoser?.observe(stats) ?? []) {
         batcher.flush();
         const complete = withFixes(finding);
