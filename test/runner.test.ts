@@ -49,14 +49,21 @@ test('a run in the forked engine sends ready, steps and done with the report', a
   assert.equal(engine.running, false);
 });
 
-test('cancel mid-run ends the run with a cancelled report and the child is gone', async () => {
-  const engine = new EngineProcess({ enginePath, cancelGraceMs: 3000 });
+/** A long run cancelled after its first step: how it ended, the errors it sent, the child's pid. */
+async function cancelAfterFirstStep(cancelGraceMs: number) {
+  const engine = new EngineProcess({ enginePath, cancelGraceMs });
+  const errors: EngineToHostMessage[] = [];
+  engine.onMessage((msg) => msg.type === 'error' && errors.push(msg));
   const firstStep = waitFor(engine, (msg) => msg.type === 'step');
   const outcome = engine.start(SMALL, { steps: 5000, batchSize: 8, data: 'synthetic' });
   await firstStep;
   const pid = engine.pid!;
   await engine.cancel();
-  const result = await outcome;
+  return { result: await outcome, errors, pid };
+}
+
+test('cancel mid-run ends the run with a cancelled report and the child is gone', async () => {
+  const { result, pid } = await cancelAfterFirstStep(3000);
   assert.equal(result.kind, 'done');
   assert.ok(result.kind === 'done' && result.report.run.cancelled === true);
   assert.ok(result.kind === 'done' && result.report.run.stepsCompleted! < 5000);
@@ -66,15 +73,7 @@ test('cancel mid-run ends the run with a cancelled report and the child is gone'
 test('a cancel whose grace runs out before the step ends is a stop, not a crash', async () => {
   // A 1 ms grace: SIGTERM arrives during a step and the engine's handler exits with 143; on a
   // loaded machine at nice 19 the 2 s default ran out the same way (CI, the e2e Stop test).
-  const engine = new EngineProcess({ enginePath, cancelGraceMs: 1 });
-  const errors: EngineToHostMessage[] = [];
-  engine.onMessage((msg) => msg.type === 'error' && errors.push(msg));
-  const firstStep = waitFor(engine, (msg) => msg.type === 'step');
-  const outcome = engine.start(SMALL, { steps: 5000, batchSize: 8, data: 'synthetic' });
-  await firstStep;
-  const pid = engine.pid!;
-  await engine.cancel();
-  const result = await outcome;
+  const { result, errors, pid } = await cancelAfterFirstStep(1);
   assert.ok(result.kind === 'killed' || (result.kind === 'done' && result.report.run.cancelled === true), JSON.stringify(result).slice(0, 300));
   assert.deepEqual(errors, []);
   assert.equal(isAlive(pid), false);

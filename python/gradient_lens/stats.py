@@ -125,6 +125,16 @@ class StepRecorder:
     def _owned_indices(self) -> List[int]:
         return self._owned if self._owned is not None else list(range(len(self._weights)))
 
+    def _by_layer(self, values: List[torch.Tensor], zero: torch.Tensor) -> List[torch.Tensor]:
+        """One value per layer from this rank's values (its share's, in order): 0 for another rank's
+        layers, so that every rank's vector has one length (a rank may own none)."""
+        if self._owned is None:
+            return values
+        spread = [zero] * len(self._sizes)
+        for index, value in zip(self._owned, values):
+            spread[index] = value
+        return spread
+
     def attach(self) -> "StepRecorder":
         self._attached = True
         if self._record_activations:
@@ -250,17 +260,8 @@ class StepRecorder:
             rows: List[torch.Tensor] = []
             if pending or self._owned is not None:
                 zero = torch.zeros((), device=device)
-                rows_of_mine = (pending or [[] for _ in range(PER_LAYER_ROWS - 1)]) + [norms[:len(deltas)]]
-                for row in rows_of_mine:
-                    if self._owned is None:
-                        rows += row
-                    else:
-                        # Another rank's layers are 0 here (a rank may own none): every rank's vector has one length.
-                        spread = [zero] * count
-                        for position, index in enumerate(owned):
-                            if position < len(row):
-                                spread[index] = row[position]
-                        rows += spread
+                for row in (pending or [[] for _ in range(PER_LAYER_ROWS - 1)]) + [norms[:len(deltas)]]:
+                    rows += self._by_layer(row, zero)
             ordered = head + rows + activation_sums + norms[len(deltas):]
             vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
             layouts = [sample.layout() for sample in samples]
@@ -268,7 +269,7 @@ class StepRecorder:
                 figures = vector.tolist()  # the one host sync
             else:
                 figures, layouts = self._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce, self._owned is not None)
-            counts = self._count_non_finite(figures, sizes, gradients, owned, reduce if self._owned is not None else None)
+            counts = self._count_non_finite(figures, gradients, reduce if self._owned is not None else None)
         self._activations = {}
         return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
                               layouts, accuracy is not None, counts)
@@ -322,25 +323,21 @@ class StepRecorder:
         figures += [math.sqrt(max(0.0, count)) for count in extras]
         return figures, layouts
 
-    @staticmethod
-    def _count_non_finite(figures: List[float], sizes: List[int], gradients: List[torch.Tensor], owned: List[int],
+    def _count_non_finite(self, figures: List[float], gradients: List[torch.Tensor],
                           reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
-        (its sign-sum non-zero count is NaN then); None in every ordinary step. `gradients` are the
-        `owned` layers'; with `reduce` (layers shared between ranks) the other ranks' counts are
+        (its sign-sum non-zero count is NaN then); None in every ordinary step. `gradients` are this
+        rank's layers'; with `reduce` (layers shared between ranks) the other ranks' counts are
         summed in — every rank takes this branch, the figures being the same on all after the step's sum."""
-        count = len(sizes)
+        count = len(self._sizes)
         if count == 0 or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
             return None
         if not gradients and reduce is None:
             return None
         # A rank that owns no layer counts zeros on the CPU: watch()'s reduce moves them to the model's device.
-        device = gradients[0].device if gradients else torch.device("cpu")
-        bad = [torch.zeros((), device=device)] * count
-        non_zero = [torch.zeros((), device=device)] * count
-        for position, index in enumerate(owned):
-            bad[index] = (~torch.isfinite(gradients[position])).sum().float()
-            non_zero[index] = (gradients[position] != 0).sum().float()
+        zero = torch.zeros((), device=gradients[0].device if gradients else torch.device("cpu"))
+        bad = self._by_layer([(~torch.isfinite(part)).sum().float() for part in gradients], zero)
+        non_zero = self._by_layer([(part != 0).sum().float() for part in gradients], zero)
         vector = torch.stack(bad + non_zero).double()
         values = (reduce(vector) if reduce is not None else vector).tolist()
         return list(zip(values[:count], values[count:]))

@@ -30,15 +30,20 @@ def batch(shape, seed=3, n=8):
     return torch.rand(n, *shape, generator=generator), torch.randint(0, 10, (n,), generator=generator)
 
 
-def sgd_step(model, model_map, shape, reduce=None):
-    """One recorded SGD step on a fixed batch; its StepStats, with `reduce` as watch() passes it under DDP."""
+def sgd_step(model, model_map, shape, reduce=None, share=None, poison=False):
+    """One recorded SGD step on a fixed batch; its StepStats, with `reduce` as watch() passes it under
+    DDP and `share` = (rank, world) as it shares the layers there. `poison`: an inf in one gradient."""
     torch.manual_seed(0)
     recorder = recorder_for(model_map)
+    if share is not None:
+        recorder.share_with_ranks(*share)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     inputs, targets = batch(shape)
     recorder.start_step(0)
     loss = F.cross_entropy(model(inputs), targets)
     loss.backward()
+    if poison:
+        model_map.instrumented()[1].weight.grad.view(-1)[0] = math.inf
     recorder.before_update()
     optimizer.step()
     stats = recorder.after_update(0, loss, reduce=reduce)
@@ -271,19 +276,7 @@ class Figures(unittest.TestCase):
         def run(rank: int) -> None:
             try:
                 model, model_map = built[rank]
-                recorder = recorder_for(model_map)
-                recorder.share_with_ranks(rank, world)
-                optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-                inputs, targets = batch([1, 8, 8])
-                recorder.start_step(0)
-                loss = F.cross_entropy(model(inputs), targets)
-                loss.backward()
-                if poison:
-                    model_map.instrumented()[1].weight.grad.view(-1)[0] = math.inf
-                recorder.before_update()
-                optimizer.step()
-                results[rank] = recorder.after_update(0, loss, reduce=all_reduce(rank, [0]))
-                recorder.detach()
+                results[rank] = sgd_step(model, model_map, [1, 8, 8], all_reduce(rank, [0]), (rank, world), poison)
             except BaseException as error:  # noqa: B902 — reported by the test
                 errors.append(error)
                 barrier.abort()
@@ -302,18 +295,7 @@ class Figures(unittest.TestCase):
         for poison in (False, True):
             with self.subTest(poison=poison):
                 reference_model, reference_map, _ = build_mapped(STYLES, "BlockNet", [1, 8, 8])
-                recorder = recorder_for(reference_map)
-                optimizer = torch.optim.SGD(reference_model.parameters(), lr=0.01)
-                inputs, targets = batch([1, 8, 8])
-                recorder.start_step(0)
-                loss = F.cross_entropy(reference_model(inputs), targets)
-                loss.backward()
-                if poison:
-                    reference_map.instrumented()[1].weight.grad.view(-1)[0] = math.inf
-                recorder.before_update()
-                optimizer.step()
-                reference = recorder.after_update(0, loss, reduce=lambda t: t * 2)
-                recorder.detach()
+                reference = sgd_step(reference_model, reference_map, [1, 8, 8], lambda t: t * 2, poison=poison)
                 shared = self.shared_step(2, poison)
                 self.assertEqual(set(shared), {0, 1})
                 for rank in (0, 1):
