@@ -117,7 +117,7 @@ export function firstFindingConfigurations(baseline) {
 async function viaEngine(config, nice) {
   const { EngineProcess } = require(path.join(compiled, 'engine', 'runner.js'));
   const { SpareEngineSlot } = require(path.join(compiled, 'host', 'spareEngine.js'));
-  const { parseStartupLog, PRELOAD_TFJS_ENV } = require(path.join(compiled, 'engine', 'startupPhases.js'));
+  const { parseStartupLog, preloadTfjsEnv } = require(path.join(compiled, 'engine', 'startupPhases.js'));
   const enginePath = config.enginePath ?? path.join(root, 'dist', 'engine.js');
   const extension = config.kind.startsWith('extension');
   // As src/host/analysisController.ts makes them: low priority, TF.js made ready in a waiting one.
@@ -126,7 +126,7 @@ async function viaEngine(config, nice) {
       enginePath,
       execPath,
       ...(extension && nice !== undefined ? { backgroundNice: nice } : {}),
-      ...(waiting?.preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}),
+      ...(waiting?.preloadTfjs ? { env: preloadTfjsEnv() } : {}),
     });
   let engine;
   let cpuBefore = 0;

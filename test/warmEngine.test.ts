@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { EngineToHostMessage } from '../src/shared/engineProtocol';
 import type { Report } from '../src/shared/report';
 import { EngineProcess } from '../src/engine/runner';
-import { markStartup, parseStartupLog, PRELOAD_TFJS_ENV, startupLog, type StartupPhase } from '../src/engine/startupPhases';
+import { markStartup, parseStartupLog, preloadTfjsEnv, startupLog, type StartupPhase } from '../src/engine/startupPhases';
 import { loadFashionMnist } from '../src/engine/data/fashionMnist';
 import { SpareEngineSlot, type EngineFactory } from '../src/host/spareEngine';
 import { SYSTEM_PYTHON } from '../src/engine/pytorch/interpreter';
@@ -22,7 +22,7 @@ const TORCH_SAMPLE = path.join(repoRoot, 'samples/pytorch/vanishing_sigmoid.py')
 /** Past the early vanishing checkpoint (10 steps), short of the one at 50. */
 const OPTIONS = { steps: 12, batchSize: 16, seed: 7 };
 
-const factory: EngineFactory = (execPath, waiting) => new EngineProcess({ enginePath, execPath, ...(waiting?.preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}) });
+const factory: EngineFactory = (execPath, waiting) => new EngineProcess({ enginePath, execPath, ...(waiting?.preloadTfjs ? { env: preloadTfjsEnv() } : {}) });
 
 function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

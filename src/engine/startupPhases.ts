@@ -7,9 +7,13 @@
 /**
  * Set in a waiting engine's environment (the extension's spare, a comparison's next candidate):
  * it loads TF.js and initialises the default backend before its start arrives (childMain.ts).
- * The same name as compareFixes.ts's PRELOAD_TFJS_ENV, which sets it for candidates.
  */
 export const PRELOAD_TFJS_ENV = 'GRADIENT_LENS_PRELOAD_TFJS';
+
+/** The environment of an engine forked to wait with TF.js ready (EngineProcess's `env`). */
+export function preloadTfjsEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, [PRELOAD_TFJS_ENV]: '1' };
+}
 
 export type StartupPhase = 'node' | 'tfjs' | 'backend' | 'request' | 'model' | 'data' | 'ready';
 

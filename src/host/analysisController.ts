@@ -18,7 +18,7 @@ import { engineRuntime, resolveDataSetting, runOptionsFromSettings } from './set
 import { activeInterpreter, asksForInputShape, choosePython, isBinaryKerasPath, isKerasModelText, isPythonDocument, isTorchModuleText, parseInputShape, torchModuleCandidates, type PythonExtensionApi } from './pythonModel';
 import type { LayerInfo } from '../shared/model';
 import { SpareEngineSlot } from './spareEngine';
-import { PRELOAD_TFJS_ENV } from '../engine/startupPhases';
+import { preloadTfjsEnv } from '../engine/startupPhases';
 import { trainsWithTfjs } from '../engine/modelKind';
 import type { RunStatusBar } from './statusBar';
 
@@ -386,7 +386,7 @@ export class AnalysisController implements vscode.Disposable {
       enginePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'engine.js').fsPath,
       execPath,
       backgroundNice: nice,
-      ...(preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}),
+      ...(preloadTfjs ? { env: preloadTfjsEnv() } : {}),
     });
   }
 

@@ -9,6 +9,7 @@ import type { StepStats } from '../../shared/stats';
 import { THRESHOLDS } from '../../shared/rules/thresholds';
 import { applyEdits } from '../../shared/fixes/index';
 import { EngineProcess } from '../runner';
+import { preloadTfjsEnv } from '../startupPhases';
 // Not './verifyFixes': that loads TF.js, and the PyTorch path (which calls this too) must not.
 import { runFigures } from './runFigures';
 
@@ -97,9 +98,6 @@ export function sameCandidates(a: Finding, b: Finding): boolean {
   return key(a) === key(b);
 }
 
-/** Set in a candidate engine's environment: it loads TF.js before its start arrives (childMain.ts). */
-export const PRELOAD_TFJS_ENV = 'GRADIENT_LENS_PRELOAD_TFJS';
-
 /** No finding plans more than four fixes (`candidates` in shared/fixes/index.ts), so no comparison needs more engines. */
 export const MOST_CANDIDATES = 4;
 
@@ -129,7 +127,7 @@ export class CandidateEngines {
 
   /** Forks one more engine to wait. */
   add(): void {
-    const child = new EngineProcess({ enginePath: this.enginePath, serialization: 'advanced', ...(this.preloadTfjs ? { env: { ...process.env, [PRELOAD_TFJS_ENV]: '1' } } : {}) });
+    const child = new EngineProcess({ enginePath: this.enginePath, serialization: 'advanced', ...(this.preloadTfjs ? { env: preloadTfjsEnv() } : {}) });
     child.prepare();
     this.waiting.push(child);
     this.forked++;
