@@ -97,10 +97,11 @@ class StepRecorder:
     taps: Sequence[ActivationTap] = ()
     # Every `activation_every` steps the forward hooks record; on other steps no hook is installed.
     activation_every: int = 1
-    _copies: List[torch.Tensor] = field(default_factory=list)  # this step's gradients, then the weights as they were
+    _before: List[torch.Tensor] = field(default_factory=list)  # the owned layers' weights as they were before this step's update
+    _buffers: List[torch.Tensor] = field(default_factory=list)  # kept from step to step: where the weights are copied (see before_update)
     _pending: List[List[torch.Tensor]] = field(default_factory=list)  # this step's gradient and weight rows, 0-d tensors (before_update)
     _owned: Optional[List[int]] = None  # the layers whose gradient and weight figures this rank computes (None: all)
-    _activations: Dict[str, "ActivationSample"] = field(default_factory=dict)
+    _activations: Dict[str, "ActivationFigures"] = field(default_factory=dict)
     _handles: List[torch.utils.hooks.RemovableHandle] = field(default_factory=list)
     _attached: bool = False
     _record_activations: bool = True
@@ -125,10 +126,10 @@ class StepRecorder:
     def _owned_indices(self) -> List[int]:
         return self._owned if self._owned is not None else list(range(len(self._weights)))
 
-    def _by_layer(self, values: List[torch.Tensor], zero: torch.Tensor) -> List[torch.Tensor]:
+    def _by_layer(self, values: List[torch.Tensor], zero: Optional[torch.Tensor]) -> List[torch.Tensor]:
         """One value per layer from this rank's values (its share's, in order): 0 for another rank's
         layers, so that every rank's vector has one length (a rank may own none)."""
-        if self._owned is None:
+        if self._owned is None or zero is None:
             return values
         spread = [zero] * len(self._sizes)
         for index, value in zip(self._owned, values):
@@ -168,7 +169,6 @@ class StepRecorder:
 
     def _hook_for(self, tap: ActivationTap) -> Callable[..., None]:
         measured = stats_kind(tap.kind)
-        relu = measured == "relu"
         apply = tap.apply
         layer = tap.layer
         recorder = self
@@ -176,30 +176,27 @@ class StepRecorder:
         def hook(_module: nn.Module, _inputs: Tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             if not recorder._record_activations or not isinstance(output, torch.Tensor) or output.dim() == 0:
                 return
-            output = output.detach()
-            # Kept now, reduced in after_update with every other layer's: an inplace operation after
-            # this module (ReLU(inplace=True), `x += residual`) would change `output` later. What is
-            # kept is the first examples as the module returned them: `apply` runs in after_update,
-            # once for every layer that applies the same function.
-            maxima = channel_maxima(output) if relu else None
-            recorder._activations[layer] = ActivationSample(measured, output[:ACTIVATION_SAMPLE_EXAMPLES].clone(), maxima, apply)
+            # Measured now, while the module's output is still in cache: after the backward pass it
+            # is not (on LeNet-5 the same figures took 3× as long read back then), and an inplace
+            # operation after this module (ReLU(inplace=True), `x += residual`) would change it.
+            with torch.no_grad():
+                recorder._activations[layer] = measure_activation(output, measured, apply)
 
         return hook
 
     def before_update(self) -> None:
         """After backward, before the optimizer step: gradient figures and the weights as they were.
 
-        A step's cost is in the number of torch calls and in the passes over memory, not in the
-        arithmetic (LeNet's whole gradient is 60k values): after backward the values are out of
-        cache, and on a busy machine every call, a view included, costs 5–10 µs more than warm. So
-        the gradients and weights are copied in one `_foreach_mul(…, 1)` (exact; an optimizer may
-        change p.grad in place, and ΔW needs the weights as they were) into tensors shaped like the
-        parameters, which no view, split or concatenation ever touches, and every figure is a
-        reduction that only reads, in a fixed number of calls: ‖g‖ and ‖W‖ in one `_foreach_norm`,
-        Σ|g| (ord 1) and the non-zero count (ord 0) in one each; max|g| = max(−min g, max g) from
-        each layer's `aminmax`, the one call per layer (`_foreach_norm(ord=∞)` is not vectorised:
-        3 ns a value). Non-finite values need no pass of their own: a layer has one exactly where
-        its Σ|g| is not finite, and only then are they counted (see `after_update`). Under
+        On the small nets a short run trains, what this costs is torch calls, not arithmetic: after
+        the backward pass each call finds torch's code and data out of cache and takes 4–15 µs
+        (argmax of 32×10 scores: 17 µs), against 1–3 µs in a loop of the same call — and LeNet-5's
+        whole gradient is 60k values. So the figures come from a fixed number of calls whatever the
+        layer count: ‖g‖ and ‖W‖ in one `_foreach_norm`, Σ|g| (ord 1) and the non-zero count (ord 0)
+        in one each (not vectorised: 0.6–1 ns a value, which only matters far beyond these nets),
+        max|g| by `largest_magnitudes`. The gradients are only read, where they are; the weights as
+        they were (ΔW needs them) are copied into buffers kept from step to step (a fresh copy each
+        step took twice as long). Non-finite values need no pass of their own: a layer has one exactly
+        where its Σ|g| is not finite, and only then are they counted (see `after_update`). Under
         torch.distributed only this rank's share of the layers (share_with_ranks).
 
         Tried and not kept (scripts/torch/bench_trainer.py, 2026-12-04): these figures computed on a
@@ -211,16 +208,24 @@ class StepRecorder:
             return
         weights = [self._weights[i] for i in self._owned_indices()]
         with torch.no_grad():
-            copies = exact_copies([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights] + weights)
+            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
+            before = self._copy_weights(weights)
             mine = len(weights)
-            grads = copies[:mine]
-            norms = list(torch._foreach_norm(copies, 2))
+            norms = list(torch._foreach_norm(grads + before, 2))
             sums = list(torch._foreach_norm(grads, 1))
             non_zero = list(torch._foreach_norm(grads, 0))
-            extremes = [torch.aminmax(part) if part.numel() else (part.sum(), part.sum()) for part in grads]
+            lows, highs = largest_magnitudes(grads)
             # decode_figures' rows but the last: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
-            self._pending = [norms[:mine], sums, [low for low, _ in extremes], [high for _, high in extremes], non_zero, norms[mine:]]
-            self._copies = copies
+            self._pending = [norms[:mine], sums, lows, highs, non_zero, norms[mine:]]
+            self._before = before
+
+    def _copy_weights(self, weights: List[torch.nn.Parameter]) -> List[torch.Tensor]:
+        """The weights' values now, in float32 buffers that the next step reuses."""
+        buffers = self._buffers
+        if len(buffers) != len(weights) or any(b.shape != w.shape or b.device != w.device for b, w in zip(buffers, weights)):
+            buffers = self._buffers = [torch.empty(w.shape, dtype=torch.float32, device=w.device) for w in weights]
+        copy_into(buffers, [w.detach() for w in weights])
+        return buffers
 
     def after_update(self, step: int, loss: torch.Tensor, accuracy: Optional[torch.Tensor] = None,
                      reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> StepStats:
@@ -234,101 +239,96 @@ class StepRecorder:
         gradient and weight figures (equal on every rank after DDP's all-reduce) each come from the
         rank that computed them."""
         with torch.no_grad():
-            loss = loss.detach().reshape(())
+            # Inside no_grad nothing needs a detach; every call skipped here is 4–15 µs (before_update).
+            loss = loss.reshape(()) if loss.dim() else loss
+            if loss.dtype not in (torch.float32, torch.float64):
+                loss = loss.float()
             device = loss.device
-            head = [loss, accuracy.detach().reshape(()).to(device) if accuracy is not None else torch.zeros((), device=device)]
+            if accuracy is None:
+                accuracy_value = torch.zeros((), device=device)
+            else:
+                accuracy_value = accuracy.reshape(()) if accuracy.dim() else accuracy
+                accuracy_value = accuracy_value if accuracy_value.device == device else accuracy_value.to(device)
+            head = [loss, accuracy_value]
             sizes = self._sizes
             count = len(sizes)
             owned = self._owned_indices()
-            mine = len(owned)
-            copies, self._copies = self._copies, []
+            before, self._before = self._before, []
             pending, self._pending = self._pending, []
-            gradients: List[torch.Tensor] = []
             deltas: List[torch.Tensor] = []
-            if mine and copies:
-                gradients, before = copies[:mine], copies[mine:]
-                weights = [self._weights[i] for i in owned]
-                if all(w.dtype == torch.float32 for w in weights):
-                    deltas = list(torch._foreach_sub(weights, before))
-                else:
-                    deltas = [w.float() - was for w, was in zip(weights, before)]
-            activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
-            samples, groups = resolve_samples([self._activations[name] for name in activation_layers])
-            activation_sums, activation_norm_inputs = activation_terms(samples, groups)
-            inputs = deltas + activation_norm_inputs
-            norms = list(torch._foreach_norm(inputs, 2)) if inputs else []
+            if owned and before:
+                # In place, into the buffers: W before − W after, whose norm is ‖ΔW‖.
+                deltas = subtract_in_place(before, [self._weights[i].detach() for i in owned])
+            norms = list(torch._foreach_norm(deltas, 2)) if deltas else []
             rows: List[torch.Tensor] = []
             if pending or self._owned is not None:
-                zero = torch.zeros((), device=device)
-                for row in (pending or [[] for _ in range(PER_LAYER_ROWS - 1)]) + [norms[:len(deltas)]]:
+                zero = torch.zeros((), device=device) if self._owned is not None else None
+                for row in (pending or [[] for _ in range(PER_LAYER_ROWS - 1)]) + [norms]:
                     rows += self._by_layer(row, zero)
-            ordered = head + rows + activation_sums + norms[len(deltas):]
-            vector = torch.stack([value if value.dtype == torch.float32 else value.float() for value in ordered])
-            layouts = [sample.layout() for sample in samples]
+            activation_layers = [layer.name for layer in self.layers if layer.name in self._activations]
+            measured = [self._activations[name] for name in activation_layers]
+            beyond = [m.saturated for m in measured if m.saturated is not None]
+            # Their non-zero values are the saturated ones: one count for every layer.
+            saturated_counts = list(torch._foreach_norm(beyond, 0)) if beyond else []
+            floats = head + rows + [m.total for m in measured] + [m.norm for m in measured] + saturated_counts
+            maxima = [m.channel_maxima for m in measured if m.channel_maxima is not None]
+            vector = torch.cat([torch.stack(floats)] + maxima) if maxima else torch.stack(floats)
             if reduce is None:
                 figures = vector.tolist()  # the one host sync
+                layouts = [m.layout() for m in measured]
             else:
-                figures, layouts = self._reduced(vector, samples, 2 + PER_LAYER_ROWS * count, reduce, self._owned is not None)
-            counts = self._count_non_finite(figures, gradients, reduce if self._owned is not None else None)
+                figures, pooled = self._reduced(vector, measured, count, reduce, self._owned is not None)
+                layouts = [(kind, values, channels) for (kind, _, channels), values in zip((m.layout() for m in measured), pooled)]
+            gradients = [self._weights[i].grad for i in owned]
+            counts = self._count_non_finite(figures, [g for g in gradients if g is not None] if all(g is not None for g in gradients) else [],
+                                            reduce if self._owned is not None else None)
         self._activations = {}
         return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
                               layouts, accuracy is not None, counts)
 
     @staticmethod
-    def _reduced(vector: torch.Tensor, samples: Sequence["ActivationSample"], per_layer_end: int,
-                 reduce: Callable[[torch.Tensor], torch.Tensor], shared_layers: bool = False) -> Tuple[List[float], List[Tuple[Optional[str], int, int]]]:
-        """The step's figures summed over the ranks by `reduce` and turned back into the layout
-        `decode_figures` reads: norms are sent squared (sums add up; norms do not), every sample's
-        value count goes with it (ranks may have unequal batches), and each ReLU channel's 0/1 dead
-        flag, so that after the sum a channel counts as dead only when it is dead on every rank."""
-        recorded = len(samples)
-        dead_flags = [(~(sample.channel_maxima > 0)).double() for sample in samples if sample.kind == "relu" and sample.channel_maxima is not None]
-        device = vector.device
+    def _reduced(vector: torch.Tensor, measured: Sequence["ActivationFigures"], count: int,
+                 reduce: Callable[[torch.Tensor], torch.Tensor], shared_layers: bool = False) -> Tuple[List[float], List[int]]:
+        """The step's figures (laid out as `decode_figures` reads them) summed over the ranks by
+        `reduce`: Σa and the saturated counts add up as they are, ‖a‖ is sent squared, each ReLU
+        channel's maximum as a 0/1 dead flag (after the sum a channel is dead only where it is dead
+        on every rank), and every sample's value count goes with them (ranks may have unequal batches):
+        the pooled counts are returned with the figures."""
+        recorded = len(measured)
+        norms_at = 2 + PER_LAYER_ROWS * count + recorded
+        maxima_at = vector.numel() - sum(m.channel_maxima.numel() for m in measured if m.channel_maxima is not None)
         figures64 = vector.to(torch.float64)
+        device = vector.device
         local = torch.cat([
-            figures64[:per_layer_end + recorded],
+            figures64[:norms_at],
+            figures64[norms_at:norms_at + recorded].pow(2),
+            figures64[norms_at + recorded:maxima_at],
             torch.ones(1, dtype=torch.float64, device=device),
-            figures64[per_layer_end + recorded:].pow(2),
-            torch.tensor([float(sample.values.numel()) for sample in samples], dtype=torch.float64, device=device),
-            *[flags.to(device) for flags in dead_flags],
+            torch.tensor([float(m.count) for m in measured], dtype=torch.float64, device=device),
+            (~(figures64[maxima_at:] > 0)).double(),
         ])
-        activation_norm_count = vector.numel() - per_layer_end - recorded
         summed = reduce(local).tolist()  # the one host sync
-        world = summed[per_layer_end + recorded]
+        world = summed[maxima_at]
+        values = summed[maxima_at + 1:maxima_at + 1 + recorded]
+        dead_flags = summed[maxima_at + 1 + recorded:]
+        rows_end = 2 + PER_LAYER_ROWS * count
         # Loss and accuracy are the ranks' mean; each layer's figures came from one rank (shared_layers) or, equal, from all.
-        figures = ([value / world for value in summed[:2]]
-                   + (summed[2:per_layer_end] if shared_layers else [value / world for value in summed[2:per_layer_end]])
-                   + summed[per_layer_end:per_layer_end + recorded])
-        position = per_layer_end + recorded + 1
-        squares = summed[position:position + activation_norm_count]
-        position += activation_norm_count
-        values = summed[position:position + recorded]
-        position += recorded
-        # The norms' layout: every sample's ‖a‖, then the saturated/dead flag norms in sample order.
-        figures += [math.sqrt(max(0.0, square)) for square in squares[:recorded]]
-        extras = squares[recorded:]
-        layouts: List[Tuple[Optional[str], int, int]] = []
-        extra_index = 0
-        for index, sample in enumerate(samples):
-            kind, _, channels = sample.layout()
-            layouts.append((kind, int(round(values[index])), channels))
-            if kind == "relu" and sample.channel_maxima is not None:
-                flags = summed[position:position + channels]
-                position += channels
-                dead = sum(1 for flag in flags if flag >= world - 0.5)
-                extras[extra_index] = float(dead)
-                extra_index += 1
-            elif kind in SATURATION_BANDS:
-                extra_index += 1
-        figures += [math.sqrt(max(0.0, count)) for count in extras]
-        return figures, layouts
+        per_rank = (lambda part: part) if shared_layers else (lambda part: [value / world for value in part])
+        figures = ([value / world for value in summed[:2]] + per_rank(summed[2:rows_end]) + summed[rows_end:norms_at]
+                   + [math.sqrt(max(0.0, square)) for square in summed[norms_at:norms_at + recorded]]
+                   + summed[norms_at + recorded:maxima_at]
+                   # Back to the maxima's meaning for decode_figures: positive where the channel lives on some rank.
+                   + [0.0 if flag >= world - 0.5 else 1.0 for flag in dead_flags])
+        return figures, [int(round(value)) for value in values]
 
     def _count_non_finite(self, figures: List[float], gradients: List[torch.Tensor],
                           reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
         (its sign-sum non-zero count is NaN then); None in every ordinary step. `gradients` are this
-        rank's layers'; with `reduce` (layers shared between ranks) the other ranks' counts are
-        summed in — every rank takes this branch, the figures being the same on all after the step's sum."""
+        rank's layers', read after the optimizer step: torch's optimizers leave `p.grad` as it was
+        (weight decay and `maximize` work on copies). With `reduce` (layers shared between ranks) the
+        other ranks' counts are summed in — every rank takes this branch, the figures being the same
+        on all after the step's sum."""
         count = len(self._sizes)
         if count == 0 or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
             return None
@@ -343,50 +343,82 @@ class StepRecorder:
         return list(zip(values[:count], values[count:]))
 
 
-def exact_copies(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
-    """float32 copies of the tensors, in one call where they all are float32 already (×1 is exact,
-    inf and NaN included)."""
+# Up to this many values a layer's max|g| comes from one `_foreach_norm(ord=∞)` for all such layers
+# (2.8 ns a value, not vectorised), above it from its own `aminmax` (0.2 ns a value, one call each).
+_MAX_NORM_UP_TO = 2048
+
+
+def largest_magnitudes(grads: List[torch.Tensor]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    """Per gradient the two figures decode_figures takes max(−low, high) of: min and max from
+    `aminmax` for a large one; for the small ones, in one call, max|g| as both (max(−m, m) = m for
+    m ≥ 0, and NaN stays NaN)."""
+    lows: List[torch.Tensor] = list(grads)
+    highs: List[torch.Tensor] = list(grads)
+    small = [i for i, part in enumerate(grads) if 0 < part.numel() <= _MAX_NORM_UP_TO]
+    if small:
+        for i, value in zip(small, torch._foreach_norm([grads[i] for i in small], float("inf"))):
+            lows[i] = highs[i] = value
+    for i, part in enumerate(grads):
+        if part.numel() == 0:
+            lows[i] = highs[i] = part.sum()
+        elif part.numel() > _MAX_NORM_UP_TO:
+            lows[i], highs[i] = torch.aminmax(part)
+    return lows, highs
+
+
+def copy_into(buffers: List[torch.Tensor], tensors: List[torch.Tensor]) -> None:
+    """Copies each tensor into its buffer (float32, exact from float32 and narrower types), in as
+    few calls as the torch version allows."""
     if all(t.dtype == torch.float32 for t in tensors):
-        return list(torch._foreach_mul(tensors, 1.0))
-    return [t.detach().to(torch.float32, copy=True) for t in tensors]
+        foreach_copy = getattr(torch, "_foreach_copy_", None)  # torch ≥ 2.1
+        if foreach_copy is not None:
+            foreach_copy(buffers, tensors)
+            return
+        if len(tensors) > 2:
+            torch._foreach_zero_(buffers)
+            torch._foreach_add_(buffers, tensors)
+            return
+    for buffer, tensor in zip(buffers, tensors):
+        buffer.copy_(tensor)
 
 
-def flatten(tensors: List[torch.Tensor]) -> torch.Tensor:
-    """The tensors' values one after the other as one float32 tensor, in one call where the dtypes agree."""
-    if all(t.dtype == tensors[0].dtype for t in tensors):
-        return torch._C._nn.flatten_dense_tensors(tensors).float()
-    return torch.cat([t.reshape(-1).float() for t in tensors])
+def subtract_in_place(buffers: List[torch.Tensor], tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """buffers −= tensors, in one call where every tensor is float32; returns the buffers."""
+    if all(t.dtype == torch.float32 for t in tensors):
+        torch._foreach_sub_(buffers, tensors)
+    else:
+        for buffer, tensor in zip(buffers, tensors):
+            buffer.sub_(tensor.float())
+    return buffers
 
 
 def channel_maxima(output: torch.Tensor) -> torch.Tensor:
     """Each channel's maximum over the whole batch (channels are axis 1 in PyTorch: NCHW, or [N,
-    features]); a channel is dead if never positive. amax over every axis but the channels: no
-    transposed copy. For the ReLU family an output is positive exactly where its input is, so a
+    features]); a channel is dead if never positive. For the ReLU family an output is positive exactly where its input is, so a
     functional activation needs no pass over the whole batch."""
+    if output.dtype not in (torch.float32, torch.float64):
+        output = output.float()
     if output.dim() > 2:
-        return output.amax(dim=[0] + list(range(2, output.dim())))
+        # Over the batch first, then within each channel: torch's one amax over axes 0, 2, 3 took 5× as long on [32, 16, 11, 11].
+        return output.amax(dim=0).amax(dim=list(range(1, output.dim() - 1)))
     return output.amax(dim=0) if output.dim() == 2 else output.amax().reshape(1)
 
 
 @dataclass
-class ActivationSample:
-    """What a forward hook keeps of one activation output until the step's read-back."""
+class ActivationFigures:
+    """One layer's activation figures of a step, as 0-d tensors read back with the step's others."""
 
     kind: Optional[str]  # what is measured: "relu", "sigmoid", "tanh", "softmax" or None
-    values: torch.Tensor  # the first examples, activated and flattened (before `resolve_samples`: as the module returned them, with `apply` to run)
-    channel_maxima: Optional[torch.Tensor] = None  # relu: each channel's maximum over the whole batch
-    apply: Optional[ActivationFunction] = None
+    count: int  # values in the sample (the first examples of the batch, activated)
+    total: torch.Tensor  # Σa
+    norm: torch.Tensor  # ‖a‖ (torch.dot for Σa² takes 3× as long with Debian's BLAS)
+    # Saturating kinds: the sample shifted by the band's centre with every value inside the band set to 0 (F.hardshrink).
+    saturated: Optional[torch.Tensor] = None
+    # relu: each channel's maximum over the whole batch, read back as it is (decode_figures counts the dead channels).
+    channel_maxima: Optional[torch.Tensor] = None
 
     def layout(self) -> Tuple[Optional[str], int, int]:
-        return self.kind, self.values.numel(), self.channel_maxima.numel() if self.channel_maxima is not None else 0
-
-
-def sample_activation(output: torch.Tensor, measured: Optional[str], apply: Optional[ActivationFunction]) -> ActivationSample:
-    """One layer's sample as the recorder reads it, at once (the recorder's hook defers `apply`)."""
-    sample = output[:ACTIVATION_SAMPLE_EXAMPLES]
-    # A function makes a new tensor; the module's own output must be copied (see the hook).
-    values = (apply(sample) if apply is not None else sample.clone()).reshape(-1)
-    return ActivationSample(measured, values, channel_maxima(output) if measured == "relu" else None)
+        return self.kind, self.count, self.channel_maxima.numel() if self.channel_maxima is not None else 0
 
 
 def _tanh(values: torch.Tensor) -> torch.Tensor:
@@ -395,73 +427,34 @@ def _tanh(values: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(values * 2.0).mul_(2.0).sub_(1.0)
 
 
-# Functions of one value: every layer's sample that one of these activates goes through it in one call.
-ELEMENTWISE: Dict[Callable[..., torch.Tensor], Callable[[torch.Tensor], torch.Tensor]] = {
-    torch.sigmoid: torch.sigmoid, torch.tanh: _tanh, torch.relu: torch.relu, nn.functional.leaky_relu: nn.functional.leaky_relu,
-    nn.functional.elu: nn.functional.elu, nn.functional.gelu: nn.functional.gelu, nn.functional.selu: nn.functional.selu,
-}
-
-
-def resolve_samples(samples: List[ActivationSample]) -> Tuple[List[ActivationSample], Dict[Tuple[int, ...], torch.Tensor]]:
-    """The samples with their `apply` run and their values flat: one call per elementwise function
-    over every sample it activates, the others one by one; and those calls' flat results, by the
-    sample indices they hold (activation_terms reuses one that holds exactly a kind's samples)."""
-    resolved: List[ActivationSample] = list(samples)
-    groups: Dict[Callable[..., torch.Tensor], List[int]] = {}
-    for index, sample in enumerate(samples):
-        if sample.apply is None:
-            resolved[index] = ActivationSample(sample.kind, sample.values.reshape(-1), sample.channel_maxima)
-        elif sample.apply in ELEMENTWISE:
-            groups.setdefault(sample.apply, []).append(index)
-        else:
-            resolved[index] = ActivationSample(sample.kind, sample.apply(sample.values).reshape(-1), sample.channel_maxima)
-    flats: Dict[Tuple[int, ...], torch.Tensor] = {}
-    for function, indices in groups.items():
-        inputs = [samples[i].values for i in indices]
-        activated = ELEMENTWISE[function](flatten(inputs) if len(inputs) > 1 else inputs[0].reshape(-1).float())
-        flats[tuple(indices)] = activated
-        for i, part in zip(indices, activated.split([t.numel() for t in inputs])):
-            resolved[i] = ActivationSample(samples[i].kind, part, samples[i].channel_maxima)
-    return resolved, flats
-
-
 # A saturated value lies beyond these from the centre of the activation's range (sigmoid and softmax:
 # below 0.01 or above 0.99; tanh: beyond ±0.99).
 SATURATION_BANDS = {"sigmoid": (0.5, 0.49), "softmax": (0.5, 0.49), "tanh": (0.0, 0.99)}
-# Clamping the distance beyond the band to [0, 2⁻¹⁰⁰] and scaling by 2¹⁰⁰ gives exactly 0 or 1 per value
-# (float32's spacing near the band, ~6e-8, is far above 2⁻¹⁰⁰): a count by arithmetic, which is
-# vectorised on CPU, where a comparison to a bool tensor and its sum cost 3–4× as much.
-_TINY = 2.0 ** -100
+# A sample's saturated values are the non-zero ones of `hardshrink(a − centre, half)`: one call in the
+# forward hook, and every layer's counted by one `_foreach_norm(ord=0)` after the step. A NaN stays
+# NaN there and counts as saturated (the layer's mean and spread are NaN then too).
+# Above this many values torch.tanh takes longer than 2σ(2x) − 1's four calls (below it, the calls).
+_TANH_BY_SIGMOID_ABOVE = 8192
 
 
-def activation_terms(samples: Sequence[ActivationSample], flats: Optional[Dict[Tuple[int, ...], torch.Tensor]] = None) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
-    """Every sample's Σa (0-d tensors), and what the 2-norms are taken of, in the caller's one norm
-    call: every sample's values, then for saturating and ReLU kinds in sample order a 0/1 flag per
-    value or channel (the squared norm is the saturated or dead count). `flats` holds flat tensors
-    that are exactly some samples' values one after the other (resolve_samples'), by their indices."""
-    if not samples:
-        return [], []
-    flats = flats or {}
-    slices = [sample.values if sample.values.dtype == torch.float32 else sample.values.float() for sample in samples]
-    flags: List[Optional[torch.Tensor]] = [None] * len(samples)
-    for kind, (centre, half) in SATURATION_BANDS.items():
-        indices = [i for i, sample in enumerate(samples) if sample.kind == kind]
-        if not indices:
-            continue
-        group = flats.get(tuple(indices))
-        if group is None:
-            group = torch.cat([slices[i] for i in indices]) if len(indices) > 1 else slices[indices[0]]
-        beyond = (group.abs() if centre == 0 else (group - centre).abs_()).sub_(half).clamp_(0.0, _TINY).mul_(1.0 / _TINY)
-        for i, part in zip(indices, torch.split(beyond, [slices[i].numel() for i in indices])):
-            flags[i] = part
-    relu = [i for i, sample in enumerate(samples) if sample.kind == "relu" and sample.channel_maxima is not None]
-    if relu:
-        maxima = [samples[i].channel_maxima for i in relu]
-        # `maxima > 0` is False for NaN too: a NaN channel counts as dead, as on the TF.js side.
-        dead = (~(torch.cat(maxima) > 0)).float()  # type: ignore[arg-type]
-        for i, part in zip(relu, torch.split(dead, [m.numel() for m in maxima])):  # type: ignore[union-attr]
-            flags[i] = part
-    return [part.sum() for part in slices], slices + [flag for flag in flags if flag is not None]
+def measure_activation(output: torch.Tensor, measured: Optional[str], apply: Optional[ActivationFunction]) -> ActivationFigures:
+    """A layer's activation figures from its tap's output: over the first examples, activated by
+    `apply` where the activation is a function in `forward`; the dead channels over the whole batch."""
+    values = output[:ACTIVATION_SAMPLE_EXAMPLES]
+    if apply is torch.tanh and values.numel() > _TANH_BY_SIGMOID_ABOVE:
+        values = _tanh(values)
+    elif apply is not None:
+        values = apply(values)
+    if values.dtype != torch.float32:
+        values = values.float()
+    # Every figure reads the sample as it is shaped: a reshape would be one more call.
+    figures = ActivationFigures(measured, values.numel(), values.sum(), torch.linalg.vector_norm(values))
+    if measured == "relu":
+        figures.channel_maxima = channel_maxima(output)
+    elif measured in SATURATION_BANDS:
+        centre, half = SATURATION_BANDS[measured]
+        figures.saturated = nn.functional.hardshrink(values if centre == 0 else values - centre, half)
+    return figures
 
 
 # Figures per layer in the read-back: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖.
@@ -471,14 +464,21 @@ PER_LAYER_ROWS = 7
 def decode_figures(step: int, figures: List[float], layer_names: List[str], sizes: List[int], activation_layers: List[str],
                    activation_layouts: List[Tuple[Optional[str], int, int]], has_accuracy: bool,
                    non_finite_counts: Optional[List[Tuple[float, float]]] = None) -> StepStats:
-    """Turns the one read-back list into StepStats: loss, accuracy, then per-layer rows of
-    [‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖] (each row one value per layer), then the
-    recorded activations' Σa, their ‖a‖, and for saturating and ReLU kinds ‖flag‖ (its square is the
-    saturated or dead count).
+    """Turns the one read-back list into StepStats. Its layout: loss, accuracy; per-layer rows of
+    [‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖, ‖ΔW‖] (each row one value per layer; min and max
+    may both be max|g|, see largest_magnitudes); the recorded activations' Σa, then their ‖a‖, then
+    for each saturating kind its saturated values' count; and each ReLU kind's channel maxima (a channel is dead where its maximum is not positive: NaN too, as on the TF.js side).
     `non_finite_counts` holds the (non-finite, non-zero) counts of a step whose gradients are not all finite."""
     loss, accuracy = figures[0], figures[1]
     count = len(layer_names)
-    rows = [figures[2 + row * count:2 + (row + 1) * count] for row in range(PER_LAYER_ROWS)] if count else [[] for _ in range(PER_LAYER_ROWS)]
+    recorded = len(activation_layers)
+    rows = [figures[2 + row * count:2 + (row + 1) * count] for row in range(PER_LAYER_ROWS)]
+    position = 2 + PER_LAYER_ROWS * count
+    totals, norms = figures[position:position + recorded], figures[position + recorded:position + 2 * recorded]
+    position += 2 * recorded
+    saturated_count = sum(1 for kind, _, _ in activation_layouts if kind in SATURATION_BANDS)
+    saturated = iter(figures[position:position + saturated_count])
+    position += saturated_count
     per_layer: Dict[str, LayerStepStats] = {}
     for index, name in enumerate(layer_names):
         n = float(sizes[index])
@@ -500,22 +500,19 @@ def decode_figures(step: int, figures: List[float], layer_names: List[str], size
             "weightL2": weight_l2,
             "updateRatio": update_l2 / weight_l2 if weight_l2 > 0 else 0.0,
         }
-    position = 2 + PER_LAYER_ROWS * count
-    recorded = len(activation_layers)
-    extra = position + 2 * recorded
     for index, (name, (kind, values, channels)) in enumerate(zip(activation_layers, activation_layouts)):
-        total, norm = figures[position + index], figures[position + recorded + index]
+        total, norm = totals[index], norms[index]
         mean = total / values if values else float("nan")
         entry = per_layer[name]
         entry["activationMean"] = mean
         entry["activationStd"] = math.sqrt(max(0.0, norm * norm / values - mean * mean)) if values else float("nan")
         if kind == "relu":
-            entry["deadFraction"] = round(figures[extra] ** 2) / channels if channels else float("nan")
-            extra += 1
+            maxima = figures[position:position + channels]
+            position += channels
+            entry["deadFraction"] = sum(1 for value in maxima if not value > 0) / channels if channels else float("nan")
         elif kind in SATURATION_BANDS:
-            flagged = figures[extra] ** 2
+            flagged = next(saturated)
             entry["saturatedFraction"] = (round(flagged) if math.isfinite(flagged) else flagged) / values if values else float("nan")
-            extra += 1
     stats: StepStats = {"step": step, "loss": loss, "layers": [per_layer[name] for name in layer_names]}
     if has_accuracy:
         stats["accuracy"] = accuracy

@@ -10,13 +10,13 @@ import shutil
 import socket
 import tempfile
 import unittest
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from gradient_lens.layers import ModelMap, execution_order
-from gradient_lens.stats import SATURATION_BANDS, ActivationSample, sample_activation, stats_kind
+from gradient_lens.stats import ACTIVATION_SAMPLE_EXAMPLES, SATURATION_BANDS, stats_kind
 
 from . import watch_workers as workers
 from .support import parse_js_json, slice_range
@@ -74,17 +74,22 @@ def expected_reduced_activations(every: int) -> Dict[int, Dict[str, Dict[str, fl
     order, shapes, _ = execution_order(model, torch.zeros(2, *workers.SHAPE))
     model.train()
     model_map = ModelMap(model, None, workers.__file__, order, shapes)
-    seen: Dict[str, ActivationSample] = {}
+    # Each tap's sample (the first examples, activated, flat) and, for ReLUs, each channel's maximum over the batch.
+    seen: Dict[str, Tuple[torch.Tensor, Optional[torch.Tensor]]] = {}
     handles = []
     for tap in model_map.taps():
         def hook(_m: Any, _i: Any, output: torch.Tensor, tap: Any = tap) -> None:
-            seen[tap.layer] = sample_activation(output.detach(), stats_kind(tap.kind), tap.apply)
+            output = output.detach()
+            sample = output[:ACTIVATION_SAMPLE_EXAMPLES]
+            values = (tap.apply(sample) if tap.apply is not None else sample.clone()).reshape(-1)
+            maxima = output.transpose(0, 1).reshape(output.shape[1], -1).amax(dim=1) if stats_kind(tap.kind) == "relu" else None
+            seen[tap.layer] = (values, maxima)
         handles.append(tap.source.register_forward_hook(hook))
     kinds = {tap.layer: stats_kind(tap.kind) for tap in model_map.taps()}
     expected: Dict[int, Dict[str, Dict[str, float]]] = {}
     for step, (x, y) in enumerate(workers.batches()):
         if step % every == 0:
-            halves: List[Dict[str, ActivationSample]] = []
+            halves: List[Dict[str, Tuple[torch.Tensor, Optional[torch.Tensor]]]] = []
             with torch.no_grad():
                 for rank in range(2):
                     seen.clear()
@@ -92,12 +97,12 @@ def expected_reduced_activations(every: int) -> Dict[int, Dict[str, Dict[str, fl
                     halves.append(dict(seen))
             expected[step] = {}
             for name in halves[0]:
-                values = torch.cat([h[name].values for h in halves]).double()
+                values = torch.cat([h[name][0] for h in halves]).double()
                 mean = float(values.mean())
                 entry = {"activationMean": mean, "activationStd": float(values.std(unbiased=False))}
                 kind = kinds[name]
                 if kind == "relu":
-                    dead_everywhere = torch.stack([~(h[name].channel_maxima > 0) for h in halves]).all(dim=0)  # type: ignore[operator]
+                    dead_everywhere = torch.stack([~(h[name][1] > 0) for h in halves]).all(dim=0)  # type: ignore[operator]
                     entry["deadFraction"] = float(dead_everywhere.double().mean())
                 elif kind in SATURATION_BANDS:
                     centre, half = SATURATION_BANDS[kind]
