@@ -90,6 +90,11 @@ export function printPytorchOverhead(result, loadAverage) {
   }
   for (const entry of result.interpreters) {
     for (const key of ['trainer', 'watch', 'watchDdp']) if (entry[key]?.error) console.log(`  ${entry.label}: ${entry[key].error}`);
+    const rows = Object.entries(entry.trainer?.networks ?? {});
+    if (entry.trainer?.allocator && rows.length > 0) {
+      const faults = rows.map(([name, row]) => `${name} ${Math.round(row.plainFaults ?? 0)}/${Math.round(row.instrumentedFaults ?? 0)}`).join(', ');
+      console.log(`  trainer, torch ${entry.torch}: C allocator ${entry.trainer.allocator} (as the trainer runs); minor page faults a step, plain/instrumented: ${faults}`);
+    }
   }
   console.log('watch "per step": the median logged and unlogged steps (CPU time) weighted as watch() runs them, against the median plain step (block means hold one logged step in ten: their noise exceeds a 3 % bound).');
   console.log('Targets (issues 10, 12): trainer ≤ 1.10×; watch every=10 ≤ 1.03×, every=1 ≤ 1.10×, one process and 2 DDP ranks.');

@@ -205,6 +205,9 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
 
 
 def main() -> int:
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()
     channel = MessageChannel()
     line = sys.stdin.readline()
     try:
