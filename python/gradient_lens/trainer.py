@@ -182,7 +182,8 @@ def run(request: Dict[str, Any], channel: MessageChannel, cancellation: Cancella
             stats.before_update()
             optimizer.step()
             with torch.no_grad():
-                accuracy = (output.argmax(dim=1) == targets).float().mean()
+                # mean(dtype=) over the comparison: one torch call fewer than .float().mean(), each 4–15 µs here (stats.py).
+                accuracy = torch.mean(output.argmax(dim=1) == targets, dtype=torch.float32)
             channel.send({"type": "step", "stats": stats.after_update(step, loss, accuracy)})
             completed = step + 1
         stats.detach()

@@ -58,7 +58,7 @@ def measure(name, steps, warmup, batch_size, block=5):
                     recorder.before_update()
                 optimizer.step()
                 if instrumented:
-                    recorder.after_update(step, loss, (output.argmax(dim=1) == labels).float().mean())
+                    recorder.after_update(step, loss, torch.mean(output.argmax(dim=1) == labels, dtype=torch.float32))
                 else:
                     loss.item()
                 if round_ * block >= warmup:
