@@ -208,6 +208,22 @@ test('exploding norms 3e3 → 4e9 → 3e16 → NaN → exploding and non-finite 
   assert.ok(all.some((f) => f.code === 'learning-rate-too-high'));
 });
 
+test('non-finite: a norm that overflows float32 while every value is finite says so, not "0 non-finite values"', () => {
+  // The large-init PyTorch sample at step 1: values ~1e20, finite, whose squares' sum is Infinity.
+  const steps: StepStats[] = [0, 1].map((step) => ({
+    step,
+    loss: step === 0 ? 1.7e4 : 2.2e21,
+    layers: explodingLayers.map((spec, i) =>
+      layerStats(spec, step === 0 ? 3e3 : 1e20, step === 1 && i === 0 ? { gradL2: Infinity, gradRms: Infinity, gradNonFinite: 0, gradMaxAbs: 4e20 } : {}),
+    ),
+  }));
+  const nonFinite = run(context(explodingLayers, 'sgd', 0.01), steps).all.find((f) => f.code === 'non-finite');
+  assert.ok(nonFinite);
+  assert.equal(nonFinite.layer, explodingLayers[0].name);
+  assert.match(nonFinite.message, /gradient norm overflows float32 \(RMS Infinity, every value finite, the largest 4\.0e20\)/);
+  assert.doesNotMatch(nonFinite.message, /0 non-finite values/);
+});
+
 test('softmax trap: exactly-zero gradients with loss 14 read as exploding, not vanishing', () => {
   const steps: StepStats[] = Array.from({ length: 40 }, (_, step) => ({
     step,

@@ -18,7 +18,14 @@ export const nonFiniteRule: Rule = {
     const brokenLayer = step.layers.find((l) => l.gradNonFinite > 0 || !Number.isFinite(l.gradRms));
     const previous = index > 0 ? h.steps[index - 1] : undefined;
     const lastFiniteLoss = previous?.loss ?? NaN;
-    const where = brokenLayer ? `${brokenLayer.layer} gradient has ${brokenLayer.gradNonFinite} non-finite values` : 'the loss is non-finite';
+    const where = !brokenLayer
+      ? 'the loss is non-finite'
+      : brokenLayer.gradNonFinite > 0
+        ? `${brokenLayer.layer} gradient has ${brokenLayer.gradNonFinite} non-finite values`
+        : Number.isFinite(brokenLayer.gradMaxAbs)
+          ? // Every value finite, yet the norm is not: their squares' sum passed float32's 3.4e38.
+            `${brokenLayer.layer} gradient norm overflows float32 (RMS ${fmt(brokenLayer.gradRms)}, every value finite, the largest ${fmt(brokenLayer.gradMaxAbs)})`
+          : `${brokenLayer.layer} gradient is non-finite (RMS ${fmt(brokenLayer.gradRms)})`;
     const before = previous ? `; the step before, loss was ${fmt(lastFiniteLoss)} and the largest gradient RMS ${fmt(maxRms(previous.layers))}` : '';
     return {
       code: 'non-finite',
