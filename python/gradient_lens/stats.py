@@ -208,7 +208,7 @@ class StepRecorder:
             return
         weights = [self._weights[i] for i in self._owned_indices()]
         with torch.no_grad():
-            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
+            grads = self._owned_gradients()
             before = self._copy_weights(weights)
             mine = len(weights)
             norms = list(torch._foreach_norm(grads + before, 2))
@@ -218,6 +218,11 @@ class StepRecorder:
             # decode_figures' rows but the last: ‖g‖, Σ|g|, min g, max g, non-zero count, ‖W‖ (‖ΔW‖ follows in after_update).
             self._pending = [norms[:mine], sums, lows, highs, non_zero, norms[mine:]]
             self._before = before
+
+    def _owned_gradients(self) -> List[torch.Tensor]:
+        """This rank's layers' `p.grad` (zeros for a layer that got none)."""
+        weights = [self._weights[i] for i in self._owned_indices()]
+        return [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
 
     def _copy_weights(self, weights: List[torch.nn.Parameter]) -> List[torch.Tensor]:
         """The weights' values now, in float32 buffers that the next step reuses."""
@@ -279,9 +284,7 @@ class StepRecorder:
             else:
                 figures, pooled = self._reduced(vector, measured, count, reduce, self._owned is not None)
                 layouts = [(kind, values, channels) for (kind, _, channels), values in zip((m.layout() for m in measured), pooled)]
-            gradients = [self._weights[i].grad for i in owned]
-            counts = self._count_non_finite(figures, [g for g in gradients if g is not None] if all(g is not None for g in gradients) else [],
-                                            reduce if self._owned is not None else None)
+            counts = self._count_non_finite(figures, reduce if self._owned is not None else None)
         self._activations = {}
         return decode_figures(step, figures, [layer.name for layer in self.layers], sizes, activation_layers,
                               layouts, accuracy is not None, counts)
@@ -321,17 +324,18 @@ class StepRecorder:
                    + [0.0 if flag >= world - 0.5 else 1.0 for flag in dead_flags])
         return figures, [int(round(value)) for value in values]
 
-    def _count_non_finite(self, figures: List[float], gradients: List[torch.Tensor],
+    def _count_non_finite(self, figures: List[float],
                           reduce: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> Optional[List[Tuple[float, float]]]:
         """(non-finite, non-zero) counts per layer, read back only when some layer's Σ|g| is not finite
-        (its sign-sum non-zero count is NaN then); None in every ordinary step. `gradients` are this
-        rank's layers', read after the optimizer step: torch's optimizers leave `p.grad` as it was
-        (weight decay and `maximize` work on copies). With `reduce` (layers shared between ranks) the
+        (its sign-sum non-zero count is NaN then); None in every ordinary step. The gradients (this
+        rank's layers') are read after the optimizer step: torch's optimizers leave `p.grad` as it
+        was (weight decay and `maximize` work on copies). With `reduce` (layers shared between ranks) the
         other ranks' counts are summed in — every rank takes this branch, the figures being the same
         on all after the step's sum."""
         count = len(self._sizes)
         if count == 0 or all(math.isfinite(value) for value in figures[2 + count:2 + 2 * count]):
             return None
+        gradients = self._owned_gradients()
         if not gradients and reduce is None:
             return None
         # A rank that owns no layer counts zeros on the CPU: watch()'s reduce moves them to the model's device.
