@@ -211,3 +211,19 @@ test('BatchMatMul with and without transposes equals the row-by-column definitio
     tf.dispose([a, b, product]);
   });
 });
+
+test('LeakyReLU’s gradient on wasm is the project’s one-pass kernel and equals TF.js’s formula', () => {
+  assert.ok(isProjectKernel('GradientLensLeakyReluGrad', 'wasm'));
+  for (const alpha of [0.3, 0.01]) {
+    const x = tf.randomNormal([4, 9, 9, 8], 0, 1, 'float32', 7);
+    // Some exact zeros: the formula's mask is x > 0, so 0 takes the α branch.
+    const withZeros = tf.where(tf.less(tf.abs(x), 0.05), tf.zerosLike(x), x);
+    const dy = tf.randomNormal([4, 9, 9, 8], 0, 1, 'float32', 8);
+    const grad = tf.grad((input: tf.Tensor) => tf.leakyRelu(input, alpha))(withZeros, dy);
+    const expected = tf.where(tf.greater(withZeros, 0), dy, tf.mul(dy, alpha));
+    assertClose(grad.dataSync(), expected.dataSync(), `alpha ${alpha}`);
+    // Bit for bit: both are dy or the float32 product α·dy.
+    assert.deepEqual(Array.from(grad.dataSync()), Array.from(expected.dataSync()));
+    tf.dispose([x, withZeros, dy, grad, expected]);
+  }
+});

@@ -18,6 +18,7 @@ export interface ProjectKernel {
 export const CHANNEL_MOMENTS = 'GradientLensChannelMoments';
 export const BATCH_NORM_TRAINING_GRAD = 'GradientLensBatchNormTrainingGrad';
 export const ADAM_UPDATE = 'GradientLensAdamUpdate';
+export const LEAKY_RELU_GRAD = 'GradientLensLeakyReluGrad';
 
 /** A kernel that speeds up or fixes some cases of the stock one and hands it the rest. */
 export function wrappingStock(kernelName: string, backendName: string, wrap: (stock: tf.KernelFunc) => tf.KernelFunc): ProjectKernel {

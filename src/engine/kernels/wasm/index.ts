@@ -11,6 +11,7 @@ import { conv2DBackpropInputKernel } from './Conv2DBackpropInput';
 import { fusedBatchNormKernel } from './FusedBatchNorm';
 import { fusedConv2DKernel } from './FusedConv2D';
 import { identityKernel } from './Identity';
+import { leakyReluGradKernel } from './LeakyReluGrad';
 import { maxPoolGradKernel } from './MaxPoolGrad';
 import { sliceKernel } from './Slice';
 import { sumKernel } from './Sum';
@@ -35,6 +36,7 @@ export const wasmKernels: readonly ProjectKernel[] = [
   adamUpdateKernel,
   sumKernel,
   tanhKernel,
+  leakyReluGradKernel,
 ];
 
 export function registerWasmKernels(): void {
