@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS } from './registry';
+import { activeBackendHas, BATCH_NORM_TRAINING_GRAD, CHANNEL_MOMENTS } from './registry';
 
 /**
  * Training-mode BatchNormalization with its gradient written out. tfjs-layers normalises
@@ -87,7 +87,7 @@ export function normalizeInTraining(
       value: tf.batchNorm(input, mean, variance, beta as tf.Tensor1D, gamma as tf.Tensor1D, epsilon),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedInput, savedGamma, savedMean, savedVariance] = saved;
-        if (hasProjectKernel(BATCH_NORM_TRAINING_GRAD)) {
+        if (activeBackendHas(BATCH_NORM_TRAINING_GRAD)) {
           const inputs = { x: savedInput, dy, gamma: savedGamma, mean: savedMean, variance: savedVariance };
           return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, inputs, { epsilon }) as tf.Tensor[];
         }
@@ -108,11 +108,7 @@ export function normalizeInTraining(
 }
 
 function batchMoments(x: tf.Tensor, axes: number[]): { mean: tf.Tensor; variance: tf.Tensor } {
-  if (!hasProjectKernel(CHANNEL_MOMENTS)) return tf.moments(x, axes);
+  if (!activeBackendHas(CHANNEL_MOMENTS)) return tf.moments(x, axes);
   const [mean, variance] = tf.engine().runKernel(CHANNEL_MOMENTS, { x }) as tf.Tensor[];
   return { mean, variance };
-}
-
-function hasProjectKernel(kernelName: string): boolean {
-  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LEAKY_RELU_GRAD } from './registry';
+import { activeBackendHas, LEAKY_RELU_GRAD } from './registry';
 
 let installed = false;
 
@@ -20,7 +20,7 @@ export function installLeakyReluGradient(): void {
       const grad = dy as tf.Tensor;
       return {
         x: () =>
-          tf.getKernel(LEAKY_RELU_GRAD, tf.getBackend()) !== undefined && x.dtype === 'float32' && grad.dtype === 'float32' && x.size === grad.size
+          activeBackendHas(LEAKY_RELU_GRAD) && x.dtype === 'float32' && grad.dtype === 'float32' && x.size === grad.size
             ? (tf.engine().runKernel(LEAKY_RELU_GRAD, { dy: grad, x }, { alpha }) as tf.Tensor)
             : tf.where(tf.greater(x, 0), grad, tf.mul(grad, alpha)),
       };

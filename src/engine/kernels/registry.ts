@@ -20,6 +20,11 @@ export const BATCH_NORM_TRAINING_GRAD = 'GradientLensBatchNormTrainingGrad';
 export const ADAM_UPDATE = 'GradientLensAdamUpdate';
 export const LEAKY_RELU_GRAD = 'GradientLensLeakyReluGrad';
 
+/** True when one of the project's own-name kernels above is registered for the active backend. */
+export function activeBackendHas(kernelName: string): boolean {
+  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
+}
+
 /** A kernel that speeds up or fixes some cases of the stock one and hands it the rest. */
 export function wrappingStock(kernelName: string, backendName: string, wrap: (stock: tf.KernelFunc) => tf.KernelFunc): ProjectKernel {
   return {

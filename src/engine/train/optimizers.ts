@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../../shared/codes';
 import type { AdamStepAttrs } from '../kernels/adamUpdateLoop';
-import { ADAM_UPDATE } from '../kernels/registry';
+import { activeBackendHas, ADAM_UPDATE } from '../kernels/registry';
 
 export { knownOptimizers, parseOptimizerName } from './trainingNames';
 
@@ -44,7 +44,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
   }
 
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
-    if (tf.getKernel(ADAM_UPDATE, tf.getBackend()) === undefined) {
+    if (!activeBackendHas(ADAM_UPDATE)) {
       super.applyGradients(variableGradients);
       return;
     }
